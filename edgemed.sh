@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# EdgeMed's one entry point: installs what is missing, builds, and runs the programs.
+# Each subcommand is one line that runs a built program; `setup` is idempotent.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
+ORT_VERSION="1.23.2"
+ORT_TARBALL="onnxruntime-node-${ORT_VERSION}.tgz"
+ORT_URL="https://registry.npmjs.org/onnxruntime-node/-/${ORT_TARBALL}"
+NATIVE_DIR="${ROOT}/.native/onnxruntime-${ORT_VERSION}"
+PINS="${ROOT}/eng/onnxruntime.sha256"
+# Debian packages the build and tests need (later components add theirs here).
+APT_PACKAGES=(ca-certificates curl python3-onnx)
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+say() { printf '[edgemed] %s\n' "$*" >&2; }
+die() { printf '[edgemed] error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  cat <<USAGE
+Usage: ./edgemed.sh COMMAND [ARGS...]
+
+  setup        install missing Debian packages, fetch the pinned ONNX Runtime libraries, restore and build
+  build        build the solution (${CONFIGURATION})
+  test [ARGS]  setup if needed, then run every test; extra ARGS go to 'dotnet test'
+  bench [ARGS] run the benchmarks (BenchmarkDotNet); e.g. ./edgemed.sh bench --filter '*Run*'
+USAGE
+}
+
+pin_of() { awk -v f="$1" '$2 == f { print $1 }' "$PINS"; }
+
+sha_ok() { # sha_ok FILE PINNED_NAME
+  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$(pin_of "$2")" ]
+}
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo -n "$@" || die "need root to run: $* (run as root, or allow sudo without a password)"
+  else die "need root to run: $*"
+  fi
+}
+
+install_apt_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing Debian packages: ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+fetch_onnxruntime() {
+  if sha_ok "$NATIVE_DIR/linux-x64/libonnxruntime.so.1" linux-x64/libonnxruntime.so.1 &&
+     sha_ok "$NATIVE_DIR/linux-arm64/libonnxruntime.so.1" linux-arm64/libonnxruntime.so.1; then
+    return 0
+  fi
+  say "fetching ONNX Runtime ${ORT_VERSION} native libraries from ${ORT_URL}"
+  local work; work="$(mktemp -d)"
+  curl -fsSL --retry 3 -o "$work/$ORT_TARBALL" "$ORT_URL" || die "download of $ORT_URL failed"
+  sha_ok "$work/$ORT_TARBALL" "$ORT_TARBALL" || die "$ORT_TARBALL does not match its SHA-256 pin in eng/onnxruntime.sha256"
+  tar -xzf "$work/$ORT_TARBALL" -C "$work" \
+    package/bin/napi-v6/linux/x64/libonnxruntime.so.1 package/bin/napi-v6/linux/arm64/libonnxruntime.so.1
+  for arch in x64 arm64; do
+    local lib="$work/package/bin/napi-v6/linux/$arch/libonnxruntime.so.1"
+    sha_ok "$lib" "linux-$arch/libonnxruntime.so.1" || die "linux-$arch/libonnxruntime.so.1 does not match its SHA-256 pin"
+    mkdir -p "$NATIVE_DIR/linux-$arch"
+    install -m 0644 "$lib" "$NATIVE_DIR/linux-$arch/libonnxruntime.so.1.tmp"
+    mv -f "$NATIVE_DIR/linux-$arch/libonnxruntime.so.1.tmp" "$NATIVE_DIR/linux-$arch/libonnxruntime.so.1"
+  done
+  rm -rf "$work"
+  say "ONNX Runtime ${ORT_VERSION} placed in ${NATIVE_DIR#"$ROOT"/}"
+}
+
+build() {
+  command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not on PATH"
+  dotnet build "$ROOT/EdgeMed.sln" -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
+}
+
+setup() {
+  install_apt_packages
+  fetch_onnxruntime
+  build
+}
+
+# Sums the counters of every TRX file under $1 and prints "N passed, N failed".
+summarize_trx() {
+  local passed=0 failed=0 p f
+  while IFS= read -r file; do
+    p=$(grep -o '<Counters [^>]*' "$file" | grep -o ' passed="[0-9]*"' | grep -o '[0-9]*' || echo 0)
+    f=$(grep -o '<Counters [^>]*' "$file" | grep -o ' failed="[0-9]*"' | grep -o '[0-9]*' || echo 0)
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  done < <(find "$1" -name '*.trx' 2>/dev/null)
+  echo "${passed} passed, ${failed} failed"
+}
+
+run_tests() {
+  setup
+  local results="$ROOT/TestResults"
+  rm -rf "$results"
+  local rc=0
+  dotnet test "$ROOT/EdgeMed.sln" -c "$CONFIGURATION" --no-build -nologo \
+    --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || rc=$?
+  summarize_trx "$results"
+  return $rc
+}
+
+cmd="${1:-}"; [ $# -gt 0 ] && shift
+case "$cmd" in
+  setup) setup ;;
+  build) build ;;
+  test) run_tests "$@" ;;
+  bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release --no-build -- "$@" ;;
+  summary) summarize_trx "${1:-$ROOT/TestResults}" ;;
+  ""|-h|--help|help) usage ;;
+  *) usage; die "unknown command: $cmd" ;;
+esac

@@ -1,0 +1,85 @@
+namespace EdgeMed.Onnx.Runtime;
+
+/// <summary>ONNX Runtime's graph optimization levels.</summary>
+public enum GraphOptimization
+{
+    /// <summary>No optimizations.</summary>
+    None = 0,
+
+    /// <summary>Semantics-preserving rewrites such as constant folding.</summary>
+    Basic = 1,
+
+    /// <summary>Basic plus node fusions.</summary>
+    Extended = 2,
+
+    /// <summary>Extended plus layout optimizations.</summary>
+    Layout = 3,
+
+    /// <summary>Every optimization (ONNX Runtime's default).</summary>
+    All = 99,
+}
+
+/// <summary>How independent nodes of a graph are scheduled.</summary>
+public enum ExecutionMode
+{
+    /// <summary>One node after another; parallelism only inside operators (intra-op). Best for the CNNs we serve.</summary>
+    Sequential = 0,
+
+    /// <summary>Independent branches run in parallel on the inter-op pool.</summary>
+    Parallel = 1,
+}
+
+/// <summary>Where a session runs.</summary>
+public enum ExecutionProvider
+{
+    /// <summary>The CPU (always present).</summary>
+    Cpu = 0,
+
+    /// <summary>NVIDIA CUDA; the native build must carry the CUDA provider library.</summary>
+    Cuda = 1,
+
+    /// <summary>NVIDIA TensorRT (with CUDA for the rest); the native build must carry both provider libraries.</summary>
+    TensorRt = 2,
+}
+
+/// <summary>Settings for a new <see cref="OnnxSession"/>. Plain data: nothing native is held until a session is created.</summary>
+public sealed record OnnxSessionOptions
+{
+    /// <summary>Threads inside one operator; 0 lets ONNX Runtime choose (one per physical core).</summary>
+    public int IntraOpThreads { get; init; }
+
+    /// <summary>Threads across operators in <see cref="ExecutionMode.Parallel"/>; 0 lets ONNX Runtime choose.</summary>
+    public int InterOpThreads { get; init; }
+
+    /// <summary>
+    /// Whether idle pool threads spin waiting for work. Off by default: spinning lowers latency by roughly a tenth
+    /// but burns idle CPU, which a service that waits for files should not do.
+    /// </summary>
+    public bool AllowSpinning { get; init; }
+
+    /// <summary>Graph optimization level.</summary>
+    public GraphOptimization Optimization { get; init; } = GraphOptimization.All;
+
+    /// <summary>Execution mode.</summary>
+    public ExecutionMode ExecutionMode { get; init; } = ExecutionMode.Sequential;
+
+    /// <summary>Execution provider; anything but <see cref="ExecutionProvider.Cpu"/> raises <see cref="ExecutionProviderUnavailableException"/> when absent.</summary>
+    public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
+
+    /// <summary>GPU ordinal for CUDA or TensorRT.</summary>
+    public int DeviceId { get; init; }
+
+    /// <summary>Extra ONNX Runtime session configuration entries (keys of <c>onnxruntime_session_options_config_keys.h</c>).</summary>
+    public IReadOnlyDictionary<string, string> ConfigEntries { get; init; } = new Dictionary<string, string>();
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(IntraOpThreads);
+        ArgumentOutOfRangeException.ThrowIfNegative(InterOpThreads);
+        ArgumentOutOfRangeException.ThrowIfNegative(DeviceId);
+        if (!Enum.IsDefined(Optimization) || !Enum.IsDefined(ExecutionMode) || !Enum.IsDefined(Provider))
+        {
+            throw new ArgumentException("Unknown optimization level, execution mode or provider.");
+        }
+    }
+}
