@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using EdgeMed.Onnx.Runtime;
+using Xunit.Abstractions;
+
+namespace EdgeMed.Onnx.Tests;
+
+/// <summary>Leak checks run alone: other tests' allocations would blur the process-wide figures.</summary>
+[CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
+public sealed class MeasuresProcessMemory;
+
+[Collection(nameof(MemoryTests))]
+public sealed class MemoryTests(ITestOutputHelper output)
+{
+    private const int Runs = 20_000;
+
+    // 4 KiB per input and output: a leaked output (or input wrapper) per run would add ≥ 80 MB over 20,000 runs.
+    private const int Length = 1024;
+
+    [Fact]
+    public void TwentyThousandRuns_AllocatingOutputs_KeepManagedAndNativeMemoryFlat()
+    {
+        using var session = OnnxSession.FromBytes(TestModels.Add(Length).Bytes(), new OnnxSessionOptions { IntraOpThreads = 1 });
+        using var tx = OnnxTensor.Create(new float[Length], Length);
+        using var ty = OnnxTensor.Create(new float[Length], Length);
+        var sum = 0f;
+
+        void RunMany(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                using var outputs = session.Run([new("x", tx), new("y", ty)]);
+                sum += outputs.GetSpan<float>(0)[0];
+            }
+        }
+
+        var growth = Measure(RunMany);
+
+        Assert.Equal(0f, sum);
+        AssertFlat(growth);
+    }
+
+    [Fact]
+    public void TwentyThousandRuns_PreallocatedOutputsAndFreshInputTensors_KeepMemoryFlat()
+    {
+        using var session = OnnxSession.FromBytes(TestModels.Add(Length).Bytes(), new OnnxSessionOptions { IntraOpThreads = 1 });
+        var x = new float[Length];
+        using var ty = OnnxTensor.Create(new float[Length], Length);
+        using var tz = OnnxTensor.Create(new float[Length], Length);
+
+        void RunMany(int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                // A new input wrapper every run: pins, native values and their releases must balance.
+                using var tx = OnnxTensor.Create(x, Length);
+                session.Run([new("x", tx), new("y", ty)], [new NamedTensor("z", tz)], CancellationToken.None);
+            }
+        }
+
+        AssertFlat(Measure(RunMany));
+    }
+
+    private static void AssertFlat((long Managed, long Native, long Rss) growth)
+    {
+        // 20,000 runs: 1 MiB of native heap is 52 bytes a run, less than any ONNX Runtime object we could leak.
+        Assert.InRange(growth.Managed, long.MinValue, 1L << 20);
+        Assert.InRange(growth.Native, long.MinValue, 1L << 20);
+        Assert.InRange(growth.Rss, long.MinValue, 16L << 20);
+    }
+
+    private (long Managed, long Native, long Rss) Measure(Action<int> runMany)
+    {
+        runMany(2_000); // warm-up: ORT's arena, JIT, thread pools
+        Settle();
+        var managedBefore = GC.GetTotalMemory(forceFullCollection: true);
+        var nativeBefore = NativeHeapInUse();
+        var rssBefore = ResidentBytes();
+
+        runMany(Runs);
+        Settle();
+        var managedAfter = GC.GetTotalMemory(forceFullCollection: true);
+        var nativeAfter = NativeHeapInUse();
+        var rssAfter = ResidentBytes();
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{Runs} runs: managed heap {managedBefore / 1024.0:F0} → {managedAfter / 1024.0:F0} KiB ({(managedAfter - managedBefore) / 1024.0:+0;-0} KiB); native heap in use {nativeBefore / 1024.0:F0} → {nativeAfter / 1024.0:F0} KiB ({(nativeAfter - nativeBefore) / 1024.0:+0;-0} KiB); resident {rssBefore / 1048576.0:F1} → {rssAfter / 1048576.0:F1} MiB ({(rssAfter - rssBefore) / 1048576.0:+0.0;-0.0} MiB)"));
+        return (managedAfter - managedBefore, nativeAfter - nativeBefore, rssAfter - rssBefore);
+    }
+
+    /// <summary>Bytes malloc has handed out and not had back (glibc's mallinfo2: heap plus mmapped blocks); ONNX Runtime allocates through malloc.</summary>
+    private static long NativeHeapInUse()
+    {
+        var info = MallInfo2();
+        return (long)(info.Uordblks + info.Hblkhd);
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo MallInfo2();
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly struct MallInfo
+    {
+        public readonly nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
+    }
+
+    private static void Settle()
+    {
+        // Comparable figures: no garbage or pending finalization left over from the previous phase.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    private static long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException("VmRSS not found in /proc/self/status");
+    }
+}
