@@ -32,6 +32,8 @@ public sealed unsafe class OnnxSession : IDisposable
         _outputIndex = Index(_outputs);
     }
 
+    internal OrtSessionHandle Handle => _session;
+
     /// <summary>The model's inputs, in model order.</summary>
     public IReadOnlyList<OnnxValueInfo> Inputs => _inputs;
 
