@@ -1,0 +1,97 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace EdgeMed.DicomIngest.Decoding;
+
+/// <summary>
+/// The decoder process's loop (<c>EdgeMed.DicomIngest decode-worker</c>): reads file paths from stdin, writes decoded
+/// pixels or an error to stdout, until stdin closes. If GDCM aborts, only this process dies; <see cref="DecoderProcess"/>
+/// reports that file as <c>decoder-crashed</c> and starts a new worker.
+/// </summary>
+/// <remarks>
+/// Frames, all integers little-endian. Request: int32 path length, UTF-8 path. Reply: byte status (0 ok, 1 error);
+/// ok: int32 columns, rows, frames, samples, bits allocated, bits stored, pixel representation, planar configuration,
+/// photometric (int32 length + ASCII), int32 buffer length + buffer; error: int32 length + UTF-8 message.
+/// </remarks>
+internal static class DecoderWorker
+{
+    public const string Command = "decode-worker";
+    private const int MaxPathBytes = 64 * 1024;
+
+    /// <summary>
+    /// Runs the loop on stdin and a private copy of stdout. Native code that prints to stdout (fd 1) would corrupt the
+    /// replies, so fd 1 is pointed at stderr and the replies go to the duplicate taken first.
+    /// </summary>
+    public static int RunOnStandardStreams()
+    {
+        var replies = Dup(1);
+        if (replies < 0 || Dup2(2, 1) < 0)
+        {
+            return 3;
+        }
+
+        using var output = new FileStream(new SafeFileHandle(replies, ownsHandle: true), FileAccess.Write, 1 << 16);
+        using var input = Console.OpenStandardInput();
+        return Run(input, output);
+    }
+
+    public static int Run(Stream input, Stream output)
+    {
+        using var reader = new BinaryReader(input, Encoding.UTF8, leaveOpen: true);
+        using var writer = new BinaryWriter(output, Encoding.UTF8, leaveOpen: true);
+        while (true)
+        {
+            int length;
+            try
+            {
+                length = reader.ReadInt32();
+            }
+            catch (EndOfStreamException)
+            {
+                return 0; // the parent closed our stdin: done
+            }
+
+            if (length is <= 0 or > MaxPathBytes)
+            {
+                return 2; // protocol error: the parent sees EOF and restarts us
+            }
+
+            var path = Encoding.UTF8.GetString(reader.ReadBytes(length));
+            try
+            {
+                var pixels = GdcmDecoder.Decode(path);
+                writer.Write((byte)0);
+                writer.Write(pixels.Columns);
+                writer.Write(pixels.Rows);
+                writer.Write(pixels.Frames);
+                writer.Write(pixels.SamplesPerPixel);
+                writer.Write(pixels.BitsAllocated);
+                writer.Write(pixels.BitsStored);
+                writer.Write(pixels.PixelRepresentation);
+                writer.Write(pixels.PlanarConfiguration);
+                WriteBytes(writer, Encoding.ASCII.GetBytes(pixels.Photometric));
+                WriteBytes(writer, pixels.Buffer);
+            }
+            catch (Exception e) when (e is DicomIngestException or ApplicationException or ArgumentException or IOException)
+            {
+                writer.Write((byte)1);
+                WriteBytes(writer, Encoding.UTF8.GetBytes(e.Message));
+            }
+
+            writer.Flush();
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "dup", SetLastError = true)]
+    private static extern int Dup(int fd);
+
+    [DllImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static extern int Dup2(int oldFd, int newFd);
+
+    private static void WriteBytes(BinaryWriter writer, byte[] bytes)
+    {
+        writer.Write(bytes.Length);
+        writer.Write(bytes);
+    }
+}

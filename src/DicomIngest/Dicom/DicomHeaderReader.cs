@@ -1,0 +1,191 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace EdgeMed.DicomIngest.Dicom;
+
+/// <summary>
+/// Reads and checks a file's header in managed code: everything the ingest needs to know, and every refusal that
+/// can be decided, before pixel decoding starts.
+/// </summary>
+internal static class DicomHeaderReader
+{
+    /// <summary>Reads <paramref name="path"/>; returns the metadata and the parsed file, or throws <see cref="DicomIngestException"/>.</summary>
+    public static (InstanceMetadata Metadata, DicomFile File) Read(string path, DicomIngestOptions options)
+    {
+        byte[] bytes;
+        try
+        {
+            var length = new FileInfo(path).Length;
+            if (length > options.MaxFileBytes)
+            {
+                throw new DicomIngestException(IngestFailure.TooLarge, $"The file has {length} bytes; the limit is {options.MaxFileBytes}.");
+            }
+
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DicomIngestException(IngestFailure.Unreadable, $"Cannot read {path}: {e.Message}", e);
+        }
+
+        return Read(bytes, options);
+    }
+
+    public static (InstanceMetadata Metadata, DicomFile File) Read(byte[] bytes, DicomIngestOptions options)
+    {
+        var file = DicomFileReader.Read(bytes);
+        var metadata = Describe(file, options.PatientKeySalt);
+        Check(file, metadata, options);
+        return (metadata, file);
+    }
+
+    /// <summary>Builds the metadata record; throws only for a missing SOP instance identity.</summary>
+    public static InstanceMetadata Describe(DicomFile file, string salt)
+    {
+        var ds = file.Dataset;
+        var sopClass = ds.GetString(DicomTag.SopClassUid) ?? string.Empty;
+        var shared = ds.GetFirstItem(DicomTag.SharedFunctionalGroups);
+        var isMosaic = ds.GetStrings(DicomTag.ImageType).Contains("MOSAIC", StringComparer.OrdinalIgnoreCase) || ds.Contains(DicomTag.SiemensNumberOfImagesInMosaic);
+        int? tiles = null;
+        double[]? sliceNormal = null;
+        if (isMosaic)
+        {
+            var csaElement = ds[DicomTag.SiemensCsaImageHeader];
+            var csa = csaElement is null ? new Dictionary<string, string[]>() : SiemensCsaHeader.Parse(csaElement.Value.Span);
+            tiles = ds.GetUInt16(DicomTag.SiemensNumberOfImagesInMosaic) is { } fromTag ? fromTag : SiemensCsaHeader.Doubles(csa, "NumberOfImagesInMosaic") is [var n, ..] ? (int)n : null;
+            sliceNormal = SiemensCsaHeader.Doubles(csa, "SliceNormalVector") is { Length: 3 } normal ? normal : null;
+            if (tiles is null or < 1)
+            {
+                tiles = null;
+            }
+        }
+
+        var measures = shared?.GetFirstItem(DicomTag.PixelMeasuresSequence);
+        return new InstanceMetadata
+        {
+            SopClassUid = sopClass,
+            SopInstanceUid = ds.GetString(DicomTag.SopInstanceUid) ?? string.Empty,
+            StudyInstanceUid = ds.GetString(DicomTag.StudyInstanceUid),
+            SeriesInstanceUid = ds.GetString(DicomTag.SeriesInstanceUid),
+            Modality = ds.GetString(DicomTag.Modality),
+            SeriesDescription = ds.GetString(DicomTag.SeriesDescription),
+            Manufacturer = ds.GetString(DicomTag.Manufacturer),
+            TransferSyntaxUid = file.TransferSyntaxUid,
+            TransferSyntax = TransferSyntax.ShortName(file.TransferSyntaxUid),
+            Rows = ds.GetUInt16(DicomTag.Rows) ?? 0,
+            Columns = ds.GetUInt16(DicomTag.Columns) ?? 0,
+            Frames = Math.Max(1, ds.GetIntegerString(DicomTag.NumberOfFrames) ?? 1),
+            SamplesPerPixel = ds.GetUInt16(DicomTag.SamplesPerPixel) ?? 1,
+            BitsAllocated = ds.GetUInt16(DicomTag.BitsAllocated) ?? 0,
+            BitsStored = ds.GetUInt16(DicomTag.BitsStored) ?? ds.GetUInt16(DicomTag.BitsAllocated) ?? 0,
+            PixelRepresentation = ds.GetUInt16(DicomTag.PixelRepresentation) ?? 0,
+            PhotometricInterpretation = ds.GetString(DicomTag.PhotometricInterpretation),
+            RescaleSlope = ds.GetDecimal(DicomTag.RescaleSlope) is { } slope && slope != 0 ? slope : 1,
+            RescaleIntercept = ds.GetDecimal(DicomTag.RescaleIntercept) ?? 0,
+            WindowCenter = ds.GetDecimal(DicomTag.WindowCenter),
+            WindowWidth = ds.GetDecimal(DicomTag.WindowWidth),
+            PixelSpacing = Valid(ds.GetDecimals(DicomTag.PixelSpacing), 2) ?? Valid(measures?.GetDecimals(DicomTag.PixelSpacing), 2),
+            SliceThickness = ds.GetDecimal(DicomTag.SliceThickness) ?? measures?.GetDecimal(DicomTag.SliceThickness),
+            SpacingBetweenSlices = ds.GetDecimal(DicomTag.SpacingBetweenSlices) ?? measures?.GetDecimal(DicomTag.SpacingBetweenSlices),
+            ImageOrientationPatient = Valid(ds.GetDecimals(DicomTag.ImageOrientationPatient), 6)
+                ?? Valid(shared?.GetFirstItem(DicomTag.PlaneOrientationSequence)?.GetDecimals(DicomTag.ImageOrientationPatient), 6),
+            ImagePositionPatient = Valid(ds.GetDecimals(DicomTag.ImagePositionPatient), 3),
+            AcquisitionTime = ds.GetString(DicomTag.AcquisitionTime),
+            ContentTime = ds.GetString(DicomTag.ContentTime),
+            InstanceNumber = ds.GetIntegerString(DicomTag.InstanceNumber),
+            PatientKey = ds.GetString(DicomTag.PatientId) is { } id ? PatientKey(id, salt) : null,
+            MosaicTiles = tiles,
+            SliceNormal = sliceNormal,
+            FrameGeometries = ReadFrameGeometries(ds, shared),
+        };
+    }
+
+    private static void Check(DicomFile file, InstanceMetadata m, DicomIngestOptions options)
+    {
+        var sopClass = m.SopClassUid;
+        if (sopClass.Length > 0 && SopClasses.IsNonImage(sopClass))
+        {
+            throw new DicomIngestException(IngestFailure.NonImageSopClass, $"SOP class {sopClass} carries no image.");
+        }
+
+        if (file.PixelData is null)
+        {
+            throw new DicomIngestException(IngestFailure.MissingPixelData, "The data set has no pixel data.");
+        }
+
+        if (sopClass.Length > 0 && !options.AcceptedSopClasses.Contains(sopClass))
+        {
+            throw new DicomIngestException(IngestFailure.UnwantedSopClass, $"SOP class {sopClass} is not among the accepted image classes.");
+        }
+
+        if (!TransferSyntax.IsSupported(file.TransferSyntaxUid))
+        {
+            throw new DicomIngestException(IngestFailure.UnsupportedTransferSyntax, $"Transfer syntax {file.TransferSyntaxUid} is not supported.");
+        }
+
+        if (m.Rows <= 0 || m.Columns <= 0 || m.BitsAllocated is not (8 or 16 or 32) || m.SamplesPerPixel is not (1 or 3)
+            || m.BitsStored <= 0 || m.BitsStored > m.BitsAllocated || m.PhotometricInterpretation is null)
+        {
+            throw new DicomIngestException(IngestFailure.InvalidPixelAttributes,
+                $"Unusable pixel attributes: {m.Rows}×{m.Columns}, {m.SamplesPerPixel} samples, {m.BitsStored}/{m.BitsAllocated} bits, photometric '{m.PhotometricInterpretation}'.");
+        }
+
+        if (m.SamplesPerPixel == 3 && !options.ConvertColorToLuminance)
+        {
+            throw new DicomIngestException(IngestFailure.InvalidPixelAttributes, $"Color image ({m.PhotometricInterpretation}); set ConvertColorToLuminance to read it.");
+        }
+
+        var samples = (long)m.Rows * m.Columns * m.Frames * m.SamplesPerPixel;
+        if (samples > options.MaxPixels)
+        {
+            throw new DicomIngestException(IngestFailure.TooLarge, $"The image has {samples} samples ({m.Rows}×{m.Columns}×{m.Frames}×{m.SamplesPerPixel}); the budget is {options.MaxPixels}.");
+        }
+
+        if (!file.PixelData.Encapsulated && file.PixelData.Length < samples * (m.BitsAllocated / 8))
+        {
+            throw new DicomIngestException(IngestFailure.InconsistentLength, $"Pixel data has {file.PixelData.Length} bytes; {m.Rows}×{m.Columns}×{m.Frames}×{m.SamplesPerPixel} samples of {m.BitsAllocated} bits need {samples * (m.BitsAllocated / 8)}.");
+        }
+
+        if (m.FrameGeometries.Count > 0 && m.FrameGeometries.Count != m.Frames)
+        {
+            throw new DicomIngestException(IngestFailure.InvalidPixelAttributes, $"{m.Frames} frames but {m.FrameGeometries.Count} per-frame functional groups.");
+        }
+    }
+
+    private static FrameGeometry[] ReadFrameGeometries(DicomDataset ds, DicomDataset? shared)
+    {
+        var perFrame = ds.GetItems(DicomTag.PerFrameFunctionalGroups);
+        if (perFrame.Count == 0)
+        {
+            return [];
+        }
+
+        var sharedOrientation = Valid(shared?.GetFirstItem(DicomTag.PlaneOrientationSequence)?.GetDecimals(DicomTag.ImageOrientationPatient), 6);
+        var sharedTransform = shared?.GetFirstItem(DicomTag.PixelValueTransformationSequence);
+        var sharedVoi = shared?.GetFirstItem(DicomTag.FrameVoiLutSequence);
+        var frames = new FrameGeometry[perFrame.Count];
+        for (var i = 0; i < frames.Length; i++)
+        {
+            var item = perFrame[i];
+            var transform = item.GetFirstItem(DicomTag.PixelValueTransformationSequence) ?? sharedTransform;
+            var voi = item.GetFirstItem(DicomTag.FrameVoiLutSequence) ?? sharedVoi;
+            frames[i] = new FrameGeometry(
+                Valid(item.GetFirstItem(DicomTag.PlanePositionSequence)?.GetDecimals(DicomTag.ImagePositionPatient), 3),
+                Valid(item.GetFirstItem(DicomTag.PlaneOrientationSequence)?.GetDecimals(DicomTag.ImageOrientationPatient), 6) ?? sharedOrientation,
+                transform?.GetDecimal(DicomTag.RescaleSlope) is { } slope && slope != 0 ? slope : 1,
+                transform?.GetDecimal(DicomTag.RescaleIntercept) ?? 0,
+                voi?.GetDecimal(DicomTag.WindowCenter),
+                voi?.GetDecimal(DicomTag.WindowWidth));
+        }
+
+        return frames;
+    }
+
+    private static double[]? Valid(double[]? values, int count) => values is not null && values.Length >= count ? values[..count] : null;
+
+    private static string PatientKey(string patientId, string salt)
+    {
+        var hash = HMACSHA256.HashData(Encoding.UTF8.GetBytes(salt), Encoding.UTF8.GetBytes(patientId));
+        return Convert.ToHexStringLower(hash.AsSpan(0, 8));
+    }
+}

@@ -1,0 +1,36 @@
+namespace EdgeMed.DicomIngest.Tests;
+
+/// <summary>The shared DICOM corpus beside the repository (../shared/data/dicom), present on every machine and in CI.</summary>
+internal static class SharedData
+{
+    public static string Root { get; } = Find();
+
+    public static string Dicom => Path.Combine(Root, "dicom");
+
+    public static string TransferSyntaxes => Path.Combine(Dicom, "transfer-syntaxes");
+
+    public static string GeSeries => Path.Combine(Dicom, "ge-axial-t1-130");
+
+    public static string Philips => Path.Combine(Dicom, "philips-axial-and-enhanced");
+
+    public static string[] AllDicomFiles() => [.. Directory.EnumerateFiles(Dicom, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
+
+    private static string Find()
+    {
+        if (Environment.GetEnvironmentVariable("EDGEMED_SHARED_DATA") is { Length: > 0 } configured)
+        {
+            return configured;
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "shared", "data");
+            if (Directory.Exists(Path.Combine(candidate, "dicom")))
+            {
+                return candidate;
+            }
+        }
+
+        throw new DirectoryNotFoundException("../shared/data (with dicom/) was not found above the test folder; set EDGEMED_SHARED_DATA.");
+    }
+}
