@@ -58,8 +58,10 @@ public sealed class DicomReader : IDisposable
         var full = Path.GetFullPath(path);
         try
         {
-            var (metadata, _) = DicomHeaderReader.Read(full, _options);
-            var pixels = _decoder is null ? GdcmDecoder.Decode(full) : await _decoder.DecodeAsync(full, cancellationToken).ConfigureAwait(false);
+            var (metadata, file, bytes) = DicomHeaderReader.Read(full, _options);
+            var pixels = file.HasFileMeta
+                ? await DecodeAsync(full, cancellationToken).ConfigureAwait(false)
+                : await DecodeWithSynthesizedMetaAsync(bytes, file, metadata, cancellationToken).ConfigureAwait(false);
             var slices = SliceExtractor.Extract(metadata, pixels, _options);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
@@ -77,6 +79,24 @@ public sealed class DicomReader : IDisposable
             var reason = e.ReasonCode;
             Log.FileRefused(_logger, name, reason, e.Message);
             throw;
+        }
+    }
+
+    private async Task<DecodedPixels> DecodeAsync(string path, CancellationToken cancellationToken) =>
+        _decoder is null ? GdcmDecoder.Decode(path) : await _decoder.DecodeAsync(path, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>GDCM refuses data sets without file meta; give it a temporary copy that has one.</summary>
+    private async Task<DecodedPixels> DecodeWithSynthesizedMetaAsync(byte[] bytes, Dicom.DicomFile file, InstanceMetadata metadata, CancellationToken cancellationToken)
+    {
+        var temp = Path.Combine(Path.GetTempPath(), $"edgemed-meta-{Environment.ProcessId}-{Guid.NewGuid():N}.dcm");
+        try
+        {
+            await File.WriteAllBytesAsync(temp, FileMetaWriter.WithFileMeta(bytes, metadata.SopClassUid, metadata.SopInstanceUid, file.TransferSyntaxUid), cancellationToken).ConfigureAwait(false);
+            return await DecodeAsync(temp, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(temp);
         }
     }
 

@@ -9,8 +9,8 @@ namespace EdgeMed.DicomIngest.Dicom;
 /// </summary>
 internal static class DicomHeaderReader
 {
-    /// <summary>Reads <paramref name="path"/>; returns the metadata and the parsed file, or throws <see cref="DicomIngestException"/>.</summary>
-    public static (InstanceMetadata Metadata, DicomFile File) Read(string path, DicomIngestOptions options)
+    /// <summary>Reads <paramref name="path"/>; returns the metadata, the parsed file and its bytes, or throws <see cref="DicomIngestException"/>.</summary>
+    public static (InstanceMetadata Metadata, DicomFile File, byte[] Bytes) Read(string path, DicomIngestOptions options)
     {
         byte[] bytes;
         try
@@ -28,7 +28,8 @@ internal static class DicomHeaderReader
             throw new DicomIngestException(IngestFailure.Unreadable, $"Cannot read {path}: {e.Message}", e);
         }
 
-        return Read(bytes, options);
+        var (metadata, file) = Read(bytes, options);
+        return (metadata, file, bytes);
     }
 
     public static (InstanceMetadata Metadata, DicomFile File) Read(byte[] bytes, DicomIngestOptions options)

@@ -14,7 +14,7 @@ public static class SliceGeometry
     public const double DuplicateTolerance = 0.01;
 
     /// <summary>The plane of an orientation (row and column cosines), within <paramref name="toleranceDegrees"/>.</summary>
-    public static SlicePlane Classify(double[]? orientation, double toleranceDegrees = 10)
+    public static SlicePlane Classify(double[]? orientation, double toleranceDegrees = 25)
     {
         if (orientation is not { Length: >= 6 })
         {
