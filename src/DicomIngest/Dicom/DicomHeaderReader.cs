@@ -35,7 +35,17 @@ internal static class DicomHeaderReader
     public static (InstanceMetadata Metadata, DicomFile File) Read(byte[] bytes, DicomIngestOptions options)
     {
         var file = DicomFileReader.Read(bytes);
-        var metadata = Describe(file, options.PatientKeySalt);
+        InstanceMetadata metadata;
+        try
+        {
+            metadata = Describe(file, options.PatientKeySalt);
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or OverflowException)
+        {
+            // Same defence as the reader's: malformed content we did not foresee is a refused file, not a crash.
+            throw new DicomIngestException(IngestFailure.InconsistentLength, $"Malformed header content: {e.Message}", e);
+        }
+
         Check(file, metadata, options);
         return (metadata, file);
     }

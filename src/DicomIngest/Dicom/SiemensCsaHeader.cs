@@ -41,7 +41,8 @@ internal static class SiemensCsaHeader
 
                 var length = BinaryPrimitives.ReadInt32LittleEndian(data[(position + 4)..]);
                 position += 16;
-                if (length < 0 || position + length > data.Length)
+                // Compared as a difference: a hostile length must not overflow past the check.
+                if (length < 0 || length > data.Length - position)
                 {
                     return result;
                 }
@@ -52,7 +53,7 @@ internal static class SiemensCsaHeader
                     values.Add(text);
                 }
 
-                position += (length + 3) & ~3;
+                position += (int)Math.Min(((long)length + 3) & ~3L, data.Length - position);
             }
 
             result[name] = [.. values];

@@ -1,0 +1,35 @@
+namespace EdgeMed.DicomIngest.Tests;
+
+/// <summary>Inputs found by <see cref="FuzzTests"/> (seed 20261123), kept with their files in Fixtures/.</summary>
+public sealed class FuzzRegressionTests : IDisposable
+{
+    private readonly DicomReader _reader = new();
+
+    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
+
+    [Fact]
+    public async Task Fuzz1594_CorruptCsaItemLength_IsIgnoredLikeAnyPrivateData_NotArgumentOutOfRange()
+    {
+        // A length inside Siemens' private CSA header overflowed the bounds check; the image itself is intact.
+        var instance = await _reader.ReadAsync(Fixture("fuzz-1594-length-out-of-range.dcm"));
+
+        Assert.Equal(35, instance.Slices.Count);
+    }
+
+    [Theory]
+    [InlineData("fuzz-0414-bitflip-decoder-crash.dcm")]
+    [InlineData("fuzz-0781-tag-decoder-crash.dcm")]
+    [InlineData("fuzz-1555-tag-decoder-crash.dcm")]
+    public async Task FuzzCasesThatKillGdcm_CostOnlyThemselves(string name)
+    {
+        var good = Path.Combine(SharedData.TransferSyntaxes, "1.dcm");
+
+        var error = await Assert.ThrowsAsync<DicomIngestException>(() => _reader.ReadAsync(Fixture(name)));
+        var after = await _reader.ReadAsync(good);
+
+        Assert.True(error.Reason is IngestFailure.DecoderCrashed or IngestFailure.DecodeFailed or IngestFailure.InconsistentLength or IngestFailure.Truncated, $"{name}: {error.ReasonCode} {error.Message}");
+        Assert.Equal(35, after.Slices.Count);
+    }
+
+    public void Dispose() => _reader.Dispose();
+}
