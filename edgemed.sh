@@ -10,8 +10,10 @@ ORT_TARBALL="onnxruntime-node-${ORT_VERSION}.tgz"
 ORT_URL="https://registry.npmjs.org/onnxruntime-node/-/${ORT_TARBALL}"
 NATIVE_DIR="${ROOT}/.native/onnxruntime-${ORT_VERSION}"
 PINS="${ROOT}/eng/onnxruntime.sha256"
-# Debian packages the build and tests need (later components add theirs here).
-APT_PACKAGES=(ca-certificates curl python3-onnx)
+# Debian packages the build, the programs and the tests need (later components add theirs here):
+# curl fetches ONNX Runtime; python3-onnx ships onnx.proto and the reference checker; libgdcm-cil decodes DICOM;
+# libturbojpeg0 decodes JPEG; python3-pil is the reference the resampler is tested against.
+APT_PACKAGES=(ca-certificates curl python3-onnx libgdcm-cil libturbojpeg0 python3-pil)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -26,6 +28,9 @@ Usage: ./edgemed.sh COMMAND [ARGS...]
   build        build the solution (${CONFIGURATION})
   test [ARGS]  setup if needed, then run every test; extra ARGS go to 'dotnet test'
   bench [ARGS] run the benchmarks (BenchmarkDotNet); e.g. ./edgemed.sh bench --filter '*Run*'
+  dicom inspect PATH...     one line per DICOM instance: UIDs, modality, plane, size, transfer syntax, status or reason
+  dicom convert IN OUTDIR   normalized axial slices as PNG with JSON sidecars, and a summary of skipped files
+  summary [DIR]             print "N passed, N failed" from the TRX files of the last test run
 USAGE
 }
 
@@ -108,12 +113,21 @@ run_tests() {
   return $rc
 }
 
+# Runs a built program by its project folder, building first if needed: program DicomIngest ARGS...
+program() {
+  local name="$1"; shift
+  local exe="$ROOT/src/$name/bin/$CONFIGURATION/net10.0/EdgeMed.$name"
+  [ -x "$exe" ] || setup >&2
+  exec "$exe" "$@"
+}
+
 cmd="${1:-}"; [ $# -gt 0 ] && shift
 case "$cmd" in
   setup) setup ;;
   build) build ;;
   test) run_tests "$@" ;;
   bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release --no-build -- "$@" ;;
+  dicom) program DicomIngest "$@" ;;
   summary) summarize_trx "${1:-$ROOT/TestResults}" ;;
   ""|-h|--help|help) usage ;;
   *) usage; die "unknown command: $cmd" ;;

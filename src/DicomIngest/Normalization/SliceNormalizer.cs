@@ -49,6 +49,11 @@ public sealed class SliceNormalizer
     public void Normalize<T>(ReadOnlySpan<T> pixels, int rows, int columns, Span<float> destination, double? windowCenter = null, double? windowWidth = null)
         where T : unmanaged, INumberBase<T>
     {
+        if (destination.Length < OutputLength)
+        {
+            throw new ArgumentException($"The destination holds {destination.Length} floats; {OutputLength} are needed.", nameof(destination));
+        }
+
         var size = _settings.Size;
         var plane = size * size;
         NormalizeToUnit(pixels, rows, columns, destination[..plane], windowCenter, windowWidth);
