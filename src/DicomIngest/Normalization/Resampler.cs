@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace EdgeMed.DicomIngest.Normalization;
 
 /// <summary>
@@ -44,13 +46,27 @@ internal sealed class Resampler
             output.Clear();
             for (var k = 0; k < taps; k++)
             {
-                var weight = w[k];
-                var line = scratch.Slice((start + k) * width, width);
-                for (var x = 0; x < width; x++)
-                {
-                    output[x] += weight * line[x];
-                }
+                AddScaled(output, scratch.Slice((start + k) * width, width), w[k]);
             }
+        }
+    }
+
+    /// <summary>output += weight × line, a SIMD vector at a time.</summary>
+    private static void AddScaled(Span<float> output, ReadOnlySpan<float> line, float weight)
+    {
+        var x = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var w = new Vector<float>(weight);
+            for (; x <= output.Length - Vector<float>.Count; x += Vector<float>.Count)
+            {
+                (new Vector<float>(output[x..]) + (w * new Vector<float>(line[x..]))).CopyTo(output[x..]);
+            }
+        }
+
+        for (; x < output.Length; x++)
+        {
+            output[x] += weight * line[x];
         }
     }
 

@@ -61,7 +61,18 @@ public sealed class SliceNormalizer
         var mean = _settings.Mean;
         var inverseStd = 1f / _settings.Std;
         var first = destination[..plane];
-        for (var i = 0; i < plane; i++)
+        var i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var m = new Vector<float>(mean);
+            var s = new Vector<float>(inverseStd);
+            for (; i <= plane - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                ((new Vector<float>(first[i..]) - m) * s).CopyTo(first[i..]);
+            }
+        }
+
+        for (; i < plane; i++)
         {
             first[i] = (first[i] - mean) * inverseStd;
         }
