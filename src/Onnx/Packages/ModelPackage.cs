@@ -1,0 +1,243 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EdgeMed.Onnx.Packages;
+
+/// <summary>What a model expects as input: the settings its preprocessing must reproduce exactly.</summary>
+public sealed record PackageInput
+{
+    /// <summary>Input tensor name.</summary>
+    public string Name { get; init; } = "input";
+
+    /// <summary>Height and width.</summary>
+    public int Size { get; init; } = 224;
+
+    /// <summary>Channels (the slice replicated).</summary>
+    public int Channels { get; init; } = 3;
+
+    /// <summary>Mean subtracted after scaling to [0, 1].</summary>
+    public float Mean { get; init; } = 0.5f;
+
+    /// <summary>Standard deviation divided by.</summary>
+    public float Std { get; init; } = 0.5f;
+
+    /// <summary>Version of the preprocessing algorithm (SliceNormalizer's AlgorithmVersion).</summary>
+    public string PreprocessingVersion { get; init; } = string.Empty;
+
+    /// <summary>Lower percentile of the robust window.</summary>
+    public double LowerPercentile { get; init; } = 0.5;
+
+    /// <summary>Upper percentile of the robust window.</summary>
+    public double UpperPercentile { get; init; } = 99.5;
+
+    /// <summary>Whether the DICOM VOI window is used when present.</summary>
+    public bool UseVoiWindow { get; init; } = true;
+
+    /// <summary>Whether the aspect ratio is kept with padding.</summary>
+    public bool PreserveAspect { get; init; }
+}
+
+/// <summary>The manifest of a model package (<c>manifest.json</c>).</summary>
+public sealed record PackageManifest
+{
+    /// <summary>Format version of this manifest.</summary>
+    public int FormatVersion { get; init; } = 1;
+
+    /// <summary>Model name (e.g. the run folder's name).</summary>
+    public string Name { get; init; } = string.Empty;
+
+    /// <summary>Architecture (iconvnext-tiny, resnet50...).</summary>
+    public string Arch { get; init; } = string.Empty;
+
+    /// <summary>Class names in output order.</summary>
+    public IReadOnlyList<string> Classes { get; init; } = [];
+
+    /// <summary>Input settings.</summary>
+    public PackageInput Input { get; init; } = new();
+
+    /// <summary>Output names: logits first, then features.</summary>
+    public IReadOnlyList<string> Outputs { get; init; } = ["logits", "features"];
+
+    /// <summary>Precision of the model: fp32 or int8.</summary>
+    public string Precision { get; init; } = "fp32";
+
+    /// <summary>Hash of the training data and preprocessing (the tensor cache key).</summary>
+    public string? TrainingDataHash { get; init; }
+
+    /// <summary>The split: seed, fractions and counts.</summary>
+    public JsonElement? Split { get; init; }
+
+    /// <summary>Headline metrics on the test split.</summary>
+    public JsonElement? Metrics { get; init; }
+
+    /// <summary>Quantization settings, for int8 packages.</summary>
+    public JsonElement? Quantization { get; init; }
+
+    /// <summary>SHA-256 (hex) of every other file in the package, by file name.</summary>
+    public IReadOnlyDictionary<string, string> Files { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>UTC creation time.</summary>
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The command line that made it.</summary>
+    public string? CommandLine { get; init; }
+}
+
+/// <summary>A model package is not usable; the message says what is wrong.</summary>
+public sealed class ModelPackageException(string message) : Exception(message);
+
+/// <summary>
+/// A model package folder: <c>model.onnx</c> and <c>manifest.json</c> with the SHA-256 of every file. Loading checks the
+/// manifest, the class list, the preprocessing version and every hash, so a partial copy or a tampered file is refused.
+/// </summary>
+public sealed class ModelPackage
+{
+    /// <summary>File name of the manifest.</summary>
+    public const string ManifestFile = "manifest.json";
+
+    /// <summary>File name of the model.</summary>
+    public const string ModelFile = "model.onnx";
+
+    /// <summary>JSON settings of manifests (snake_case).</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    private ModelPackage(string folder, PackageManifest manifest)
+    {
+        Folder = folder;
+        Manifest = manifest;
+    }
+
+    /// <summary>The package folder.</summary>
+    public string Folder { get; }
+
+    /// <summary>The manifest.</summary>
+    public PackageManifest Manifest { get; }
+
+    /// <summary>Path of the ONNX model.</summary>
+    public string ModelPath => Path.Combine(Folder, ModelFile);
+
+    /// <summary>The model's SHA-256, as recorded.</summary>
+    public string ModelSha256 => Manifest.Files[ModelFile];
+
+    /// <summary>Loads and verifies a package.</summary>
+    /// <param name="folder">The package folder.</param>
+    /// <param name="expectedPreprocessingVersion">When given, the package must use this preprocessing version.</param>
+    /// <exception cref="ModelPackageException">Anything missing, inconsistent or not matching its hash.</exception>
+    public static ModelPackage Load(string folder, string? expectedPreprocessingVersion = null)
+    {
+        var manifestPath = Path.Combine(folder, ManifestFile);
+        if (!File.Exists(manifestPath))
+        {
+            throw new ModelPackageException($"{folder} is not a model package: {ManifestFile} is missing.");
+        }
+
+        PackageManifest manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<PackageManifest>(File.ReadAllText(manifestPath), Json)
+                ?? throw new ModelPackageException($"{manifestPath} is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new ModelPackageException($"{manifestPath} is not a valid manifest: {e.Message}");
+        }
+
+        if (manifest.Classes.Count < 2 || manifest.Classes.Any(string.IsNullOrWhiteSpace) || manifest.Classes.Distinct(StringComparer.Ordinal).Count() != manifest.Classes.Count)
+        {
+            throw new ModelPackageException($"{manifestPath}: the class list must name at least two distinct classes.");
+        }
+
+        if (manifest.Input.Size <= 0 || manifest.Input.Channels <= 0 || manifest.Input.Std <= 0 || string.IsNullOrEmpty(manifest.Input.PreprocessingVersion))
+        {
+            throw new ModelPackageException($"{manifestPath}: input settings are incomplete.");
+        }
+
+        if (expectedPreprocessingVersion is not null && manifest.Input.PreprocessingVersion != expectedPreprocessingVersion)
+        {
+            throw new ModelPackageException($"{folder} was made with preprocessing {manifest.Input.PreprocessingVersion}; this program has {expectedPreprocessingVersion}.");
+        }
+
+        if (!manifest.Files.ContainsKey(ModelFile))
+        {
+            throw new ModelPackageException($"{manifestPath} lists no {ModelFile}.");
+        }
+
+        foreach (var (name, sha) in manifest.Files)
+        {
+            if (name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name is "." or "..")
+            {
+                throw new ModelPackageException($"{manifestPath} names a file outside the package: {name}.");
+            }
+
+            var path = Path.Combine(folder, name);
+            if (!File.Exists(path))
+            {
+                throw new ModelPackageException($"{folder}: {name} is missing.");
+            }
+
+            var actual = Sha256(path);
+            if (!string.Equals(actual, sha, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ModelPackageException($"{folder}: {name} has SHA-256 {actual[..12]}…, the manifest says {sha[..Math.Min(12, sha.Length)]}…");
+            }
+        }
+
+        return new ModelPackage(Path.GetFullPath(folder), manifest);
+    }
+
+    /// <summary>
+    /// Writes a package: copies <paramref name="files"/> (by name) into a temporary sibling folder, writes the manifest
+    /// with their SHA-256s, then renames it to <paramref name="folder"/>, so a package is never seen half-written.
+    /// </summary>
+    public static ModelPackage Write(string folder, PackageManifest manifest, IReadOnlyDictionary<string, string> files)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(files);
+        var full = Path.GetFullPath(folder);
+        if (Directory.Exists(full))
+        {
+            throw new ModelPackageException($"{full} already exists; packages are not overwritten.");
+        }
+
+        var staging = full + $".partial-{Environment.ProcessId}";
+        if (Directory.Exists(staging))
+        {
+            Directory.Delete(staging, recursive: true);
+        }
+
+        Directory.CreateDirectory(staging);
+        try
+        {
+            var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (name, source) in files)
+            {
+                var target = Path.Combine(staging, name);
+                File.Copy(source, target);
+                hashes[name] = Sha256(target);
+            }
+
+            var complete = manifest with { Files = hashes };
+            File.WriteAllText(Path.Combine(staging, ManifestFile), JsonSerializer.Serialize(complete, Json));
+            Directory.Move(staging, full);
+            return new ModelPackage(full, complete);
+        }
+        catch
+        {
+            Directory.Delete(staging, recursive: true);
+            throw;
+        }
+    }
+
+    /// <summary>Lowercase hex SHA-256 of a file.</summary>
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

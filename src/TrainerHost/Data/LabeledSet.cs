@@ -1,0 +1,148 @@
+using EdgeMed.DicomIngest;
+using EdgeMed.DicomIngest.Images;
+
+namespace EdgeMed.TrainerHost.Data;
+
+/// <summary>One labeled file; <see cref="Group"/> keeps files of one patient or series on one side of the split.</summary>
+/// <param name="Path">The file.</param>
+/// <param name="Label">Class index.</param>
+/// <param name="Group">Split group: the file itself for images; the patient key (else series) for DICOM.</param>
+internal sealed record LabeledFile(string Path, int Label, string Group);
+
+/// <summary>A training error the user can fix: the message says how; the CLI exits non-zero with it.</summary>
+internal sealed class TrainingInputException(string message) : Exception(message);
+
+/// <summary>
+/// A folder-per-class tree of JPEG/PNG images (ImageFolder) or of DICOM files. Classes are the sub-folder names
+/// in ordinal order; files are found recursively inside each class folder.
+/// </summary>
+internal sealed class LabeledSet
+{
+    private LabeledSet(string root, IReadOnlyList<string> classes, IReadOnlyList<LabeledFile> files, bool isDicom)
+    {
+        Root = root;
+        Classes = classes;
+        Files = files;
+        IsDicom = isDicom;
+    }
+
+    /// <summary>The data folder.</summary>
+    public string Root { get; }
+
+    /// <summary>Class names in label order.</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>Files with labels, in ordinal path order.</summary>
+    public IReadOnlyList<LabeledFile> Files { get; }
+
+    /// <summary>Whether the tree holds DICOM rather than images.</summary>
+    public bool IsDicom { get; }
+
+    /// <summary>Scans <paramref name="root"/>; <paramref name="expectedClasses"/> (from a package) must match when given.</summary>
+    /// <exception cref="TrainingInputException">Missing folder, fewer than two classes, an empty class, or mismatched classes.</exception>
+    public static LabeledSet Scan(string root, IReadOnlyList<string>? expectedClasses = null, DicomReader? dicomHeaders = null)
+    {
+        if (!Directory.Exists(root))
+        {
+            throw new TrainingInputException($"Data folder not found: {root}");
+        }
+
+        var classes = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>()
+            .Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToList();
+        if (classes.Count < 2)
+        {
+            throw new TrainingInputException($"{root} has {classes.Count} class folder(s); training and evaluation need at least two (one folder per class).");
+        }
+
+        if (expectedClasses is not null)
+        {
+            var unknown = classes.Except(expectedClasses, StringComparer.Ordinal).ToList();
+            if (unknown.Count > 0)
+            {
+                throw new TrainingInputException($"{root} has classes the model does not know: {string.Join(", ", unknown)}; the model's classes are {string.Join(", ", expectedClasses)}.");
+            }
+
+            classes = [.. expectedClasses];
+        }
+
+        var files = new List<LabeledFile>();
+        var anyImage = false;
+        var anyOther = false;
+        for (var label = 0; label < classes.Count; label++)
+        {
+            var folder = Path.Combine(root, classes[label]);
+            var inClass = Directory.Exists(folder)
+                ? Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList()
+                : [];
+            if (inClass.Count == 0 && expectedClasses is null)
+            {
+                throw new TrainingInputException($"Class folder {folder} is empty.");
+            }
+
+            foreach (var file in inClass)
+            {
+                var image = ImageSlice.IsImageFile(file);
+                anyImage |= image;
+                anyOther |= !image;
+                files.Add(new LabeledFile(file, label, image ? file : DicomGroup(file, dicomHeaders)));
+            }
+        }
+
+        if (files.Count == 0)
+        {
+            throw new TrainingInputException($"{root} holds no files.");
+        }
+
+        return new LabeledSet(root, classes, files, isDicom: anyOther && !anyImage);
+    }
+
+    /// <summary>Keeps at most the asked number of files per class, chosen by <paramref name="seed"/>.</summary>
+    /// <exception cref="TrainingInputException">A class is unknown or has fewer files than asked.</exception>
+    public LabeledSet Subset(IReadOnlyDictionary<string, int> perClass, int seed)
+    {
+        var kept = new List<LabeledFile>();
+        for (var label = 0; label < Classes.Count; label++)
+        {
+            var inClass = Files.Where(f => f.Label == label).ToList();
+            if (!perClass.TryGetValue(Classes[label], out var wanted))
+            {
+                kept.AddRange(inClass);
+                continue;
+            }
+
+            if (wanted > inClass.Count)
+            {
+                throw new TrainingInputException($"--subset asks for {wanted} files of {Classes[label]}, which has {inClass.Count}.");
+            }
+
+            var random = new Random(unchecked((seed * 7919) + label));
+            kept.AddRange(inClass.OrderBy(_ => random.Next()).Take(wanted).OrderBy(f => f.Path, StringComparer.Ordinal));
+        }
+
+        var unknown = perClass.Keys.Except(Classes, StringComparer.Ordinal).ToList();
+        if (unknown.Count > 0)
+        {
+            throw new TrainingInputException($"--subset names unknown classes: {string.Join(", ", unknown)}.");
+        }
+
+        return new LabeledSet(Root, Classes, kept, IsDicom);
+    }
+
+    private static string DicomGroup(string file, DicomReader? headers)
+    {
+        if (headers is null)
+        {
+            return file;
+        }
+
+        try
+        {
+            var m = headers.ReadHeader(file);
+            return m.PatientKey ?? m.SeriesInstanceUid ?? file;
+        }
+        catch (DicomIngestException)
+        {
+            return file; // refused later, when the cache is built, with its reason
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Globalization;
+using System.Text;
+
+namespace EdgeMed.TrainerHost.Data;
+
+/// <summary>Which split a sample belongs to.</summary>
+internal enum SplitPart
+{
+    /// <summary>Training.</summary>
+    Train,
+
+    /// <summary>Validation (picks the best epoch).</summary>
+    Validation,
+
+    /// <summary>Test (reported).</summary>
+    Test,
+}
+
+/// <summary>
+/// A stratified split, deterministic by seed: within each class, the groups (a file, or all files of one patient or
+/// series) are shuffled with the seed and cut by the fractions, so a group never straddles two parts.
+/// </summary>
+internal static class Splitter
+{
+    /// <summary>The part of every file of <paramref name="set"/>.</summary>
+    public static IReadOnlyDictionary<string, SplitPart> Split(LabeledSet set, double train, double validation, int seed)
+    {
+        var parts = new Dictionary<string, SplitPart>(StringComparer.Ordinal);
+        for (var label = 0; label < set.Classes.Count; label++)
+        {
+            var groups = set.Files.Where(f => f.Label == label).GroupBy(f => f.Group, StringComparer.Ordinal)
+                .OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+            // Not HashCode.Combine: it is seeded per process, and splits must be the same in every run.
+            var random = new Random(unchecked((seed * 7919) + label));
+            for (var i = groups.Count - 1; i > 0; i--)
+            {
+                var j = random.Next(i + 1);
+                (groups[i], groups[j]) = (groups[j], groups[i]);
+            }
+
+            var trainEnd = (int)Math.Round(groups.Count * train);
+            var validationEnd = trainEnd + (int)Math.Round(groups.Count * validation);
+            for (var i = 0; i < groups.Count; i++)
+            {
+                var part = i < trainEnd ? SplitPart.Train : i < validationEnd ? SplitPart.Validation : SplitPart.Test;
+                foreach (var file in groups[i])
+                {
+                    parts[file.Path] = part;
+                }
+            }
+        }
+
+        return parts;
+    }
+
+    /// <summary>Writes <c>split.csv</c>: path, class, part.</summary>
+    public static void Write(string path, LabeledSet set, IReadOnlyDictionary<string, SplitPart> parts)
+    {
+        var csv = new StringBuilder("path,class,split\n");
+        foreach (var file in set.Files)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"\"{Path.GetRelativePath(set.Root, file.Path).Replace("\"", "\"\"", StringComparison.Ordinal)}\",{set.Classes[file.Label]},{parts[file.Path].ToString().ToLowerInvariant()}\n");
+        }
+
+        File.WriteAllText(path, csv.ToString());
+    }
+}

@@ -1,0 +1,95 @@
+using System.CommandLine;
+using EdgeMed.Onnx.Packages;
+using EdgeMed.TrainerHost.Data;
+using EdgeMed.TrainerHost.Training;
+
+// ./edgemed.sh train --data DIR --arch A --out RUNDIR [options]   and   ./edgemed.sh train evaluate --model PACKAGE --data DIR
+var data = new Option<string>("--data") { Description = "Folder with one sub-folder per class (JPEG/PNG images or DICOM files)", Required = true };
+var arch = new Option<string>("--arch") { Description = $"Architecture: {string.Join(", ", TrainingOptions.Architectures)}", DefaultValueFactory = _ => "iconvnext-tiny" };
+var output = new Option<string>("--out") { Description = "Run folder (report, checkpoints, package)", Required = true };
+var epochs = new Option<int>("--epochs") { DefaultValueFactory = _ => 10 };
+var batch = new Option<int>("--batch") { DefaultValueFactory = _ => 4 };
+var lr = new Option<double>("--lr") { DefaultValueFactory = _ => 1e-3 };
+var optimizer = new Option<string?>("--optimizer") { Description = "adam, adamw or adamax (default: Adamax for arn-cnn, Adam otherwise)" };
+var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 8 };
+var size = new Option<int>("--size") { DefaultValueFactory = _ => 224 };
+var split = new Option<string>("--split") { Description = "train,validation,test fractions", DefaultValueFactory = _ => "0.7,0.1,0.2" };
+var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
+var lambdaFs = new Option<double?>("--lambda-fs") { Description = "Feature-smoothing weight (default: 0.05 for iconvnext-tiny, 0 otherwise)" };
+var augment = new Option<string>("--augment") { Description = "none or basic (rotation, flip, scale)", DefaultValueFactory = _ => "none" };
+var earlyStopping = new Option<int>("--early-stopping") { Description = "Stop after this many epochs without a better validation accuracy (0: never)" };
+var reduceLr = new Option<bool>("--reduce-lr-on-plateau") { Description = "Halve the learning rate after 2 epochs without improvement" };
+var classWeights = new Option<bool>("--class-weights") { Description = "Weight the loss by inverse class frequency" };
+var subset = new Option<string?>("--subset") { Description = "Files per class, e.g. MildDemented=182,NonDemented=351" };
+var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last completed epoch" };
+var init = new Option<string?>("--init") { Description = "Initial weights (a PyTorch state dict) you bring" };
+var cache = new Option<string?>("--cache") { Description = "Tensor cache folder (default $EDGEMED_CACHE or ~/.cache/edgemed/tensors)" };
+var maxSteps = new Option<int>("--max-steps") { Description = "Batches per epoch at most (smoke tests)", Hidden = true };
+
+var train = new RootCommand("EdgeMed trainer: retrain and evaluate classification models on labeled slices")
+{
+    data, arch, output, epochs, batch, lr, optimizer, threads, size, split, seed, lambdaFs, augment, earlyStopping, reduceLr, classWeights, subset, resume, init, cache, maxSteps,
+};
+train.SetAction(async (result, cancellationToken) =>
+{
+    var ui = new TrainingConsole();
+    return await Guarded(ui, async () =>
+    {
+        var (trainFraction, validationFraction, testFraction) = TrainingOptions.ParseSplit(result.GetRequiredValue(split));
+        var options = new TrainingOptions
+        {
+            Data = result.GetRequiredValue(data), Arch = result.GetRequiredValue(arch), Out = result.GetRequiredValue(output),
+            Epochs = result.GetValue(epochs), Batch = result.GetValue(batch), Lr = result.GetValue(lr), Optimizer = result.GetValue(optimizer),
+            Threads = result.GetValue(threads), Size = result.GetValue(size), TrainFraction = trainFraction, ValidationFraction = validationFraction,
+            TestFraction = testFraction, Seed = result.GetValue(seed), LambdaFs = result.GetValue(lambdaFs), Augment = result.GetRequiredValue(augment),
+            EarlyStopping = result.GetValue(earlyStopping), ReduceLrOnPlateau = result.GetValue(reduceLr), ClassWeights = result.GetValue(classWeights),
+            Subset = TrainingOptions.ParseSubset(result.GetValue(subset)), Resume = result.GetValue(resume), Init = result.GetValue(init),
+            Cache = result.GetValue(cache), MaxSteps = result.GetValue(maxSteps),
+        };
+        await ui.RunAsync(() => TrainingRun.ExecuteAsync(options, "./edgemed.sh train " + string.Join(' ', args), ui, cancellationToken)).ConfigureAwait(false);
+    }).ConfigureAwait(false);
+});
+
+var model = new Option<string>("--model") { Description = "Model package folder (fp32 or int8)", Required = true };
+var evalData = new Option<string>("--data") { Description = "Folder with one sub-folder per class", Required = true };
+var evalOut = new Option<string?>("--out") { Description = "Report folder (default ./evaluation-<package name>)" };
+var evalThreads = new Option<int>("--threads") { DefaultValueFactory = _ => Environment.ProcessorCount };
+var evaluate = new Command("evaluate", "Evaluate a model package on a labeled folder and write the report") { model, evalData, evalOut, evalThreads, cache };
+evaluate.SetAction(async (result, cancellationToken) =>
+{
+    var ui = new TrainingConsole();
+    return await Guarded(ui, async () =>
+    {
+        var package = result.GetRequiredValue(model);
+        var folder = result.GetValue(evalOut) ?? Path.Combine(Environment.CurrentDirectory, "evaluation-" + Path.GetFileName(Path.GetFullPath(package).TrimEnd('/')));
+        await ui.RunAsync(() => TrainingRun.EvaluateAsync(package, result.GetRequiredValue(evalData), folder, result.GetValue(evalThreads), result.GetValue(cache), ui, cancellationToken)).ConfigureAwait(false);
+    }).ConfigureAwait(false);
+});
+train.Subcommands.Add(evaluate);
+
+return await train.Parse(args).InvokeAsync();
+
+// Exit codes: 0 done, 1 the run failed (its folder says why), 2 bad input, 130 interrupted.
+static async Task<int> Guarded(TrainingConsole ui, Func<Task> work)
+{
+    try
+    {
+        await work().ConfigureAwait(false);
+        return 0;
+    }
+    catch (Exception e) when (e is TrainingInputException or ModelPackageException)
+    {
+        await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+        return 2;
+    }
+    catch (TrainingFailedException e)
+    {
+        await Console.Error.WriteLineAsync($"failed: {e.Message}").ConfigureAwait(false);
+        return 1;
+    }
+    catch (OperationCanceledException)
+    {
+        ui.Line("interrupted: the run folder keeps the last completed epoch; continue with --resume");
+        return 130;
+    }
+}

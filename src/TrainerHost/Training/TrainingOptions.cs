@@ -1,0 +1,127 @@
+using System.Globalization;
+using EdgeMed.TrainerHost.Data;
+
+namespace EdgeMed.TrainerHost.Training;
+
+/// <summary>What <c>./edgemed.sh train</c> was asked to do. Defaults are the IConvNeXt paper's.</summary>
+internal sealed record TrainingOptions
+{
+    public static readonly string[] Architectures = ["iconvnext-tiny", "convnext-tiny", "base-cnn", "arn-cnn", "resnet50", "vgg16"];
+
+    public required string Data { get; init; }
+
+    public required string Arch { get; init; }
+
+    public required string Out { get; init; }
+
+    public int Epochs { get; init; } = 10;
+
+    public int Batch { get; init; } = 4;
+
+    public double Lr { get; init; } = 1e-3;
+
+    /// <summary>adam, adamw or adamax; null takes the architecture's (Adamax for arn-cnn, Adam otherwise).</summary>
+    public string? Optimizer { get; init; }
+
+    public int Threads { get; init; } = 8;
+
+    public int Size { get; init; } = 224;
+
+    public double TrainFraction { get; init; } = 0.7;
+
+    public double ValidationFraction { get; init; } = 0.1;
+
+    public double TestFraction { get; init; } = 0.2;
+
+    public int Seed { get; init; }
+
+    /// <summary>Feature-smoothing weight; null takes the architecture's (0.05 for iconvnext-tiny, 0 otherwise).</summary>
+    public double? LambdaFs { get; init; }
+
+    public string Augment { get; init; } = "none";
+
+    public int EarlyStopping { get; init; }
+
+    public bool ReduceLrOnPlateau { get; init; }
+
+    public bool ClassWeights { get; init; }
+
+    public IReadOnlyDictionary<string, int> Subset { get; init; } = new Dictionary<string, int>();
+
+    public bool Resume { get; init; }
+
+    public string? Init { get; init; }
+
+    public string? Cache { get; init; }
+
+    /// <summary>Stop each epoch after this many batches (0: all). For smoke tests and CI, not for real training.</summary>
+    public int MaxSteps { get; init; }
+
+    /// <summary>Throws <see cref="TrainingInputException"/> naming the first bad option.</summary>
+    public void Validate()
+    {
+        if (!Architectures.Contains(Arch))
+        {
+            throw new TrainingInputException($"--arch {Arch} is unknown; choose one of {string.Join(", ", Architectures)}.");
+        }
+
+        if (Epochs < 1 || Batch < 1 || Threads < 1 || Lr <= 0 || Size < 32 || MaxSteps < 0 || EarlyStopping < 0)
+        {
+            throw new TrainingInputException("--epochs, --batch and --threads must be at least 1, --lr positive, --size at least 32.");
+        }
+
+        if (Optimizer is not (null or "adam" or "adamw" or "adamax"))
+        {
+            throw new TrainingInputException($"--optimizer {Optimizer} is unknown; choose adam, adamw or adamax.");
+        }
+
+        if (Augment is not ("none" or "basic"))
+        {
+            throw new TrainingInputException($"--augment {Augment} is unknown; choose none or basic.");
+        }
+
+        if (TrainFraction <= 0 || ValidationFraction < 0 || TestFraction < 0 || Math.Abs(TrainFraction + ValidationFraction + TestFraction - 1) > 1e-6)
+        {
+            throw new TrainingInputException("--split needs three non-negative fractions that sum to 1, with a positive training fraction (e.g. 0.7,0.1,0.2).");
+        }
+
+        if (Init is not null && !File.Exists(Init))
+        {
+            throw new TrainingInputException($"--init {Init}: file not found.");
+        }
+    }
+
+    public static (double Train, double Validation, double Test) ParseSplit(string text)
+    {
+        var parts = text.Split(',');
+        if (parts.Length != 3 || !parts.All(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+        {
+            throw new TrainingInputException($"--split {text}: write three fractions, e.g. 0.7,0.1,0.2.");
+        }
+
+        var v = parts.Select(p => double.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        return (v[0], v[1], v[2]);
+    }
+
+    public static Dictionary<string, int> ParseSubset(string? text)
+    {
+        var result = new Dictionary<string, int>(StringComparer.Ordinal);
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return result;
+        }
+
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var pair = item.Split('=');
+            if (pair.Length != 2 || !int.TryParse(pair[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < 1)
+            {
+                throw new TrainingInputException($"--subset {item}: write CLASS=N with N ≥ 1, e.g. MildDemented=182,NonDemented=351.");
+            }
+
+            result[pair[0]] = n;
+        }
+
+        return result;
+    }
+}

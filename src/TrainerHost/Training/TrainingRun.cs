@@ -1,0 +1,263 @@
+using System.Globalization;
+using System.Text.Json;
+using EdgeMed.DicomIngest;
+using EdgeMed.DicomIngest.Normalization;
+using EdgeMed.Onnx.Packages;
+using EdgeMed.TrainerHost.Data;
+using EdgeMed.TrainerHost.Reporting;
+
+namespace EdgeMed.TrainerHost.Training;
+
+/// <summary>A training run failed after it started (worker died, parity check failed); the run folder keeps what was done.</summary>
+internal sealed class TrainingFailedException(string message) : Exception(message);
+
+/// <summary>
+/// One training run, start to package: data and split, tensor cache, the PyTorch worker, the ONNX parity check
+/// through our ORT binding, the report and the model package. Everything lands in the run folder.
+/// </summary>
+internal static class TrainingRun
+{
+    /// <summary>Largest |logit difference| between PyTorch and ONNX Runtime accepted on the test split.</summary>
+    public const double ParityTolerance = 1e-3;
+
+    public static async Task<string> ExecuteAsync(TrainingOptions o, string commandLine, TrainingConsole ui, CancellationToken cancellationToken)
+    {
+        o.Validate();
+        var run = Path.GetFullPath(o.Out);
+        PrepareRunFolder(run, o.Resume);
+        LabeledSet set;
+        using (var headers = new DicomReader())
+        {
+            set = LabeledSet.Scan(o.Data, dicomHeaders: headers);
+        }
+
+        if (o.Subset.Count > 0)
+        {
+            set = set.Subset(o.Subset, o.Seed);
+        }
+
+        var settings = new NormalizationSettings { Size = o.Size };
+        ui.Line($"data: {set.Files.Count} {(set.IsDicom ? "DICOM files" : "images")} in {set.Classes.Count} classes ({string.Join(", ", set.Classes.Select((c, i) => $"{c} {set.Files.Count(f => f.Label == i)}"))})");
+        var cache = await TensorCache.OpenOrBuildAsync(set, settings, o.Cache ?? TensorCache.DefaultRoot, ui.Cache, cancellationToken).ConfigureAwait(false);
+        ui.Line($"tensor cache {cache.Key}: {cache.Samples.Count} samples at {o.Size} px ({cache.Folder})");
+        if (cache.Skipped.Count > 0)
+        {
+            await File.WriteAllLinesAsync(Path.Combine(run, "skipped.tsv"), cache.Skipped.Select(s => $"{s.Path}\t{s.Reason}"), cancellationToken).ConfigureAwait(false);
+            ui.Line($"{cache.Skipped.Count} files skipped (unreadable or no axial slice): listed in {Path.Combine(run, "skipped.tsv")}");
+        }
+
+        var parts = Splitter.Split(set, o.TrainFraction, o.ValidationFraction, o.Seed);
+        Splitter.Write(Path.Combine(run, "split.csv"), set, parts);
+        var indices = Enum.GetValues<SplitPart>().ToDictionary(p => p, p => new List<int>());
+        for (var i = 0; i < cache.Samples.Count; i++)
+        {
+            indices[parts[cache.Samples[i].Path]].Add(i);
+        }
+
+        if (indices[SplitPart.Train].Count == 0)
+        {
+            throw new TrainingInputException("The training split is empty: add data or change --split.");
+        }
+
+        ui.Line($"split (seed {o.Seed}): train {indices[SplitPart.Train].Count}, validation {indices[SplitPart.Validation].Count}, test {indices[SplitPart.Test].Count} samples; written to split.csv");
+
+        var configPath = Path.Combine(run, "config.json");
+        var config = new Dictionary<string, object?>
+        {
+            ["arch"] = o.Arch, ["classes"] = set.Classes, ["epochs"] = o.Epochs, ["batch"] = o.Batch, ["lr"] = o.Lr,
+            ["optimizer"] = o.Optimizer, ["threads"] = o.Threads, ["seed"] = o.Seed, ["lambda_fs"] = o.LambdaFs,
+            ["augment"] = o.Augment, ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
+            ["class_weights"] = o.ClassWeights, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
+            ["max_steps"] = o.MaxSteps, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
+            ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
+            ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
+        };
+        await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(config), cancellationToken).ConfigureAwait(false);
+
+        JsonElement? done = null;
+        var history = new List<EpochRecord>();
+        var (exitCode, error) = await WorkerProcess.RunAsync(["--config", configPath], Path.Combine(run, "worker.log"), e => OnEvent(e, ui, ref done), cancellationToken).ConfigureAwait(false);
+        if (exitCode != 0 || done is null)
+        {
+            throw new TrainingFailedException($"The training worker failed (exit code {exitCode}){(error is null ? string.Empty : ": " + error)}. Its log is {Path.Combine(run, "worker.log")}; rerun with --resume to continue from the last completed epoch.");
+        }
+
+        var channels = done.Value.GetProperty("channels").GetInt32();
+        history.AddRange(ReadHistory(Path.Combine(run, "history.json")));
+
+        // The exported model must reproduce PyTorch on held-out data, or the run fails.
+        var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
+        var onnx = OnnxEvaluator.Run(Path.Combine(run, "model.onnx"), cache, check, channels, set.Classes.Count, o.Threads, cancellationToken);
+        if (indices[SplitPart.Test].Count > 0)
+        {
+            var torch = ReadFloats(Path.Combine(run, "test_logits.f32"));
+            var (delta, sameArgmax) = Compare(torch, onnx.Logits, set.Classes.Count);
+            ui.Line(string.Create(CultureInfo.InvariantCulture, $"ONNX parity on {check.Count} test samples: max |Δlogit| {delta:E2}, argmax {(sameArgmax ? "identical" : "DIFFERENT")}"));
+            if (delta > ParityTolerance || !sameArgmax)
+            {
+                throw new TrainingFailedException(string.Create(CultureInfo.InvariantCulture, $"The ONNX export does not match PyTorch (max |Δlogit| {delta:E2}, tolerance {ParityTolerance:E0}, argmax {(sameArgmax ? "same" : "different")}); no package was written."));
+            }
+        }
+
+        var labels = check.Select(i => cache.Samples[i].Label).ToList();
+        var metrics = ClassificationMetrics.Compute(labels, ClassificationMetrics.Softmax(onnx.Logits, set.Classes.Count), set.Classes);
+        var name = Path.GetFileName(run);
+        ReportWriter.Write(run, $"Training run {name}: {o.Arch}", metrics, set.Classes, onnx.Features, onnx.FeatureWidth, labels, history,
+        [
+            $"data {Path.GetFullPath(o.Data)}; tensor cache {cache.Key} ({NormalizationSettings.AlgorithmVersion}, {o.Size} px)",
+            $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {(indices[SplitPart.Test].Count > 0 ? "test" : "validation")} split, computed from ONNX Runtime's outputs",
+            $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
+            $"command: {commandLine}",
+        ]);
+
+        var manifest = new PackageManifest
+        {
+            Name = name,
+            Arch = o.Arch,
+            Classes = set.Classes,
+            Input = new PackageInput { Size = o.Size, Channels = channels, Mean = settings.Mean, Std = settings.Std, PreprocessingVersion = NormalizationSettings.AlgorithmVersion, LowerPercentile = settings.LowerPercentile, UpperPercentile = settings.UpperPercentile, UseVoiWindow = settings.UseVoiWindow, PreserveAspect = settings.PreserveAspect },
+            TrainingDataHash = cache.Key,
+            Split = JsonSerializer.SerializeToElement(new { seed = o.Seed, fractions = new[] { o.TrainFraction, o.ValidationFraction, o.TestFraction }, train = indices[SplitPart.Train].Count, val = indices[SplitPart.Validation].Count, test = indices[SplitPart.Test].Count, file = "split.csv" }),
+            Metrics = JsonSerializer.SerializeToElement(new { accuracy = metrics.Accuracy, macro_f1 = metrics.MacroF1, weighted_f1 = metrics.WeightedF1, auc_macro = double.IsNaN(metrics.AucMacro) ? (double?)null : metrics.AucMacro, n = metrics.N }),
+            CreatedAt = DateTimeOffset.UtcNow,
+            CommandLine = commandLine,
+        };
+        var packageFolder = Path.Combine(run, "package");
+        if (Directory.Exists(packageFolder))
+        {
+            Directory.Delete(packageFolder, recursive: true); // a resumed run replaces its own earlier package
+        }
+
+        ModelPackage.Write(packageFolder, manifest, new Dictionary<string, string> { [ModelPackage.ModelFile] = Path.Combine(run, "model.onnx") });
+        ui.Line(string.Create(CultureInfo.InvariantCulture, $"accuracy {metrics.Accuracy:F4}, macro F1 {metrics.MacroF1:F4}, macro AUC {metrics.AucMacro:F4} on {metrics.N} samples; report {Path.Combine(run, "report.md")}; package {packageFolder}"));
+        return packageFolder;
+    }
+
+    /// <summary>Evaluates a package on a labeled folder and writes the same report.</summary>
+    public static async Task<ClassificationMetrics> EvaluateAsync(string packageFolder, string data, string output, int threads, string? cacheRoot, TrainingConsole ui, CancellationToken cancellationToken)
+    {
+        var package = ModelPackage.Load(packageFolder, NormalizationSettings.AlgorithmVersion);
+        var input = package.Manifest.Input;
+        LabeledSet set;
+        using (var headers = new DicomReader())
+        {
+            set = LabeledSet.Scan(data, package.Manifest.Classes, headers);
+        }
+
+        var settings = new NormalizationSettings { Size = input.Size, Mean = input.Mean, Std = input.Std, LowerPercentile = input.LowerPercentile, UpperPercentile = input.UpperPercentile, UseVoiWindow = input.UseVoiWindow, PreserveAspect = input.PreserveAspect };
+        var cache = await TensorCache.OpenOrBuildAsync(set, settings, cacheRoot ?? TensorCache.DefaultRoot, ui.Cache, cancellationToken).ConfigureAwait(false);
+        if (cache.Samples.Count == 0)
+        {
+            throw new TrainingInputException($"{data} gave no readable samples.");
+        }
+
+        var all = Enumerable.Range(0, cache.Samples.Count).ToList();
+        var outputs = OnnxEvaluator.Run(package.ModelPath, cache, all, input.Channels, package.Manifest.Classes.Count, threads, cancellationToken);
+        var labels = all.Select(i => cache.Samples[i].Label).ToList();
+        var metrics = ClassificationMetrics.Compute(labels, ClassificationMetrics.Softmax(outputs.Logits, set.Classes.Count), set.Classes);
+        ReportWriter.Write(output, $"Evaluation of {package.Manifest.Name} ({package.Manifest.Arch}, {package.Manifest.Precision})", metrics, set.Classes, outputs.Features, outputs.FeatureWidth, labels, null,
+        [
+            $"package {package.Folder} (model SHA-256 {package.ModelSha256[..16]}…)",
+            $"data {Path.GetFullPath(data)}: {cache.Samples.Count} samples{(cache.Skipped.Count > 0 ? $", {cache.Skipped.Count} files skipped" : string.Empty)}",
+        ]);
+        ui.Line(string.Create(CultureInfo.InvariantCulture, $"accuracy {metrics.Accuracy:F4}, macro F1 {metrics.MacroF1:F4} on {metrics.N} samples; report {Path.Combine(output, "report.md")}"));
+        return metrics;
+    }
+
+    private static void OnEvent(JsonElement e, TrainingConsole ui, ref JsonElement? done)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        switch (e.GetProperty("event").GetString())
+        {
+            case "start":
+                ui.Line(string.Create(inv, $"training {e.GetProperty("arch").GetString()}: {e.GetProperty("parameters").GetInt64():N0} parameters, {e.GetProperty("optimizer").GetString()}, λ_fs {e.GetProperty("lambda_fs").GetDouble()}, {e.GetProperty("threads").GetInt32()} threads, from epoch {e.GetProperty("start_epoch").GetInt32()}"));
+                break;
+            case "batch":
+                ui.Batch(e.GetProperty("epoch").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("batches").GetInt32(), e.GetProperty("loss").GetDouble(), e.GetProperty("accuracy").GetDouble());
+                break;
+            case "epoch":
+                ui.Line(string.Create(inv, $"epoch {e.GetProperty("epoch").GetInt32()}: train loss {e.GetProperty("train_loss").GetDouble():F4} acc {e.GetProperty("train_accuracy").GetDouble():F4}, val loss {Number(e, "val_loss")} acc {Number(e, "val_accuracy")}, {e.GetProperty("seconds").GetDouble():F0} s (best epoch {e.GetProperty("best_epoch").GetInt32()})"));
+                break;
+            case "early_stop":
+                ui.Line($"early stopping at epoch {e.GetProperty("epoch").GetInt32()} (best {e.GetProperty("best_epoch").GetInt32()})");
+                break;
+            case "resumed":
+                ui.Line($"resumed after epoch {e.GetProperty("epoch").GetInt32()}");
+                break;
+            case "done":
+                done = e;
+                break;
+            case "error":
+                ui.Line($"worker error: {e.GetProperty("message").GetString()}");
+                break;
+            default:
+                break;
+        }
+    }
+
+    private static string Number(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("F4", CultureInfo.InvariantCulture) : "-";
+
+    private static void PrepareRunFolder(string run, bool resume)
+    {
+        if (Directory.Exists(run) && Directory.EnumerateFileSystemEntries(run).Any() && !resume)
+        {
+            throw new TrainingInputException($"{run} already holds a run; choose another --out, or add --resume to continue it.");
+        }
+
+        try
+        {
+            Directory.CreateDirectory(run);
+            var probe = Path.Combine(run, $".write-test-{Environment.ProcessId}");
+            File.WriteAllText(probe, string.Empty);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingInputException($"Cannot write to {run}: {e.Message}");
+        }
+    }
+
+    private static IEnumerable<EpochRecord> ReadHistory(string path)
+    {
+        using var document = JsonDocument.Parse(File.ReadAllText(path));
+        return [.. document.RootElement.EnumerateArray().Select(h => new EpochRecord(
+            h.GetProperty("epoch").GetInt32(), h.GetProperty("train_loss").GetDouble(), h.GetProperty("train_accuracy").GetDouble(),
+            h.GetProperty("val_loss").ValueKind == JsonValueKind.Number ? h.GetProperty("val_loss").GetDouble() : null,
+            h.GetProperty("val_accuracy").ValueKind == JsonValueKind.Number ? h.GetProperty("val_accuracy").GetDouble() : null,
+            h.GetProperty("lr").GetDouble(), h.GetProperty("seconds").GetDouble()))];
+    }
+
+    internal static float[] ReadFloats(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var values = new float[bytes.Length / sizeof(float)];
+        Buffer.BlockCopy(bytes, 0, values, 0, values.Length * sizeof(float));
+        return values;
+    }
+
+    internal static (double MaxDelta, bool SameArgmax) Compare(float[] reference, float[] candidate, int k)
+    {
+        if (reference.Length != candidate.Length)
+        {
+            return (double.PositiveInfinity, false);
+        }
+
+        double max = 0;
+        var same = true;
+        for (var i = 0; i < reference.Length / k; i++)
+        {
+            int a = 0, b = 0;
+            for (var c = 0; c < k; c++)
+            {
+                max = Math.Max(max, Math.Abs(reference[(i * k) + c] - candidate[(i * k) + c]));
+                a = reference[(i * k) + c] > reference[(i * k) + a] ? c : a;
+                b = candidate[(i * k) + c] > candidate[(i * k) + b] ? c : b;
+            }
+
+            same &= a == b;
+        }
+
+        return (max, same);
+    }
+}

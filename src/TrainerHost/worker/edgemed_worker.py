@@ -1,0 +1,424 @@
+#!/usr/bin/python3
+"""EdgeMed training worker: the training math only.
+
+Driven by src/TrainerHost (C#), which owns data, splits, reports and packaging. It reads a run configuration
+(JSON) and a tensor cache written by DicomIngest's SliceNormalizer, trains, keeps the best-validation weights,
+exports them to ONNX and writes the test split's logits and features. It talks to the host in JSON lines on
+stdout ({"event": ...}); anything else it prints goes to stderr.
+
+Run with Debian's /usr/bin/python3 (PyTorch 1.13 from python3-torch / python3-torchvision).
+"""
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+
+_stdout = sys.stdout
+
+
+def emit(event, **fields):
+    _stdout.write(json.dumps({"event": event, **fields}) + "\n")
+    _stdout.flush()
+
+
+# ---------------------------------------------------------------- architectures
+# Every model returns (logits, features): features are the pre-logits vector the report's PCA and the
+# feature-smoothing loss use.
+
+class SEVector(nn.Module):
+    """Squeeze-excitation on a vector: FC C->max(8, C/16), ReLU, FC back to C, sigmoid, multiply."""
+
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        hidden = max(8, channels // reduction)
+        self.fc1 = nn.Linear(channels, hidden)
+        self.fc2 = nn.Linear(hidden, channels)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc2(F.relu(self.fc1(x))))
+
+
+class IConvNeXtTiny(nn.Module):
+    """ConvNeXt-Tiny backbone -> [GAP, GMP] (2C) -> SEVector -> FC 256, ReLU (features) -> Dropout 0.3 -> FC classes."""
+    in_channels = 3
+    default_optimizer = "adam"
+    default_lambda_fs = 0.05
+
+    def __init__(self, classes):
+        super().__init__()
+        self.features = torchvision.models.convnext_tiny(weights=None).features
+        channels = 768
+        self.se = SEVector(2 * channels)
+        self.fc = nn.Linear(2 * channels, 256)
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(256, classes)
+
+    def forward(self, x):
+        f = self.features(x)
+        pooled = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1)
+        features = F.relu(self.fc(self.se(pooled)))
+        return self.head(self.dropout(features)), features
+
+
+class ConvNeXtTiny(nn.Module):
+    """torchvision ConvNeXt-Tiny; features are the normalized 768-d vector before the last Linear."""
+    in_channels = 3
+    default_optimizer = "adam"
+    default_lambda_fs = 0.0
+
+    def __init__(self, classes):
+        super().__init__()
+        self.net = torchvision.models.convnext_tiny(weights=None, num_classes=classes)
+
+    def forward(self, x):
+        x = self.net.avgpool(self.net.features(x))
+        features = self.net.classifier[1](self.net.classifier[0](x))
+        return self.net.classifier[2](features), features
+
+
+class BaseCnn(nn.Module):
+    """A small baseline CNN: three conv-BN-ReLU-pool stages, global average pool (128-d features), FC."""
+    in_channels = 3
+    default_optimizer = "adam"
+    default_lambda_fs = 0.0
+
+    def __init__(self, classes):
+        super().__init__()
+        layers, c = [], 3
+        for width in (32, 64, 128):
+            layers += [nn.Conv2d(c, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            c = width
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(128, classes)
+
+    def forward(self, x):
+        features = self.body(x).mean(dim=(2, 3))
+        return self.head(features), features
+
+
+class _ResidualAttentionBlock(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.skip = nn.Identity() if cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        hidden = max(8, cout // 8)
+        self.gate1 = nn.Linear(cout, hidden)
+        self.gate2 = nn.Linear(hidden, cout)
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        # Channel attention: a gate per channel from the block's pooled response.
+        gate = torch.sigmoid(self.gate2(F.relu(self.gate1(y.mean(dim=(2, 3))))))
+        return F.relu(y * gate[:, :, None, None] + self.skip(x))
+
+
+class ArnCnn(nn.Module):
+    """Attention-residual CNN for 64x64 single-channel images (MedNIST): 3 residual blocks with channel attention,
+    GAP, dense 256 with GELU (features), dropout 0.45, FC classes. Adamax by default."""
+    in_channels = 1
+    default_optimizer = "adamax"
+    default_lambda_fs = 0.0
+
+    def __init__(self, classes):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(
+            _ResidualAttentionBlock(32, 32), nn.MaxPool2d(2),
+            _ResidualAttentionBlock(32, 64), nn.MaxPool2d(2),
+            _ResidualAttentionBlock(64, 128), nn.MaxPool2d(2))
+        self.dense = nn.Linear(128, 256)
+        self.dropout = nn.Dropout(0.45)
+        self.head = nn.Linear(256, classes)
+
+    def forward(self, x):
+        pooled = self.blocks(self.stem(x)).mean(dim=(2, 3))
+        features = F.gelu(self.dense(pooled))
+        return self.head(self.dropout(features)), features
+
+
+class ResNet50(nn.Module):
+    in_channels = 3
+    default_optimizer = "adam"
+    default_lambda_fs = 0.0
+
+    def __init__(self, classes):
+        super().__init__()
+        self.net = torchvision.models.resnet50(weights=None, num_classes=classes)
+
+    def forward(self, x):
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        x = n.layer4(n.layer3(n.layer2(n.layer1(x))))
+        features = torch.flatten(n.avgpool(x), 1)
+        return n.fc(features), features
+
+
+class Vgg16(nn.Module):
+    in_channels = 3
+    default_optimizer = "adam"
+    default_lambda_fs = 0.0
+
+    def __init__(self, classes):
+        super().__init__()
+        self.net = torchvision.models.vgg16(weights=None, num_classes=classes)
+
+    def forward(self, x):
+        x = torch.flatten(self.net.avgpool(self.net.features(x)), 1)
+        features = self.net.classifier[:-1](x)
+        return self.net.classifier[-1](features), features
+
+
+ARCHITECTURES = {
+    "iconvnext-tiny": IConvNeXtTiny,
+    "convnext-tiny": ConvNeXtTiny,
+    "base-cnn": BaseCnn,
+    "arn-cnn": ArnCnn,
+    "resnet50": ResNet50,
+    "vgg16": Vgg16,
+}
+
+
+def feature_smoothing_loss(features, labels):
+    """For each class present in the batch: mean over its samples of the squared L2 distance to the class's
+    batch mean; averaged over those classes."""
+    per_class = []
+    for c in torch.unique(labels):
+        f = features[labels == c]
+        per_class.append(((f - f.mean(dim=0, keepdim=True)) ** 2).sum(dim=1).mean())
+    return torch.stack(per_class).mean()
+
+
+# ---------------------------------------------------------------- data
+
+class TensorCache:
+    """The host's cache: images.f32 [N, S, S] (normalized, one channel), labels.i64 [N]."""
+
+    def __init__(self, folder, count, size):
+        self.images = np.memmap(os.path.join(folder, "images.f32"), dtype="<f4", mode="r", shape=(count, size, size))
+        self.labels = np.fromfile(os.path.join(folder, "labels.i64"), dtype="<i8")
+        if len(self.labels) != count:
+            raise ValueError(f"labels.i64 has {len(self.labels)} entries, expected {count}")
+
+    def batch(self, indices, channels):
+        order = np.sort(indices)  # sequential reads from the memory map
+        x = torch.from_numpy(np.ascontiguousarray(self.images[order]))[:, None]
+        y = torch.from_numpy(self.labels[order].astype(np.int64))
+        if channels != 1:
+            x = x.expand(-1, channels, -1, -1).contiguous()
+        return x, y
+
+
+def augment(x, background, generator):
+    """Random rotation (+-10 deg), horizontal flip and scale (0.9-1.1), on already-normalized tensors."""
+    n = x.shape[0]
+    angle = (torch.rand(n, generator=generator) * 20 - 10) * math.pi / 180
+    scale = torch.rand(n, generator=generator) * 0.2 + 0.9
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos * flip, -sin, torch.zeros(n)], 1), torch.stack([sin * flip, cos, torch.zeros(n)], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # Pad with the image background (black after normalization), not with zero.
+    return F.grid_sample(x - background, grid, align_corners=False, padding_mode="zeros") + background
+
+
+# ---------------------------------------------------------------- training
+
+def make_optimizer(name, params, lr):
+    return {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}[name](params, lr=lr)
+
+
+def evaluate(model, cache, indices, channels, batch_size=32):
+    model.eval()
+    logits_all, features_all, labels_all = [], [], []
+    with torch.no_grad():
+        for start in range(0, len(indices), batch_size):
+            part = np.sort(indices[start:start + batch_size])
+            x, y = cache.batch(part, channels)
+            logits, features = model(x)
+            logits_all.append(logits)
+            features_all.append(features)
+            labels_all.append(y)
+    if not logits_all:
+        return None
+    logits = torch.cat(logits_all)
+    labels = torch.cat(labels_all)
+    return {
+        "loss": F.cross_entropy(logits, labels).item(),
+        "accuracy": (logits.argmax(1) == labels).float().mean().item(),
+        "logits": logits, "features": torch.cat(features_all), "labels": labels,
+    }
+
+
+def save_atomic(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg):
+    out = cfg["out_dir"]
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(cfg["seed"])
+    np.random.seed(cfg["seed"])
+    arch = ARCHITECTURES[cfg["arch"]]
+    classes = len(cfg["classes"])
+    model = arch(classes)
+    channels = arch.in_channels
+    optimizer_name = cfg.get("optimizer") or arch.default_optimizer
+    lambda_fs = cfg["lambda_fs"] if cfg.get("lambda_fs") is not None else arch.default_lambda_fs
+    cache = TensorCache(cfg["cache_dir"], cfg["count"], cfg["size"])
+    split = {k: np.asarray(v, dtype=np.int64) for k, v in cfg["split"].items()}
+    train_idx, val_idx, test_idx = split["train"], split["val"], split["test"]
+    if len(train_idx) == 0:
+        raise ValueError("the training split is empty")
+
+    if cfg.get("init"):
+        state = torch.load(cfg["init"], map_location="cpu")
+        state = state.get("model", state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        emit("init", path=cfg["init"], missing=len(missing), unexpected=len(unexpected))
+
+    weights = None
+    if cfg.get("class_weights"):
+        counts = np.bincount(cache.labels[train_idx], minlength=classes).astype(np.float64)
+        weights = torch.tensor(counts.sum() / (classes * np.maximum(counts, 1)), dtype=torch.float32)
+
+    optimizer = make_optimizer(optimizer_name, model.parameters(), cfg["lr"])
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2) if cfg.get("reduce_lr_on_plateau") else None
+    generator = torch.Generator().manual_seed(cfg["seed"])
+    checkpoint_path = os.path.join(out, "checkpoint.pt")
+    best_path = os.path.join(out, "best.pt")
+    history, best, best_epoch, start_epoch = [], -1.0, 0, 1
+    if cfg.get("resume") and os.path.exists(checkpoint_path):
+        ck = torch.load(checkpoint_path, map_location="cpu")
+        model.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        if scheduler is not None and ck.get("scheduler"):
+            scheduler.load_state_dict(ck["scheduler"])
+        generator.set_state(ck["generator"])
+        torch.set_rng_state(ck["torch_rng"])
+        history, best, best_epoch, start_epoch = ck["history"], ck["best"], ck["best_epoch"], ck["epoch"] + 1
+        emit("resumed", epoch=ck["epoch"])
+
+    parameters = sum(p.numel() for p in model.parameters())
+    emit("start", arch=cfg["arch"], parameters=parameters, optimizer=optimizer_name, lambda_fs=lambda_fs,
+         train=len(train_idx), val=len(val_idx), test=len(test_idx), threads=torch.get_num_threads(), start_epoch=start_epoch)
+    batch_size = cfg["batch"]
+    batches = math.ceil(len(train_idx) / batch_size)
+    patience = cfg.get("early_stopping") or 0
+    max_steps = cfg.get("max_steps") or 0
+    for epoch in range(start_epoch, cfg["epochs"] + 1):
+        model.train()
+        started = time.time()
+        order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]
+        total_loss, correct, seen, last_emit = 0.0, 0, 0, 0.0
+        for b in range(batches):
+            if max_steps and b >= max_steps:
+                break
+            x, y = cache.batch(order[b * batch_size:(b + 1) * batch_size], channels)
+            if cfg.get("augment") == "basic":
+                x = augment(x, cfg["background"], generator)
+            logits, features = model(x)
+            loss = F.cross_entropy(logits, y, weight=weights)
+            if lambda_fs > 0:
+                loss = loss + lambda_fs * feature_smoothing_loss(features, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(y)
+            correct += (logits.argmax(1) == y).sum().item()
+            seen += len(y)
+            now = time.time()
+            if now - last_emit >= 1.0 or b == batches - 1:
+                emit("batch", epoch=epoch, batch=b + 1, batches=batches, loss=total_loss / seen, accuracy=correct / seen)
+                last_emit = now
+        val = evaluate(model, cache, val_idx, channels)
+        record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+                  "val_loss": val["loss"] if val else None, "val_accuracy": val["accuracy"] if val else None,
+                  "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - started}
+        history.append(record)
+        score = val["accuracy"] if val else record["train_accuracy"]
+        if score > best:
+            best, best_epoch = score, epoch
+            save_atomic(model.state_dict(), best_path)
+        if scheduler is not None:
+            scheduler.step(score)
+        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
+                     "torch_rng": torch.get_rng_state(), "history": history, "best": best, "best_epoch": best_epoch,
+                     "epoch": epoch}, checkpoint_path)
+        emit("epoch", **record, best_epoch=best_epoch)
+        if patience and epoch - best_epoch >= patience:
+            emit("early_stop", epoch=epoch, best_epoch=best_epoch)
+            break
+
+    model.load_state_dict(torch.load(best_path, map_location="cpu"))
+    model.eval()
+    size = cfg["size"]
+    onnx_path = os.path.join(out, "model.onnx")
+    torch.onnx.export(model, torch.zeros(1, channels, size, size), onnx_path + ".tmp", opset_version=17,
+                      input_names=["input"], output_names=["logits", "features"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}})
+    os.replace(onnx_path + ".tmp", onnx_path)
+    test = evaluate(model, cache, test_idx, channels)
+    if test is not None:
+        test["logits"].numpy().astype("<f4").tofile(os.path.join(out, "test_logits.f32"))
+        test["features"].numpy().astype("<f4").tofile(os.path.join(out, "test_features.f32"))
+    with open(os.path.join(out, "history.json"), "w") as f:
+        json.dump(history, f, indent=1)
+    emit("done", best_epoch=best_epoch, best_val_accuracy=best, onnx=onnx_path, channels=channels,
+         features=int(test["features"].shape[1]) if test is not None else 0,
+         test_accuracy=test["accuracy"] if test is not None else None, parameters=parameters)
+
+
+def describe(size):
+    """Output shapes and parameter counts of every architecture, for the host's tests."""
+    for name, arch in ARCHITECTURES.items():
+        model = arch(4).eval()
+        s = 64 if name == "arn-cnn" else size
+        with torch.no_grad():
+            logits, features = model(torch.zeros(2, arch.in_channels, s, s))
+        emit("architecture", name=name, input=[2, arch.in_channels, s, s], logits=list(logits.shape), features=list(features.shape),
+             parameters=sum(p.numel() for p in model.parameters()), default_optimizer=arch.default_optimizer,
+             default_lambda_fs=arch.default_lambda_fs)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--config", help="run configuration written by the host")
+    parser.add_argument("--describe", type=int, metavar="SIZE", help="print every architecture's shapes at SIZE and exit")
+    args = parser.parse_args()
+    # Nothing but events on stdout: libraries that print go to stderr.
+    sys.stdout = sys.stderr
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        if args.describe:
+            describe(args.describe)
+        else:
+            with open(args.config) as f:
+                train(json.load(f))
+        return 0
+    except KeyboardInterrupt:
+        emit("interrupted")
+        return 130
+    except Exception as e:  # reported to the host as data, with the traceback on stderr
+        import traceback
+        traceback.print_exc()
+        emit("error", message=f"{type(e).__name__}: {e}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
