@@ -12,8 +12,9 @@ NATIVE_DIR="${ROOT}/.native/onnxruntime-${ORT_VERSION}"
 PINS="${ROOT}/eng/onnxruntime.sha256"
 # Debian packages the build, the programs and the tests need (later components add theirs here):
 # curl fetches ONNX Runtime; python3-onnx ships onnx.proto and the reference checker; libgdcm-cil decodes DICOM;
-# libturbojpeg0 decodes JPEG; python3-pil is the reference the resampler is tested against.
-APT_PACKAGES=(ca-certificates curl python3-onnx libgdcm-cil libturbojpeg0 python3-pil)
+# libturbojpeg0 decodes JPEG; python3-pil is the reference the resampler is tested against; PyTorch trains, with
+# libopenblas0-pthread (without it BLAS falls back to Debian's reference build, about ten times slower).
+APT_PACKAGES=(ca-certificates curl python3-onnx libgdcm-cil libturbojpeg0 python3-pil python3-torch python3-torchvision libopenblas0-pthread)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -30,6 +31,8 @@ Usage: ./edgemed.sh COMMAND [ARGS...]
   bench [ARGS] run the benchmarks (BenchmarkDotNet); e.g. ./edgemed.sh bench --filter '*Run*'
   dicom inspect PATH...     one line per DICOM instance: UIDs, modality, plane, size, transfer syntax, status or reason
   dicom convert IN OUTDIR   normalized axial slices as PNG with JSON sidecars, and a summary of skipped files
+  train --data DIR --arch A --out RUNDIR [...]   retrain a model (./edgemed.sh train --help lists the options)
+  train evaluate --model PACKAGE --data DIR      evaluate a model package on a labeled folder
   summary [DIR]             print "N passed, N failed" from the TRX files of the last test run
 USAGE
 }
@@ -128,6 +131,7 @@ case "$cmd" in
   test) run_tests "$@" ;;
   bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release --no-build -- "$@" ;;
   dicom) program DicomIngest "$@" ;;
+  train) program TrainerHost "$@" ;;
   summary) summarize_trx "${1:-$ROOT/TestResults}" ;;
   ""|-h|--help|help) usage ;;
   *) usage; die "unknown command: $cmd" ;;

@@ -70,6 +70,12 @@ internal sealed record TrainingOptions
             throw new TrainingInputException("--epochs, --batch and --threads must be at least 1, --lr positive, --size at least 32.");
         }
 
+        if (Arch == "vgg16" && Size % 224 != 0)
+        {
+            // Its classifier pools the feature map to 7×7; PyTorch 1.13 exports that pooling only when it divides evenly.
+            throw new TrainingInputException($"--arch vgg16 needs --size a multiple of 224 (its classifier pools to 7×7), not {Size}.");
+        }
+
         if (Optimizer is not (null or "adam" or "adamw" or "adamax"))
         {
             throw new TrainingInputException($"--optimizer {Optimizer} is unknown; choose adam, adamw or adamax.");

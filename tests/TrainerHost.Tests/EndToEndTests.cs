@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Text.Json;
+using EdgeMed.Onnx.Packages;
+using Xunit.Abstractions;
+
+namespace EdgeMed.TrainerHost.Tests;
+
+/// <summary>Shared temp folders: one tensor cache for every run of this class (same data, same settings).</summary>
+public sealed class TrainingFolders : IDisposable
+{
+    public string Root { get; } = Directory.CreateTempSubdirectory("edgemed-train-").FullName;
+
+    public string Cache => Path.Combine(Root, "cache");
+
+    /// <summary>A small labeled folder for evaluation: 5 images of each class.</summary>
+    public string EvaluationData { get; } = MakeEvaluationData();
+
+    private static string MakeEvaluationData()
+    {
+        var root = Directory.CreateTempSubdirectory("edgemed-evaldata-").FullName;
+        foreach (var folder in Directory.GetDirectories(Trainer.Alzheimer))
+        {
+            var target = Path.Combine(root, Path.GetFileName(folder));
+            Directory.CreateDirectory(target);
+            foreach (var file in Directory.GetFiles(folder).Order(StringComparer.Ordinal).TakeLast(5))
+            {
+                File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+            }
+        }
+
+        return root;
+    }
+
+    public string Run(string name) => Path.Combine(Root, name);
+
+    public void Dispose()
+    {
+        Directory.Delete(Root, recursive: true);
+        Directory.Delete(EvaluationData, recursive: true);
+    }
+}
+
+public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper output) : IClassFixture<TrainingFolders>
+{
+    [Theory]
+    [InlineData("iconvnext-tiny", 32)]
+    [InlineData("convnext-tiny", 32)]
+    [InlineData("base-cnn", 32)]
+    [InlineData("arn-cnn", 64)]
+    [InlineData("resnet50", 32)]
+    [InlineData("vgg16", 224)] // its classifier pools to 7×7: exportable only at multiples of 224
+    public async Task EachArchitecture_TrainsExportsPassesParityAndEvaluates(string arch, int size)
+    {
+        var run = folders.Run(arch);
+
+        var (exit, stdout, stderr) = await Trainer.RunAsync(
+        [
+            "--data", Trainer.Alzheimer, "--arch", arch, "--out", run, "--size", size.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--epochs", "1", "--max-steps", "2", "--batch", "4", "--threads", "2", "--subset", Trainer.Subset(6), "--cache", folders.Cache,
+        ]);
+        output.WriteLine(stdout);
+
+        Assert.True(exit == 0, $"exit {exit}: {stderr}\n{stdout}");
+        Assert.Contains("argmax identical", stdout);
+        var package = ModelPackage.Load(Path.Combine(run, "package"));
+        Assert.Equal(arch, package.Manifest.Arch);
+        Assert.Equal(["MildDemented", "ModerateDemented", "NonDemented", "VeryMildDemented"], package.Manifest.Classes);
+        Assert.Equal(arch == "arn-cnn" ? 1 : 3, package.Manifest.Input.Channels);
+        foreach (var file in new[] { "report.md", "metrics.json", "curves.png", "confusion_matrix.png", "roc.png", "split.csv" })
+        {
+            Assert.True(File.Exists(Path.Combine(run, file)), $"{file} missing");
+        }
+
+        var evaluation = Path.Combine(run, "evaluation");
+        var (evalExit, evalOut, evalErr) = await Trainer.RunAsync(["evaluate", "--model", Path.Combine(run, "package"), "--data", folders.EvaluationData, "--out", evaluation, "--threads", "2", "--cache", folders.Cache], timeoutSeconds: 900);
+        Assert.True(evalExit == 0, $"evaluate exit {evalExit}: {evalErr}\n{evalOut}");
+        using var metrics = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(evaluation, "metrics.json")));
+        foreach (var key in new[] { "accuracy", "macro_f1", "weighted_f1", "auc_macro", "per_class", "confusion_matrix", "n" })
+        {
+            Assert.True(metrics.RootElement.TryGetProperty(key, out _), $"metrics.json lacks {key}");
+        }
+
+        Assert.Equal(20, metrics.RootElement.GetProperty("n").GetInt32());
+        if (arch == "vgg16")
+        {
+            // 500 MB of weights per copy: keep the CI disk small.
+            Directory.Delete(run, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task KilledWorker_FailsTheRunClearly_AndResumeContinuesFromTheLastEpoch()
+    {
+        var run = folders.Run("resume");
+        string[] args = ["--data", Trainer.Alzheimer, "--arch", "base-cnn", "--out", run, "--size", "32", "--epochs", "3", "--threads", "1", "--subset", Trainer.Subset(40), "--cache", folders.Cache];
+
+        // Kill the PyTorch worker with SIGKILL once the first epoch's checkpoint exists.
+        var (exit, stdout, stderr) = await Trainer.RunAsync(args, _ =>
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(5);
+            while (!File.Exists(Path.Combine(run, "checkpoint.pt")) && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(50);
+            }
+
+            foreach (var pid in WorkerPids(run))
+            {
+                Process.GetProcessById(pid).Kill();
+            }
+        });
+        output.WriteLine(stdout + stderr);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("training worker failed", stderr);
+        Assert.Contains("--resume", stderr);
+        Assert.False(Directory.Exists(Path.Combine(run, "package")));
+
+        var (again, againOut, againErr) = await Trainer.RunAsync([.. args, "--resume"]);
+        output.WriteLine(againOut + againErr);
+
+        Assert.True(again == 0, againErr);
+        Assert.Contains("resumed after epoch", againOut);
+        Assert.DoesNotContain("epoch 1:", againOut); // epoch 1 was not trained again
+        using var history = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(run, "history.json")));
+        Assert.Equal([1, 2, 3], history.RootElement.EnumerateArray().Select(h => h.GetProperty("epoch").GetInt32()));
+        ModelPackage.Load(Path.Combine(run, "package"));
+    }
+
+    private static IEnumerable<int> WorkerPids(string run)
+    {
+        foreach (var dir in Directory.GetDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            string commandLine;
+            try
+            {
+                commandLine = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (commandLine.Contains("edgemed_worker.py", StringComparison.Ordinal) && commandLine.Contains(Path.Combine(run, "config.json"), StringComparison.Ordinal))
+            {
+                yield return pid;
+            }
+        }
+    }
+}
