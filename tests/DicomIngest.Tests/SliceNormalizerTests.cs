@@ -133,7 +133,7 @@ public sealed class SliceNormalizerTests
     public async Task JpegPngAndDicom_OfTheSamePixels_NormalizeToTheSameTensor()
     {
         // Real pixels: a slice from the shared training data, decoded once; PNG and DICOM then carry exactly those values.
-        var jpegPath = Directory.EnumerateFiles(Path.Combine(SharedData.Root, "alzheimer-mri", "train"), "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
+        var jpegPath = Directory.EnumerateFiles(SharedData.Alzheimer, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First();
         using var jpeg = new JpegDecoder();
         var fromJpeg = ImageSlice.Load(jpegPath, jpeg);
         var folder = Directory.CreateTempSubdirectory("edgemed-same-").FullName;

@@ -5,9 +5,7 @@ namespace EdgeMed.TrainerHost.Tests;
 /// <summary>Runs the trainer and the worker as real processes, with the shared data beside the repository.</summary>
 internal static class Trainer
 {
-    public static string SharedData { get; } = FindShared();
-
-    public static string Alzheimer => Path.Combine(SharedData, "alzheimer-mri", "train");
+    public static string Alzheimer => SharedData.Alzheimer;
 
     public static string WorkerScript => Path.Combine(AppContext.BaseDirectory, "worker", "edgemed_worker.py");
 
@@ -56,23 +54,4 @@ internal static class Trainer
     }
 
     private static string Quote(string text) => "'" + text.Replace("'", "\\'", StringComparison.Ordinal) + "'";
-
-    private static string FindShared()
-    {
-        if (Environment.GetEnvironmentVariable("EDGEMED_SHARED_DATA") is { Length: > 0 } configured)
-        {
-            return configured;
-        }
-
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(Path.Combine(candidate, "alzheimer-mri")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new DirectoryNotFoundException("../shared/data was not found above the test folder; set EDGEMED_SHARED_DATA.");
-    }
 }

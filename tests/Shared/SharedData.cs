@@ -1,6 +1,9 @@
-namespace EdgeMed.DicomIngest.Tests;
+namespace EdgeMed.Tests;
 
-/// <summary>The shared DICOM corpus beside the repository (../shared/data/dicom), present on every machine and in CI.</summary>
+/// <summary>
+/// The shared data beside the repository (../shared/data: DICOM corpus, Alzheimer MRI slices, MedNIST), present on
+/// every machine and in CI. Linked into each test project that reads it. <c>EDGEMED_SHARED_DATA</c> overrides.
+/// </summary>
 internal static class SharedData
 {
     public static string Root { get; } = Find();
@@ -12,6 +15,8 @@ internal static class SharedData
     public static string GeSeries => Path.Combine(Dicom, "ge-axial-t1-130");
 
     public static string Philips => Path.Combine(Dicom, "philips-axial-and-enhanced");
+
+    public static string Alzheimer => Path.Combine(Root, "alzheimer-mri", "train");
 
     public static string[] AllDicomFiles() => [.. Directory.EnumerateFiles(Dicom, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
 
@@ -25,12 +30,12 @@ internal static class SharedData
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             var candidate = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(Path.Combine(candidate, "dicom")))
+            if (Directory.Exists(Path.Combine(candidate, "dicom")) && Directory.Exists(Path.Combine(candidate, "alzheimer-mri")))
             {
                 return candidate;
             }
         }
 
-        throw new DirectoryNotFoundException("../shared/data (with dicom/) was not found above the test folder; set EDGEMED_SHARED_DATA.");
+        throw new DirectoryNotFoundException("../shared/data (with dicom/ and alzheimer-mri/) was not found above the test folder; set EDGEMED_SHARED_DATA.");
     }
 }
