@@ -116,11 +116,16 @@ run_tests() {
   return $rc
 }
 
-# Runs a built program by its project folder, building first if needed: program DicomIngest ARGS...
+# Runs a built program by its project folder: program DicomIngest ARGS... Builds first when the program is missing
+# or any source (C#, project, worker script) is newer than it, so an edit or a pull never runs stale code.
 program() {
   local name="$1"; shift
   local exe="$ROOT/src/$name/bin/$CONFIGURATION/net10.0/EdgeMed.$name"
-  [ -x "$exe" ] || setup >&2
+  if [ ! -x "$exe" ]; then
+    setup >&2
+  elif [ -n "$(find "$ROOT/src" "$ROOT"/Directory.*.props \( -name '*.cs' -o -name '*.csproj' -o -name '*.py' -o -name '*.props' \) -newer "$exe.dll" -print -quit)" ]; then
+    build >&2
+  fi
   exec "$exe" "$@"
 }
 
@@ -129,7 +134,7 @@ case "$cmd" in
   setup) setup ;;
   build) build ;;
   test) run_tests "$@" ;;
-  bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release --no-build -- "$@" ;;
+  bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release -- "$@" ;;
   dicom) program DicomIngest "$@" ;;
   train) program TrainerHost "$@" ;;
   summary) summarize_trx "${1:-$ROOT/TestResults}" ;;

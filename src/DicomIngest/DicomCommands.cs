@@ -171,7 +171,16 @@ internal static class DicomCommands
 
     private static string Short(string uid, int keep) => uid.Length <= keep ? uid : "…" + uid[^keep..];
 
-    private static string Tail(string uid, int keep) => (uid.Length <= keep ? uid : uid[^keep..]).TrimStart('.');
+    /// <summary>
+    /// A file-name-safe tail of a UID. UIDs come from the file and may be hostile ("../../etc"): only digits, letters,
+    /// dots and dashes survive, and the result can never be a path.
+    /// </summary>
+    internal static string Tail(string uid, int keep)
+    {
+        var safe = new string([.. uid.Select(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' ? c : '_')]);
+        safe = (safe.Length <= keep ? safe : safe[^keep..]).TrimStart('.');
+        return safe.Length == 0 ? "_" : safe;
+    }
 
     private static bool TryExpand(IEnumerable<string> paths, out List<string> files, out string? missing)
     {

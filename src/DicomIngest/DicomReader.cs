@@ -91,7 +91,13 @@ public sealed class DicomReader : IDisposable
         var temp = Path.Combine(Path.GetTempPath(), $"edgemed-meta-{Environment.ProcessId}-{Guid.NewGuid():N}.dcm");
         try
         {
-            await File.WriteAllBytesAsync(temp, FileMetaWriter.WithFileMeta(bytes, metadata.SopClassUid, metadata.SopInstanceUid, file.TransferSyntaxUid), cancellationToken).ConfigureAwait(false);
+            // Patient data: readable by this user only.
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+            await using (var stream = new FileStream(temp, options))
+            {
+                await stream.WriteAsync(FileMetaWriter.WithFileMeta(bytes, metadata.SopClassUid, metadata.SopInstanceUid, file.TransferSyntaxUid), cancellationToken).ConfigureAwait(false);
+            }
+
             return await DecodeAsync(temp, cancellationToken).ConfigureAwait(false);
         }
         finally

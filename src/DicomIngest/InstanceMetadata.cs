@@ -109,8 +109,8 @@ public sealed record InstanceMetadata
 /// <summary>Position, orientation and rescale of one frame of an enhanced multi-frame object.</summary>
 /// <param name="ImagePositionPatient">Position of the frame's first pixel, mm.</param>
 /// <param name="ImageOrientationPatient">Row then column direction cosines.</param>
-/// <param name="RescaleSlope">Rescale slope of the frame.</param>
-/// <param name="RescaleIntercept">Rescale intercept of the frame.</param>
+/// <param name="RescaleSlope">Rescale slope of the frame; null to use the instance's.</param>
+/// <param name="RescaleIntercept">Rescale intercept of the frame; null to use the instance's.</param>
 /// <param name="WindowCenter">VOI window center of the frame, if any.</param>
 /// <param name="WindowWidth">VOI window width of the frame, if any.</param>
-public sealed record FrameGeometry(double[]? ImagePositionPatient, double[]? ImageOrientationPatient, double RescaleSlope, double RescaleIntercept, double? WindowCenter, double? WindowWidth);
+public sealed record FrameGeometry(double[]? ImagePositionPatient, double[]? ImageOrientationPatient, double? RescaleSlope, double? RescaleIntercept, double? WindowCenter, double? WindowWidth);

@@ -123,6 +123,22 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public async Task ResumeWithADifferentSplit_IsRefused_AndAnEmptyTestSplitStillGetsAParityCheck()
+    {
+        var run = Path.Combine(_root, "resume-other-seed");
+        string[] args = ["--data", Trainer.Alzheimer, "--out", run, "--arch", "base-cnn", "--size", "32", "--epochs", "1", "--threads", "1", "--split", "0.8,0.2,0", "--subset", Trainer.Subset(5), "--cache", Path.Combine(_root, "cache")];
+        var (first, firstOut, firstErr) = await Trainer.RunAsync(args);
+        Assert.True(first == 0, firstErr);
+        Assert.Contains("ONNX parity on", firstOut);
+        Assert.Contains("validation samples", firstOut);
+
+        var (exit, _, error) = await Trainer.RunAsync([.. args, "--seed", "7", "--resume"]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("start a new run", error);
+    }
+
+    [Fact]
     public async Task Vgg16AtASizeItCannotExport_IsRefusedBeforeTraining()
     {
         var (exit, _, error) = await Trainer.RunAsync(["--data", Trainer.Alzheimer, "--out", Path.Combine(_root, "vgg"), "--arch", "vgg16", "--size", "64"]);

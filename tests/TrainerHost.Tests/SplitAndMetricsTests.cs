@@ -68,6 +68,20 @@ public sealed class SplitAndMetricsTests : IDisposable
     }
 
     [Fact]
+    public void MacroAverages_CountAClassThatIsOnlyPredicted()
+    {
+        // Class z never occurs but is predicted once: its precision (0) lowers the macro average, as in scikit-learn.
+        int[] labels = [0, 1];
+        float[] probabilities = [0.9f, 0.05f, 0.05f, 0.1f, 0.1f, 0.8f];
+
+        var m = ClassificationMetrics.Compute(labels, probabilities, ["x", "y", "z"]);
+
+        Assert.Equal(0.5, m.Accuracy, 10);
+        Assert.Equal((1.0 + 0 + 0) / 3, m.MacroPrecision, 10);
+        Assert.Equal((1.0 + 0 + 0) / 3, m.MacroF1, 10);
+    }
+
+    [Fact]
     public void Softmax_IsStableForLargeLogits()
     {
         var p = ClassificationMetrics.Softmax([1000f, 1000f, 0f, 1f], 2);

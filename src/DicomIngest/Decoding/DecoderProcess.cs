@@ -65,8 +65,15 @@ internal sealed class DecoderProcess(TimeSpan timeout, ILogger? logger = null) :
         }
     }
 
+    /// <summary>Stops the worker. Idempotent; decodes waiting for the gate then fail with <see cref="ObjectDisposedException"/>.</summary>
     public void Dispose()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
+        // The semaphore itself is never disposed: waiters must be able to enter, see _disposed and release it.
         _gate.Wait();
         try
         {
@@ -93,7 +100,6 @@ internal sealed class DecoderProcess(TimeSpan timeout, ILogger? logger = null) :
         finally
         {
             _gate.Release();
-            _gate.Dispose();
         }
     }
 

@@ -71,7 +71,9 @@ internal static class DicomHeaderReader
             }
         }
 
-        var measures = shared?.GetFirstItem(DicomTag.PixelMeasuresSequence);
+        // Pixel measures are shared, or (Philips often) repeated per frame: take the first frame's then.
+        var measures = shared?.GetFirstItem(DicomTag.PixelMeasuresSequence)
+            ?? ds.GetFirstItem(DicomTag.PerFrameFunctionalGroups)?.GetFirstItem(DicomTag.PixelMeasuresSequence);
         return new InstanceMetadata
         {
             SopClassUid = sopClass,
@@ -141,6 +143,12 @@ internal static class DicomHeaderReader
                 $"Unusable pixel attributes: {m.Rows}×{m.Columns}, {m.SamplesPerPixel} samples, {m.BitsStored}/{m.BitsAllocated} bits, photometric '{m.PhotometricInterpretation}'.");
         }
 
+        if (m.PhotometricInterpretation is not ("MONOCHROME1" or "MONOCHROME2" or "RGB") && !m.PhotometricInterpretation.StartsWith("YBR", StringComparison.Ordinal))
+        {
+            // PALETTE COLOR pixels are indices into a lookup table, not intensities.
+            throw new DicomIngestException(IngestFailure.InvalidPixelAttributes, $"Photometric interpretation {m.PhotometricInterpretation} is not supported.");
+        }
+
         if (m.SamplesPerPixel == 3 && !options.ConvertColorToLuminance)
         {
             throw new DicomIngestException(IngestFailure.InvalidPixelAttributes, $"Color image ({m.PhotometricInterpretation}); set ConvertColorToLuminance to read it.");
@@ -183,8 +191,8 @@ internal static class DicomHeaderReader
             frames[i] = new FrameGeometry(
                 Valid(item.GetFirstItem(DicomTag.PlanePositionSequence)?.GetDecimals(DicomTag.ImagePositionPatient), 3),
                 Valid(item.GetFirstItem(DicomTag.PlaneOrientationSequence)?.GetDecimals(DicomTag.ImageOrientationPatient), 6) ?? sharedOrientation,
-                transform?.GetDecimal(DicomTag.RescaleSlope) is { } slope && slope != 0 ? slope : 1,
-                transform?.GetDecimal(DicomTag.RescaleIntercept) ?? 0,
+                transform?.GetDecimal(DicomTag.RescaleSlope) is { } slope && slope != 0 ? slope : null,
+                transform?.GetDecimal(DicomTag.RescaleIntercept),
                 voi?.GetDecimal(DicomTag.WindowCenter),
                 voi?.GetDecimal(DicomTag.WindowWidth));
         }

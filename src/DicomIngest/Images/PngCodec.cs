@@ -102,9 +102,17 @@ public static class PngCodec
         }
 
         var bitsPerPixel = channelsIn * depth;
-        var stride = checked((int)(((long)width * bitsPerPixel + 7) / 8));
+        var strideLong = (((long)width * bitsPerPixel) + 7) / 8;
+        var rawLength = (strideLong + 1) * height;
+        if (rawLength > 1L << 30)
+        {
+            // Checked from the header before allocating: a 60-byte file must not ask for gigabytes.
+            throw new InvalidDataException($"PNG of {width}×{height} at {bitsPerPixel} bits per pixel is larger than we read.");
+        }
+
+        var stride = (int)strideLong;
         var bytesPerPixel = Math.Max(1, bitsPerPixel / 8);
-        var raw = new byte[checked((stride + 1) * height)];
+        var raw = new byte[rawLength];
         compressed.Position = 0;
         using (var inflater = new ZLibStream(compressed, CompressionMode.Decompress))
         {
@@ -299,7 +307,7 @@ public static class PngCodec
         return table;
     }
 
-    private static uint Crc32(ReadOnlySpan<byte> data)
+    internal static uint Crc32(ReadOnlySpan<byte> data)
     {
         var crc = 0xFFFFFFFFu;
         foreach (var b in data)

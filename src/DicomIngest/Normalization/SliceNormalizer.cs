@@ -102,7 +102,8 @@ public sealed class SliceNormalizer
         }
 
         var count = rows * columns;
-        var (low, high) = _settings.UseVoiWindow && windowWidth is > 0 && windowCenter is { } center
+        // A VOI window too narrow or too wide for float arithmetic is ignored in favour of the percentile window.
+        var (low, high) = _settings.UseVoiWindow && windowWidth is >= 1e-6 and <= 1e30 && windowCenter is { } center && double.IsFinite(center) && Math.Abs(center) <= 1e30
             ? (center - (windowWidth.Value / 2), center + (windowWidth.Value / 2))
             : PercentileWindow(pixels[..count]);
         var unit = Grow(ref _unit, count);

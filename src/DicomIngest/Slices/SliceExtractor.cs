@@ -26,12 +26,12 @@ internal static class SliceExtractor
         }
 
         var monochrome1 = string.Equals(pixels.Photometric, "MONOCHROME1", StringComparison.OrdinalIgnoreCase);
-        var slices = new List<Slice>(m.Frames * (m.MosaicTiles ?? 1));
+        var slices = new List<Slice>(Math.Min(pixels.Frames == 1 ? m.MosaicTiles ?? 1 : pixels.Frames, 4096));
         for (var frame = 0; frame < pixels.Frames; frame++)
         {
             var geometry = frame < m.FrameGeometries.Count ? m.FrameGeometries[frame] : null;
             var slope = geometry?.RescaleSlope ?? m.RescaleSlope;
-            var intercept = geometry?.RescaleIntercept ?? m.RescaleIntercept;
+            var intercept = geometry?.RescaleIntercept ?? m.RescaleIntercept; // per frame when the file says, else the top level
             var values = ToModalityValues(pixels, frame, slope, intercept);
             double? center = geometry?.WindowCenter ?? m.WindowCenter;
             var width = geometry?.WindowWidth ?? m.WindowWidth;

@@ -148,6 +148,11 @@ public sealed class ModelPackage
             throw new ModelPackageException($"{manifestPath} is not a valid manifest: {e.Message}");
         }
 
+        if (manifest.Classes is null || manifest.Input is null || manifest.Files is null || manifest.Files.Values.Any(v => v is null))
+        {
+            throw new ModelPackageException($"{manifestPath} lacks classes, input settings or file hashes.");
+        }
+
         if (manifest.Classes.Count < 2 || manifest.Classes.Any(string.IsNullOrWhiteSpace) || manifest.Classes.Distinct(StringComparer.Ordinal).Count() != manifest.Classes.Count)
         {
             throw new ModelPackageException($"{manifestPath}: the class list must name at least two distinct classes.");

@@ -81,5 +81,11 @@ public sealed record OnnxSessionOptions
         {
             throw new ArgumentException("Unknown optimization level, execution mode or provider.");
         }
+
+        if (ConfigEntries.ContainsKey("session.use_ort_model_bytes_directly"))
+        {
+            // ORT would keep reading the caller's bytes after creation; the binding unpins them when creation returns.
+            throw new ArgumentException("session.use_ort_model_bytes_directly is not supported: the model bytes are not kept pinned.");
+        }
     }
 }

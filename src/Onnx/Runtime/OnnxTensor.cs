@@ -9,12 +9,14 @@ public sealed unsafe class OnnxTensor : IDisposable
 {
     private readonly long[] _shape;
     private readonly OrtValueHandle _value;
-    private readonly void* _data;
 
-    private OnnxTensor(OrtValueHandle value, void* data, TensorElementType elementType, long[] shape, long elementCount)
+    // The Memory<T> itself (boxed): spans handed out reference the array, so the GC keeps it alive while they are used.
+    private readonly object _memory;
+
+    private OnnxTensor(OrtValueHandle value, object memory, TensorElementType elementType, long[] shape, long elementCount)
     {
         _value = value;
-        _data = data;
+        _memory = memory;
         _shape = shape;
         ElementType = elementType;
         ElementCount = elementCount;
@@ -75,7 +77,7 @@ public sealed unsafe class OnnxTensor : IDisposable
         }
 
         handle.Adopt(value, pin);
-        return new OnnxTensor(handle, pin.Pointer, elementType, shapeCopy, count);
+        return new OnnxTensor(handle, data, elementType, shapeCopy, count);
     }
 
     /// <summary>Wraps an array; see <see cref="Create{T}(Memory{T}, ReadOnlySpan{long})"/>.</summary>
@@ -93,7 +95,7 @@ public sealed unsafe class OnnxTensor : IDisposable
             throw new InvalidCastException($"Tensor holds {ElementType}, not {typeof(T).Name}.");
         }
 
-        return new Span<T>(_data, checked((int)ElementCount));
+        return ((Memory<T>)_memory).Span;
     }
 
     /// <summary>Releases the native value and unpins the memory (after any run still using it finishes).</summary>

@@ -25,25 +25,29 @@ internal static class Splitter
     /// <summary>The part of every file of <paramref name="set"/>.</summary>
     public static IReadOnlyDictionary<string, SplitPart> Split(LabeledSet set, double train, double validation, int seed)
     {
+        // Groups span classes (one patient may have series under two class folders); each is stratified by its
+        // majority label, so a group never straddles two parts.
+        var groups = set.Files.GroupBy(f => f.Group, StringComparer.Ordinal)
+            .Select(g => (Key: g.Key, Files: g.ToList(), Label: g.GroupBy(f => f.Label).OrderByDescending(l => l.Count()).ThenBy(l => l.Key).First().Key))
+            .ToList();
         var parts = new Dictionary<string, SplitPart>(StringComparer.Ordinal);
         for (var label = 0; label < set.Classes.Count; label++)
         {
-            var groups = set.Files.Where(f => f.Label == label).GroupBy(f => f.Group, StringComparer.Ordinal)
-                .OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
+            var inClass = groups.Where(g => g.Label == label).OrderBy(g => g.Key, StringComparer.Ordinal).ToList();
             // Not HashCode.Combine: it is seeded per process, and splits must be the same in every run.
             var random = new Random(unchecked((seed * 7919) + label));
-            for (var i = groups.Count - 1; i > 0; i--)
+            for (var i = inClass.Count - 1; i > 0; i--)
             {
                 var j = random.Next(i + 1);
-                (groups[i], groups[j]) = (groups[j], groups[i]);
+                (inClass[i], inClass[j]) = (inClass[j], inClass[i]);
             }
 
-            var trainEnd = (int)Math.Round(groups.Count * train);
-            var validationEnd = trainEnd + (int)Math.Round(groups.Count * validation);
-            for (var i = 0; i < groups.Count; i++)
+            var trainEnd = (int)Math.Round(inClass.Count * train);
+            var validationEnd = trainEnd + (int)Math.Round(inClass.Count * validation);
+            for (var i = 0; i < inClass.Count; i++)
             {
                 var part = i < trainEnd ? SplitPart.Train : i < validationEnd ? SplitPart.Validation : SplitPart.Test;
-                foreach (var file in groups[i])
+                foreach (var file in inClass[i].Files)
                 {
                     parts[file.Path] = part;
                 }

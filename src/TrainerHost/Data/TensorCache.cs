@@ -109,7 +109,7 @@ internal sealed class TensorCache
         var skipped = new StringBuilder("path\treason\n");
         var labels = new List<long>();
         using var jpeg = new JpegDecoder();
-        using var dicom = set.IsDicom ? new DicomReader() : null;
+        DicomReader? dicom = null; // created at the first non-image file: a DICOM tree may hold a stray preview PNG
         await using (var images = new FileStream(Path.Combine(staging, "images.f32"), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
         {
             for (var i = 0; i < set.Files.Count; i++)
@@ -120,8 +120,8 @@ internal sealed class TensorCache
                 List<(Slice Slice, string Id)> slices;
                 try
                 {
-                    slices = dicom is not null && !ImageSlice.IsImageFile(file.Path)
-                        ? (await dicom.ReadAsync(file.Path, cancellationToken).ConfigureAwait(false)).Slices
+                    slices = !ImageSlice.IsImageFile(file.Path)
+                        ? (await (dicom ??= new DicomReader()).ReadAsync(file.Path, cancellationToken).ConfigureAwait(false)).Slices
                             .Where(s => s.Plane is SlicePlane.Axial or SlicePlane.Unknown).Select(s => (s, $"{s.Frame}.{s.Tile}")).ToList()
                         : [(ImageSlice.Load(file.Path, jpeg), "0")];
                 }
@@ -148,16 +148,30 @@ internal sealed class TensorCache
             }
         }
 
+        dicom?.Dispose();
         await File.WriteAllBytesAsync(Path.Combine(staging, "labels.i64"), MemoryMarshal.AsBytes(CollectionsMarshal.AsSpan(labels)).ToArray(), cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(staging, "skipped.tsv"), skipped.ToString(), cancellationToken).ConfigureAwait(false);
         // samples.tsv last: its presence marks a complete cache.
         await File.WriteAllTextAsync(Path.Combine(staging, "samples.tsv"), samples.ToString(), cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(Path.GetDirectoryName(folder)!);
+        if (File.Exists(Path.Combine(folder, "samples.tsv")))
+        {
+            Directory.Delete(staging, recursive: true); // another process finished the same cache first: keep theirs
+            return;
+        }
+
         if (Directory.Exists(folder))
         {
             Directory.Delete(folder, recursive: true); // an incomplete leftover
         }
 
-        Directory.Move(staging, folder);
+        try
+        {
+            Directory.Move(staging, folder);
+        }
+        catch (IOException) when (File.Exists(Path.Combine(folder, "samples.tsv")))
+        {
+            Directory.Delete(staging, recursive: true);
+        }
     }
 }

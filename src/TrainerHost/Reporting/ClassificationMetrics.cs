@@ -100,7 +100,9 @@ internal sealed record ClassificationMetrics
             expected += (double)confusion[c].Sum() * Enumerable.Range(0, k).Sum(r => confusion[r][c]) / ((double)n * n);
         }
 
-        var present = perClass.Where(p => p.Support > 0).ToList();
+        // Macro averages cover every class that occurs in the truth or the predictions (as scikit-learn does), so
+        // false positives into a class absent from the data still lower them.
+        var present = perClass.Where((p, c) => p.Support > 0 || Enumerable.Range(0, k).Any(r => confusion[r][c] > 0)).ToList();
         return new ClassificationMetrics
         {
             N = n,
@@ -109,7 +111,7 @@ internal sealed record ClassificationMetrics
             WeightedF1 = perClass.Sum(p => p.F1 * p.Support) / n,
             MacroPrecision = present.Average(p => p.Precision),
             MacroRecall = present.Average(p => p.Recall),
-            AucMacro = present.Where(p => !double.IsNaN(p.Auc)).Select(p => p.Auc).DefaultIfEmpty(double.NaN).Average(),
+            AucMacro = perClass.Where(p => !double.IsNaN(p.Auc)).Select(p => p.Auc).DefaultIfEmpty(double.NaN).Average(),
             CohenKappa = expected >= 1 ? 0 : (accuracy - expected) / (1 - expected),
             LogLoss = logLoss / n,
             MeanEntropy = entropy / n,

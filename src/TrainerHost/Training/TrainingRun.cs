@@ -61,6 +61,11 @@ internal static class TrainingRun
 
         ui.Line($"split (seed {o.Seed}): train {indices[SplitPart.Train].Count}, validation {indices[SplitPart.Validation].Count}, test {indices[SplitPart.Test].Count} samples; written to split.csv");
 
+        // The parity check runs on the test split, or on what there is when it is empty.
+        var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
+        // What a resumed run must share with the run it continues: data, split and everything that shapes the model.
+        var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}")))[..16];
         var configPath = Path.Combine(run, "config.json");
         var config = new Dictionary<string, object?>
         {
@@ -71,12 +76,18 @@ internal static class TrainingRun
             ["max_steps"] = o.MaxSteps, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
+            ["check"] = check, ["fingerprint"] = fingerprint,
         };
         await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(config), cancellationToken).ConfigureAwait(false);
 
         JsonElement? done = null;
         var history = new List<EpochRecord>();
         var (exitCode, error) = await WorkerProcess.RunAsync(["--config", configPath], Path.Combine(run, "worker.log"), e => OnEvent(e, ui, ref done), cancellationToken).ConfigureAwait(false);
+        if (exitCode is 130 or 143 || (exitCode != 0 && cancellationToken.IsCancellationRequested))
+        {
+            throw new OperationCanceledException(cancellationToken); // Ctrl-C reached the worker first
+        }
+
         if (exitCode != 0 || done is null)
         {
             throw new TrainingFailedException($"The training worker failed (exit code {exitCode}){(error is null ? string.Empty : ": " + error)}. Its log is {Path.Combine(run, "worker.log")}; rerun with --resume to continue from the last completed epoch.");
@@ -85,18 +96,15 @@ internal static class TrainingRun
         var channels = done.Value.GetProperty("channels").GetInt32();
         history.AddRange(ReadHistory(Path.Combine(run, "history.json")));
 
-        // The exported model must reproduce PyTorch on held-out data, or the run fails.
-        var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
+        // The exported model must reproduce PyTorch, or the run fails.
         var onnx = OnnxEvaluator.Run(Path.Combine(run, "model.onnx"), cache, check, channels, set.Classes.Count, o.Threads, cancellationToken);
-        if (indices[SplitPart.Test].Count > 0)
+        var checkedOn = indices[SplitPart.Test].Count > 0 ? "test" : indices[SplitPart.Validation].Count > 0 ? "validation" : "training";
+        var torch = ReadFloats(Path.Combine(run, "check_logits.f32"));
+        var (delta, sameArgmax) = Compare(torch, onnx.Logits, set.Classes.Count);
+        ui.Line(string.Create(CultureInfo.InvariantCulture, $"ONNX parity on {check.Count} {checkedOn} samples: max |Δlogit| {delta:E2}, argmax {(sameArgmax ? "identical" : "DIFFERENT")}"));
+        if (delta > ParityTolerance || !sameArgmax)
         {
-            var torch = ReadFloats(Path.Combine(run, "test_logits.f32"));
-            var (delta, sameArgmax) = Compare(torch, onnx.Logits, set.Classes.Count);
-            ui.Line(string.Create(CultureInfo.InvariantCulture, $"ONNX parity on {check.Count} test samples: max |Δlogit| {delta:E2}, argmax {(sameArgmax ? "identical" : "DIFFERENT")}"));
-            if (delta > ParityTolerance || !sameArgmax)
-            {
-                throw new TrainingFailedException(string.Create(CultureInfo.InvariantCulture, $"The ONNX export does not match PyTorch (max |Δlogit| {delta:E2}, tolerance {ParityTolerance:E0}, argmax {(sameArgmax ? "same" : "different")}); no package was written."));
-            }
+            throw new TrainingFailedException(string.Create(CultureInfo.InvariantCulture, $"The ONNX export does not match PyTorch (max |Δlogit| {delta:E2}, tolerance {ParityTolerance:E0}, argmax {(sameArgmax ? "same" : "different")}); no package was written."));
         }
 
         var labels = check.Select(i => cache.Samples[i].Label).ToList();
@@ -105,7 +113,7 @@ internal static class TrainingRun
         ReportWriter.Write(run, $"Training run {name}: {o.Arch}", metrics, set.Classes, onnx.Features, onnx.FeatureWidth, labels, history,
         [
             $"data {Path.GetFullPath(o.Data)}; tensor cache {cache.Key} ({NormalizationSettings.AlgorithmVersion}, {o.Size} px)",
-            $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {(indices[SplitPart.Test].Count > 0 ? "test" : "validation")} split, computed from ONNX Runtime's outputs",
+            $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {checkedOn} split, computed from ONNX Runtime's outputs",
             $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
             $"command: {commandLine}",
         ]);

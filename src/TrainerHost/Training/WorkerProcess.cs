@@ -26,6 +26,7 @@ internal static class WorkerProcess
 
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-u");
+        start.ArgumentList.Add("-s"); // no ~/.local packages: a pip --user torch must not replace Debian's
         start.ArgumentList.Add(ScriptPath);
         foreach (var argument in arguments)
         {
@@ -33,28 +34,40 @@ internal static class WorkerProcess
         }
 
         start.Environment["PYTHONUNBUFFERED"] = "1";
+        start.Environment["PYTHONNOUSERSITE"] = "1";
+        start.Environment.Remove("PYTHONPATH");
         // Debian's PyTorch uses OpenBLAS; keep its own pool from fighting torch's intra-op threads.
         start.Environment["OPENBLAS_NUM_THREADS"] = "1";
         using var process = Process.Start(start) ?? throw new InvalidOperationException("The worker did not start.");
         await using var log = new StreamWriter(logPath, append: true);
-        var stderr = PumpAsync(process.StandardError, line => log.WriteLine(line));
+        var logLock = new Lock();
+        void Log(string text)
+        {
+            lock (logLock)
+            {
+                log.WriteLine(text);
+            }
+        }
+
+        var stderr = PumpAsync(process.StandardError, Log);
         string? error = null;
         using var registration = cancellationToken.Register(() => Terminate(process));
         string? line;
         while ((line = await process.StandardOutput.ReadLineAsync(CancellationToken.None).ConfigureAwait(false)) is not null)
         {
-            if (!line.StartsWith('{'))
+            JsonDocument document;
+            try
             {
-                lock (log)
-                {
-                    log.WriteLine(line);
-                }
-
+                document = line.StartsWith('{') ? JsonDocument.Parse(line) : throw new JsonException();
+            }
+            catch (JsonException)
+            {
+                Log(line); // not an event: something a library printed
                 continue;
             }
 
-            using var document = JsonDocument.Parse(line);
-            var root = document.RootElement;
+            using var parsed = document;
+            var root = parsed.RootElement;
             if (root.TryGetProperty("event", out var kind) && kind.GetString() == "error")
             {
                 error = root.GetProperty("message").GetString();
@@ -74,10 +87,7 @@ internal static class WorkerProcess
         string? line;
         while ((line = await reader.ReadLineAsync().ConfigureAwait(false)) is not null)
         {
-            lock (sink)
-            {
-                sink(line);
-            }
+            sink(line);
         }
     }
 

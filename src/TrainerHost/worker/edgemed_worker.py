@@ -299,11 +299,16 @@ def train(cfg):
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2) if cfg.get("reduce_lr_on_plateau") else None
     generator = torch.Generator().manual_seed(cfg["seed"])
     checkpoint_path = os.path.join(out, "checkpoint.pt")
-    best_path = os.path.join(out, "best.pt")
-    history, best, best_epoch, start_epoch = [], -1.0, 0, 1
+    history, best, best_epoch, start_epoch, stopped = [], -1.0, 0, 1, False
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if cfg.get("resume") and os.path.exists(checkpoint_path):
         ck = torch.load(checkpoint_path, map_location="cpu")
+        if ck.get("fingerprint") != cfg["fingerprint"]:
+            raise ValueError("--resume: this run was started with other data, split or settings "
+                             f"({ck.get('fingerprint')} != {cfg['fingerprint']}); start a new run instead")
         model.load_state_dict(ck["model"])
+        best_state = ck["best_model"]
+        stopped = ck.get("stopped", False)
         optimizer.load_state_dict(ck["optimizer"])
         if scheduler is not None and ck.get("scheduler"):
             scheduler.load_state_dict(ck["scheduler"])
@@ -320,6 +325,8 @@ def train(cfg):
     patience = cfg.get("early_stopping") or 0
     max_steps = cfg.get("max_steps") or 0
     for epoch in range(start_epoch, cfg["epochs"] + 1):
+        if stopped:
+            break  # an early-stopped run that is resumed (e.g. after a failed export) trains no further
         model.train()
         started = time.time()
         order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]
@@ -352,19 +359,21 @@ def train(cfg):
         score = val["accuracy"] if val else record["train_accuracy"]
         if score > best:
             best, best_epoch = score, epoch
-            save_atomic(model.state_dict(), best_path)
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if scheduler is not None:
             scheduler.step(score)
-        save_atomic({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        stopped = bool(patience and epoch - best_epoch >= patience)
+        # One atomic file holds the epoch's state and the best weights, so they can never disagree after a crash.
+        save_atomic({"model": model.state_dict(), "best_model": best_state, "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
                      "torch_rng": torch.get_rng_state(), "history": history, "best": best, "best_epoch": best_epoch,
-                     "epoch": epoch}, checkpoint_path)
+                     "epoch": epoch, "stopped": stopped, "fingerprint": cfg["fingerprint"]}, checkpoint_path)
         emit("epoch", **record, best_epoch=best_epoch)
-        if patience and epoch - best_epoch >= patience:
+        if stopped:
             emit("early_stop", epoch=epoch, best_epoch=best_epoch)
             break
 
-    model.load_state_dict(torch.load(best_path, map_location="cpu"))
+    model.load_state_dict(best_state)
     model.eval()
     size = cfg["size"]
     onnx_path = os.path.join(out, "model.onnx")
@@ -372,10 +381,11 @@ def train(cfg):
                       input_names=["input"], output_names=["logits", "features"],
                       dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}, "features": {0: "batch"}})
     os.replace(onnx_path + ".tmp", onnx_path)
-    test = evaluate(model, cache, test_idx, channels)
+    # The host checks ONNX against these logits on the same samples (the test split, or what it chose instead).
+    test = evaluate(model, cache, np.asarray(cfg["check"], dtype=np.int64), channels)
     if test is not None:
-        test["logits"].numpy().astype("<f4").tofile(os.path.join(out, "test_logits.f32"))
-        test["features"].numpy().astype("<f4").tofile(os.path.join(out, "test_features.f32"))
+        test["logits"].numpy().astype("<f4").tofile(os.path.join(out, "check_logits.f32"))
+        test["features"].numpy().astype("<f4").tofile(os.path.join(out, "check_features.f32"))
     with open(os.path.join(out, "history.json"), "w") as f:
         json.dump(history, f, indent=1)
     emit("done", best_epoch=best_epoch, best_val_accuracy=best, onnx=onnx_path, channels=channels,
