@@ -1,6 +1,6 @@
 using System.CommandLine;
+using EdgeMed.DicomIngest.Datasets;
 using EdgeMed.Onnx.Packages;
-using EdgeMed.TrainerHost.Data;
 using EdgeMed.TrainerHost.Training;
 
 // ./edgemed.sh train --data DIR --arch A --out RUNDIR [options]   and   ./edgemed.sh train evaluate --model PACKAGE --data DIR
@@ -77,7 +77,7 @@ static async Task<int> Guarded(TrainingConsole ui, Func<Task> work)
         await work().ConfigureAwait(false);
         return 0;
     }
-    catch (Exception e) when (e is TrainingInputException or ModelPackageException)
+    catch (Exception e) when (e is TrainingInputException or DatasetException or ModelPackageException)
     {
         await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
         return 2;

@@ -1,4 +1,4 @@
-using EdgeMed.TrainerHost.Data;
+using EdgeMed.DicomIngest.Datasets;
 using EdgeMed.TrainerHost.Reporting;
 
 namespace EdgeMed.TrainerHost.Tests;

@@ -1,5 +1,5 @@
 using EdgeMed.Onnx.Runtime;
-using EdgeMed.TrainerHost.Data;
+using EdgeMed.DicomIngest.Datasets;
 
 namespace EdgeMed.TrainerHost.Training;
 

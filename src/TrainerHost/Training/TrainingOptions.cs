@@ -1,5 +1,4 @@
 using System.Globalization;
-using EdgeMed.TrainerHost.Data;
 
 namespace EdgeMed.TrainerHost.Training;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 using EdgeMed.DicomIngest;
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.Onnx.Packages;
-using EdgeMed.TrainerHost.Data;
+using EdgeMed.DicomIngest.Datasets;
 using EdgeMed.TrainerHost.Reporting;
 
 namespace EdgeMed.TrainerHost.Training;

@@ -21,7 +21,7 @@ internal static class WorkerProcess
     {
         if (!File.Exists(Python))
         {
-            throw new Data.TrainingInputException($"{Python} not found: run ./edgemed.sh setup (it installs python3-torch and python3-torchvision).");
+            throw new TrainingInputException($"{Python} not found: run ./edgemed.sh setup (it installs python3-torch and python3-torchvision).");
         }
 
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

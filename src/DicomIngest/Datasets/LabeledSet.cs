@@ -1,22 +1,21 @@
-using EdgeMed.DicomIngest;
 using EdgeMed.DicomIngest.Images;
 
-namespace EdgeMed.TrainerHost.Data;
+namespace EdgeMed.DicomIngest.Datasets;
 
 /// <summary>One labeled file; <see cref="Group"/> keeps files of one patient or series on one side of the split.</summary>
 /// <param name="Path">The file.</param>
 /// <param name="Label">Class index.</param>
 /// <param name="Group">Split group: the file itself for images; the patient key (else series) for DICOM.</param>
-internal sealed record LabeledFile(string Path, int Label, string Group);
+public sealed record LabeledFile(string Path, int Label, string Group);
 
-/// <summary>A training error the user can fix: the message says how; the CLI exits non-zero with it.</summary>
-internal sealed class TrainingInputException(string message) : Exception(message);
+/// <summary>A labeled folder cannot be used as given; the message says how to fix it.</summary>
+public sealed class DatasetException(string message) : Exception(message);
 
 /// <summary>
 /// A folder-per-class tree of JPEG/PNG images (ImageFolder) or of DICOM files. Classes are the sub-folder names
 /// in ordinal order; files are found recursively inside each class folder.
 /// </summary>
-internal sealed class LabeledSet
+public sealed class LabeledSet
 {
     private LabeledSet(string root, IReadOnlyList<string> classes, IReadOnlyList<LabeledFile> files, bool isDicom)
     {
@@ -39,19 +38,19 @@ internal sealed class LabeledSet
     public bool IsDicom { get; }
 
     /// <summary>Scans <paramref name="root"/>; <paramref name="expectedClasses"/> (from a package) must match when given.</summary>
-    /// <exception cref="TrainingInputException">Missing folder, fewer than two classes, an empty class, or mismatched classes.</exception>
+    /// <exception cref="DatasetException">Missing folder, fewer than two classes, an empty class, or mismatched classes.</exception>
     public static LabeledSet Scan(string root, IReadOnlyList<string>? expectedClasses = null, DicomReader? dicomHeaders = null)
     {
         if (!Directory.Exists(root))
         {
-            throw new TrainingInputException($"Data folder not found: {root}");
+            throw new DatasetException($"Data folder not found: {root}");
         }
 
         var classes = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>()
             .Where(n => !n.StartsWith('.')).Order(StringComparer.Ordinal).ToList();
         if (classes.Count < 2)
         {
-            throw new TrainingInputException($"{root} has {classes.Count} class folder(s); training and evaluation need at least two (one folder per class).");
+            throw new DatasetException($"{root} has {classes.Count} class folder(s); training and evaluation need at least two (one folder per class).");
         }
 
         if (expectedClasses is not null)
@@ -59,7 +58,7 @@ internal sealed class LabeledSet
             var unknown = classes.Except(expectedClasses, StringComparer.Ordinal).ToList();
             if (unknown.Count > 0)
             {
-                throw new TrainingInputException($"{root} has classes the model does not know: {string.Join(", ", unknown)}; the model's classes are {string.Join(", ", expectedClasses)}.");
+                throw new DatasetException($"{root} has classes the model does not know: {string.Join(", ", unknown)}; the model's classes are {string.Join(", ", expectedClasses)}.");
             }
 
             classes = [.. expectedClasses];
@@ -76,7 +75,7 @@ internal sealed class LabeledSet
                 : [];
             if (inClass.Count == 0 && expectedClasses is null)
             {
-                throw new TrainingInputException($"Class folder {folder} is empty.");
+                throw new DatasetException($"Class folder {folder} is empty.");
             }
 
             foreach (var file in inClass)
@@ -90,14 +89,14 @@ internal sealed class LabeledSet
 
         if (files.Count == 0)
         {
-            throw new TrainingInputException($"{root} holds no files.");
+            throw new DatasetException($"{root} holds no files.");
         }
 
         return new LabeledSet(root, classes, files, isDicom: anyOther && !anyImage);
     }
 
     /// <summary>Keeps at most the asked number of files per class, chosen by <paramref name="seed"/>.</summary>
-    /// <exception cref="TrainingInputException">A class is unknown or has fewer files than asked.</exception>
+    /// <exception cref="DatasetException">A class is unknown or has fewer files than asked.</exception>
     public LabeledSet Subset(IReadOnlyDictionary<string, int> perClass, int seed)
     {
         var kept = new List<LabeledFile>();
@@ -112,7 +111,7 @@ internal sealed class LabeledSet
 
             if (wanted > inClass.Count)
             {
-                throw new TrainingInputException($"--subset asks for {wanted} files of {Classes[label]}, which has {inClass.Count}.");
+                throw new DatasetException($"--subset asks for {wanted} files of {Classes[label]}, which has {inClass.Count}.");
             }
 
             var random = new Random(unchecked((seed * 7919) + label));
@@ -122,7 +121,7 @@ internal sealed class LabeledSet
         var unknown = perClass.Keys.Except(Classes, StringComparer.Ordinal).ToList();
         if (unknown.Count > 0)
         {
-            throw new TrainingInputException($"--subset names unknown classes: {string.Join(", ", unknown)}.");
+            throw new DatasetException($"--subset names unknown classes: {string.Join(", ", unknown)}.");
         }
 
         return new LabeledSet(Root, Classes, kept, IsDicom);

@@ -2,18 +2,17 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
-using EdgeMed.DicomIngest;
 using EdgeMed.DicomIngest.Images;
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.DicomIngest.Slices;
 
-namespace EdgeMed.TrainerHost.Data;
+namespace EdgeMed.DicomIngest.Datasets;
 
 /// <summary>One cached sample: a slice of a file.</summary>
 /// <param name="Path">Source file.</param>
 /// <param name="Label">Class index.</param>
 /// <param name="Slice">Frame or tile within the file ("0" for images).</param>
-internal sealed record CachedSample(string Path, int Label, string Slice);
+public sealed record CachedSample(string Path, int Label, string Slice);
 
 /// <summary>
 /// Preprocessed training tensors: every sample normalized by <see cref="SliceNormalizer"/> (one channel; the worker
@@ -21,7 +20,7 @@ internal sealed record CachedSample(string Path, int Label, string Slice);
 /// hash of the files' contents, labels and the preprocessing settings and version, so a change to any of them makes a
 /// new cache and a stale one is never read. Built into a temporary folder and renamed when complete.
 /// </summary>
-internal sealed class TensorCache
+public sealed class TensorCache
 {
     private TensorCache(string folder, string key, int size, IReadOnlyList<CachedSample> samples, IReadOnlyList<(string Path, string Reason)> skipped)
     {

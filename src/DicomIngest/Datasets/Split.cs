@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 
-namespace EdgeMed.TrainerHost.Data;
+namespace EdgeMed.DicomIngest.Datasets;
 
 /// <summary>Which split a sample belongs to.</summary>
-internal enum SplitPart
+public enum SplitPart
 {
     /// <summary>Training.</summary>
     Train,
@@ -20,7 +20,7 @@ internal enum SplitPart
 /// A stratified split, deterministic by seed: within each class, the groups (a file, or all files of one patient or
 /// series) are shuffled with the seed and cut by the fractions, so a group never straddles two parts.
 /// </summary>
-internal static class Splitter
+public static class Splitter
 {
     /// <summary>The part of every file of <paramref name="set"/>.</summary>
     public static IReadOnlyDictionary<string, SplitPart> Split(LabeledSet set, double train, double validation, int seed)
