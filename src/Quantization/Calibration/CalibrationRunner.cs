@@ -1,0 +1,72 @@
+using EdgeMed.Onnx;
+using EdgeMed.Onnx.Runtime;
+using Google.Protobuf;
+using Onnx;
+
+namespace EdgeMed.Quantization.Calibration;
+
+/// <summary>Calibration samples: <see cref="Count"/> model inputs, each written by <see cref="Fill"/> into a buffer of the input's size.</summary>
+/// <param name="Count">Number of samples.</param>
+/// <param name="Shape">The input shape of one sample, batch 1 (e.g. 1, 3, 224, 224).</param>
+/// <param name="Fill">Writes sample i into the span.</param>
+public sealed record CalibrationSource(int Count, long[] Shape, Action<int, Span<float>> Fill);
+
+/// <summary>
+/// Runs the float model over the calibration samples with the activations to quantize exposed as extra outputs, and
+/// feeds them to <see cref="TensorStatistics"/>: one pass for ranges, a second for histograms when the method needs
+/// them. Samples are produced one at a time, so memory does not grow with their number.
+/// </summary>
+public static class CalibrationRunner
+{
+    /// <summary>Statistics for each of <paramref name="tensors"/>.</summary>
+    public static IReadOnlyDictionary<string, TensorStatistics> Collect(ModelProto model, IReadOnlyCollection<string> tensors, CalibrationSource source, CalibrationMethod method, int threads, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Count == 0)
+        {
+            throw new QuantizationException("The calibration set is empty.");
+        }
+
+        var exposed = model.Clone();
+        var existing = exposed.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in tensors.Where(t => !existing.Contains(t)))
+        {
+            exposed.Graph.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float } } });
+        }
+
+        using var session = OnnxSession.FromBytes(exposed.ToByteArray(), new OnnxSessionOptions { IntraOpThreads = threads });
+        var input = session.Inputs[0];
+        var names = tensors.ToList();
+        var statistics = names.ToDictionary(n => n, n => new TensorStatistics(n), StringComparer.Ordinal);
+        var buffer = new float[source.Shape.Aggregate(1L, (a, b) => a * b)];
+        using var tensor = OnnxTensor.Create(buffer, source.Shape);
+        var passes = method == CalibrationMethod.MinMax ? 1 : 2;
+        for (var pass = 0; pass < passes; pass++)
+        {
+            for (var i = 0; i < source.Count; i++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                source.Fill(i, buffer);
+                using var outputs = session.Run([new NamedTensor(input.Name, tensor)], names, cancellationToken);
+                for (var t = 0; t < names.Count; t++)
+                {
+                    var values = outputs.GetSpan<float>(t);
+                    if (pass == 0)
+                    {
+                        statistics[names[t]].ObserveRange(values);
+                    }
+                    else
+                    {
+                        statistics[names[t]].ObserveHistogram(values);
+                    }
+                }
+            }
+        }
+
+        return statistics;
+    }
+}
+
+/// <summary>Quantization cannot proceed; the message says why. Nothing was written.</summary>
+public sealed class QuantizationException(string message) : Exception(message);

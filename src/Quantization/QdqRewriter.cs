@@ -1,0 +1,209 @@
+using System.Runtime.InteropServices;
+using EdgeMed.Onnx;
+using EdgeMed.Onnx.Model;
+using Google.Protobuf;
+using Onnx;
+
+namespace EdgeMed.Quantization;
+
+/// <summary>
+/// Rewrites a float model into QDQ form: QuantizeLinear/DequantizeLinear pairs around each quantized node's activation
+/// input and output (int8, per tensor, symmetric: zero point 0, scale = threshold / 127), weights stored as int8 per
+/// output channel (symmetric), biases as int32 with scale = activation scale × weight scale. ONNX Runtime fuses such
+/// groups into integer kernels (QLinearConv, QLinearMatMul, QGemm).
+/// </summary>
+public static class QdqRewriter
+{
+    /// <summary>Largest int8 magnitude used (symmetric: −127…127, so −x is representable whenever x is).</summary>
+    public const int Int8Max = 127;
+
+    /// <summary>Returns the QDQ model; <paramref name="thresholds"/> holds the clipping threshold of every activation the plan names.</summary>
+    public static ModelProto Rewrite(ModelProto model, IReadOnlyList<QuantizedNode> plan, IReadOnlyDictionary<string, float> thresholds)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var result = model.Clone();
+        var graph = result.Graph;
+        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var nodesByName = graph.Node.ToDictionary(n => n.Name.Length > 0 ? n.Name : n.Output[0], StringComparer.Ordinal);
+        var dequantized = new Dictionary<string, string>(StringComparer.Ordinal); // activation → its DQ output
+        var newNodes = new List<(NodeProto Before, NodeProto[] Inserted)>();
+        var graphOutputs = graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+
+        string ActivationScaleName(string tensor) => tensor + "_scale";
+
+        string Dequantized(string tensor, NodeProto anchor)
+        {
+            if (dequantized.TryGetValue(tensor, out var existing))
+            {
+                return existing;
+            }
+
+            var threshold = thresholds.TryGetValue(tensor, out var t) ? t : throw new ArgumentException($"No calibration threshold for activation {tensor}.", nameof(thresholds));
+            var scale = Math.Max(threshold, 1e-8f) / Int8Max;
+            graph.Initializer.Add(GraphBuilder.Tensor<float>(ActivationScaleName(tensor), [scale]));
+            graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(tensor + "_zero_point", [0]));
+            var q = new NodeProto { OpType = "QuantizeLinear", Name = tensor + "_QuantizeLinear" };
+            q.Input.Add(tensor);
+            q.Input.Add(ActivationScaleName(tensor));
+            q.Input.Add(tensor + "_zero_point");
+            q.Output.Add(tensor + "_quantized");
+            var dq = new NodeProto { OpType = "DequantizeLinear", Name = tensor + "_DequantizeLinear" };
+            dq.Input.Add(tensor + "_quantized");
+            dq.Input.Add(ActivationScaleName(tensor));
+            dq.Input.Add(tensor + "_zero_point");
+            dq.Output.Add(tensor + "_dequantized");
+            newNodes.Add((anchor, [q, dq]));
+            dequantized[tensor] = tensor + "_dequantized";
+            return tensor + "_dequantized";
+        }
+
+        foreach (var planned in plan)
+        {
+            var node = nodesByName[planned.NodeName];
+            var activationScale = Math.Max(thresholds[planned.Activation], 1e-8f) / Int8Max;
+
+            // Input activation: Q/DQ placed before the node (after the producer, which precedes it).
+            node.Input[0] = Dequantized(planned.Activation, node);
+
+            // Weight: int8 per output channel.
+            var weight = initializers[planned.Weight];
+            var (quantizedWeight, weightScales) = QuantizePerChannel(weight, planned.WeightAxis);
+            var wName = planned.Weight + "_quantized";
+            var weightTensor = new TensorProto { Name = wName, DataType = (int)TensorElementType.Int8, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(quantizedWeight.AsSpan())) };
+            weightTensor.Dims.AddRange(weight.Dims);
+            graph.Initializer.Add(weightTensor);
+            graph.Initializer.Add(GraphBuilder.Tensor<float>(planned.Weight + "_scale", weightScales, weightScales.Length));
+            graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(planned.Weight + "_zero_point", new sbyte[weightScales.Length], weightScales.Length));
+            var weightDq = new NodeProto { OpType = "DequantizeLinear", Name = planned.Weight + "_DequantizeLinear" };
+            weightDq.Input.Add(wName);
+            weightDq.Input.Add(planned.Weight + "_scale");
+            weightDq.Input.Add(planned.Weight + "_zero_point");
+            weightDq.Output.Add(planned.Weight + "_dequantized");
+            weightDq.Attribute.Add(GraphBuilder.Attribute("axis", (long)planned.WeightAxis));
+            node.Input[1] = planned.Weight + "_dequantized";
+            var inserted = new List<NodeProto> { weightDq };
+
+            // Bias: int32 with scale = activation scale × weight scale of its channel.
+            if (planned.Bias is { } biasName && initializers.TryGetValue(biasName, out var bias) && bias.DataType == (int)TensorElementType.Float)
+            {
+                var values = Floats(bias);
+                var biasScales = weightScales.Select(s => s * activationScale).ToArray();
+                var quantizedBias = new int[values.Length];
+                for (var c = 0; c < values.Length; c++)
+                {
+                    quantizedBias[c] = (int)Math.Clamp(Math.Round(values[c] / biasScales[c]), int.MinValue, int.MaxValue);
+                }
+
+                var biasTensor = new TensorProto { Name = biasName + "_quantized", DataType = (int)TensorElementType.Int32, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(quantizedBias.AsSpan())) };
+                biasTensor.Dims.Add(values.Length);
+                graph.Initializer.Add(biasTensor);
+                graph.Initializer.Add(GraphBuilder.Tensor<float>(biasName + "_scale", biasScales, biasScales.Length));
+                var zero = new TensorProto { Name = biasName + "_zero_point", DataType = (int)TensorElementType.Int32, RawData = ByteString.CopyFrom(new byte[4 * values.Length]) };
+                zero.Dims.Add(values.Length);
+                graph.Initializer.Add(zero);
+                var biasDq = new NodeProto { OpType = "DequantizeLinear", Name = biasName + "_DequantizeLinear" };
+                biasDq.Input.Add(biasName + "_quantized");
+                biasDq.Input.Add(biasName + "_scale");
+                biasDq.Input.Add(biasName + "_zero_point");
+                biasDq.Output.Add(biasName + "_dequantized");
+                biasDq.Attribute.Add(GraphBuilder.Attribute("axis", 0L));
+                node.Input[2] = biasName + "_dequantized";
+                inserted.Add(biasDq);
+            }
+
+            newNodes.Add((node, [.. inserted]));
+
+            // Output activation: the node writes O_float; Q/DQ turn it back into O for every consumer.
+            if (thresholds.ContainsKey(planned.Output) && !graphOutputs.Contains(planned.Output))
+            {
+                var floatOutput = planned.Output + "_float";
+                node.Output[0] = floatOutput;
+                var outScale = Math.Max(thresholds[planned.Output], 1e-8f) / Int8Max;
+                graph.Initializer.Add(GraphBuilder.Tensor<float>(planned.Output + "_scale", [outScale]));
+                graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(planned.Output + "_zero_point", [0]));
+                var q = new NodeProto { OpType = "QuantizeLinear", Name = planned.Output + "_QuantizeLinear" };
+                q.Input.AddRange([floatOutput, planned.Output + "_scale", planned.Output + "_zero_point"]);
+                q.Output.Add(planned.Output + "_quantized");
+                var dq = new NodeProto { OpType = "DequantizeLinear", Name = planned.Output + "_DequantizeLinear" };
+                dq.Input.AddRange([planned.Output + "_quantized", planned.Output + "_scale", planned.Output + "_zero_point"]);
+                dq.Output.Add(planned.Output);
+                newNodes.Add((node, [q, dq])); // placed after the node below
+                dequantized[planned.Output] = planned.Output;
+            }
+        }
+
+        // Rebuild the node list in a valid topological order: weight/bias DQs and input Q/DQs before their node, output Q/DQ after it.
+        var ordered = new List<NodeProto>();
+        foreach (var node in graph.Node)
+        {
+            foreach (var (anchor, inserted) in newNodes.Where(n => ReferenceEquals(n.Before, node)))
+            {
+                if (inserted.Length == 2 && inserted[0].OpType == "QuantizeLinear" && inserted[0].Input[0] == node.Output[0])
+                {
+                    continue; // output Q/DQ: after the node
+                }
+
+                ordered.AddRange(inserted);
+            }
+
+            ordered.Add(node);
+            foreach (var (anchor, inserted) in newNodes.Where(n => ReferenceEquals(n.Before, node)))
+            {
+                if (inserted.Length == 2 && inserted[0].OpType == "QuantizeLinear" && inserted[0].Input[0] == node.Output[0])
+                {
+                    ordered.AddRange(inserted);
+                }
+            }
+        }
+
+        graph.Node.Clear();
+        graph.Node.AddRange(ordered);
+
+        // Float weights no node reads any more are dropped: that is where the size goes.
+        var used = graph.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
+        foreach (var unused in graph.Initializer.Where(t => !used.Contains(t.Name)).ToList())
+        {
+            graph.Initializer.Remove(unused);
+        }
+
+        return result;
+    }
+
+    /// <summary>Symmetric int8 per output channel along <paramref name="axis"/>: scale_c = max |w_c| / 127.</summary>
+    internal static (sbyte[] Values, float[] Scales) QuantizePerChannel(TensorProto weight, int axis)
+    {
+        var values = Floats(weight);
+        var dims = weight.Dims.Select(d => (int)d).ToArray();
+        var channels = dims[axis];
+        var inner = dims.Skip(axis + 1).Aggregate(1, (a, b) => a * b);
+        var scales = new float[channels];
+        for (var i = 0; i < values.Length; i++)
+        {
+            var c = i / inner % channels;
+            scales[c] = Math.Max(scales[c], Math.Abs(values[i]));
+        }
+
+        for (var c = 0; c < channels; c++)
+        {
+            scales[c] = scales[c] > 0 ? scales[c] / Int8Max : 1e-8f;
+        }
+
+        var quantized = new sbyte[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            quantized[i] = (sbyte)Math.Clamp(Math.Round(values[i] / scales[i / inner % channels], MidpointRounding.ToEven), -Int8Max, Int8Max);
+        }
+
+        return (quantized, scales);
+    }
+
+    internal static float[] Floats(TensorProto tensor)
+    {
+        if (tensor.RawData.Length > 0)
+        {
+            return MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray();
+        }
+
+        return [.. tensor.FloatData];
+    }
+}

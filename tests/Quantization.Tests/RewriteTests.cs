@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using EdgeMed.Onnx;
+using EdgeMed.Onnx.Model;
+using EdgeMed.Onnx.Runtime;
+using EdgeMed.Quantization.Calibration;
+using Google.Protobuf;
+using Onnx;
+
+namespace EdgeMed.Quantization.Tests;
+
+public sealed class RewriteTests
+{
+    private static float Q(float value, float scale) => Math.Clamp(MathF.Round(value / scale, MidpointRounding.ToEven), -127, 127) * scale;
+
+    private static (ModelProto Int8, IReadOnlyDictionary<string, float> Thresholds) Quantize(ModelProto model, float[][] samples, long[] shape)
+    {
+        var (plan, _) = QuantizationPlan.Create(model);
+        var tensors = plan.SelectMany(p => new[] { p.Activation, p.Output }).Distinct().ToList();
+        var source = new CalibrationSource(samples.Length, shape, (i, span) => samples[i].CopyTo(span));
+        var stats = CalibrationRunner.Collect(model, tensors, source, CalibrationMethod.MinMax, 1, CancellationToken.None);
+        var thresholds = stats.ToDictionary(s => s.Key, s => s.Value.Threshold(CalibrationMethod.MinMax));
+        return (QdqRewriter.Rewrite(model, plan, thresholds), thresholds);
+    }
+
+    private static float[] Run(ModelProto model, float[] x, long[] shape)
+    {
+        using var session = OnnxSession.FromBytes(model.ToByteArray(), new OnnxSessionOptions { IntraOpThreads = 1 });
+        using var input = OnnxTensor.Create(x, shape);
+        using var outputs = session.Run([new NamedTensor(session.Inputs[0].Name, input)]);
+        return outputs.GetSpan<float>(0).ToArray();
+    }
+
+    [Fact]
+    public void MatMul_Int8Output_EqualsTheProductOfDequantizedInputsComputedHere()
+    {
+        const int K = 16, N = 5;
+        var random = new Random(1);
+        var w = Enumerable.Range(0, K * N).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var b = new GraphBuilder("mm");
+        var x = b.Input("x", TensorElementType.Float, 1, K);
+        b.NamedNode("MatMul", [x, b.Initializer("w", w, K, N)], ["y"]);
+        b.Output("y", TensorElementType.Float, 1, N);
+        var samples = Enumerable.Range(0, 8).Select(_ => Enumerable.Range(0, K).Select(_ => (float)((random.NextDouble() * 4) - 2)).ToArray()).ToArray();
+
+        var (int8, thresholds) = Quantize(b.Build(), samples, [1, K]);
+        var y = Run(int8, samples[3], [1, K]);
+
+        var sx = thresholds["x"] / 127;
+        for (var n = 0; n < N; n++)
+        {
+            var sw = Enumerable.Range(0, K).Max(k => Math.Abs(w[(k * N) + n])) / 127; // per output column
+            var expected = Enumerable.Range(0, K).Sum(k => (double)Q(samples[3][k], sx) * Q(w[(k * N) + n], sw));
+            Assert.Equal(expected, y[n], 4);
+        }
+
+        Assert.Contains(int8.Graph.Initializer, t => t.Name == "w_quantized" && t.DataType == (int)TensorElementType.Int8);
+        Assert.DoesNotContain(int8.Graph.Initializer, t => t.Name == "w"); // the float weight is gone
+    }
+
+    [Fact]
+    public void ConvWithBias_Int8Output_MatchesTheDequantizedComputationHere()
+    {
+        const int C = 2, O = 3, H = 5, W = 5;
+        var random = new Random(2);
+        var weights = Enumerable.Range(0, O * C * 9).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        float[] bias = [0.3f, -0.7f, 1.1f];
+        var b = new GraphBuilder("conv");
+        var x = b.Input("x", TensorElementType.Float, 1, C, H, W);
+        var conv = b.Node("Conv", [x, b.Initializer("w", weights, O, C, 3, 3), b.Initializer("b", bias, O)], GraphBuilder.Attribute("pads", 1L, 1L, 1L, 1L));
+        b.NamedNode("Relu", [conv], ["y"]);
+        b.Output("y", TensorElementType.Float, 1, O, H, W);
+        var samples = Enumerable.Range(0, 6).Select(_ => Enumerable.Range(0, C * H * W).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
+
+        var (int8, thresholds) = Quantize(b.Build(), samples, [1, C, H, W]);
+        var y = Run(int8, samples[0], [1, C, H, W]);
+
+        var sx = thresholds["x"] / 127;
+        var convOutput = int8.Graph.Node.Single(n => n.OpType == "Conv").Output[0].Replace("_float", string.Empty, StringComparison.Ordinal);
+        var so = thresholds[convOutput] / 127;
+        for (var o = 0; o < O; o++)
+        {
+            var sw = Enumerable.Range(0, C * 9).Max(i => Math.Abs(weights[(o * C * 9) + i])) / 127; // per output channel
+            var sb = sx * sw;
+            for (var i = 0; i < H; i++)
+            {
+                for (var j = 0; j < W; j++)
+                {
+                    double sum = MathF.Round(bias[o] / sb) * sb;
+                    for (var c = 0; c < C; c++)
+                    {
+                        for (var ki = 0; ki < 3; ki++)
+                        {
+                            for (var kj = 0; kj < 3; kj++)
+                            {
+                                int si = i + ki - 1, sj = j + kj - 1;
+                                if (si >= 0 && si < H && sj >= 0 && sj < W)
+                                {
+                                    sum += Q(weights[(((o * C) + c) * 9) + (ki * 3) + kj], sw) * Q(samples[0][(c * H * W) + (si * W) + sj], sx);
+                                }
+                            }
+                        }
+                    }
+
+                    var expected = Math.Max(0, Q((float)sum, so)); // the conv output is quantized, then Relu
+                    Assert.Equal(expected, y[(o * H * W) + (i * W) + j], 4);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void PerChannelWeightScales_FollowEachOutputChannelsLargestMagnitude()
+    {
+        var weight = GraphBuilder.Tensor<float>("w", [1f, -2f, 0.5f, 100f, -50f, 25f], 2, 3); // Conv-like [O=2, 3]
+
+        var (values, scales) = QdqRewriter.QuantizePerChannel(weight, axis: 0);
+
+        Assert.Equal([2f / 127, 100f / 127], scales);
+        Assert.Equal(new sbyte[] { 64, -127, 32, 127, -64, 32 }, values);
+    }
+
+    [Fact]
+    public void QuantizedModel_PassesOnnxChecker()
+    {
+        var b = new GraphBuilder("checked", opset: 17);
+        var x = b.Input("x", TensorElementType.Float, 1, 4);
+        var h = b.Node("MatMul", [x, b.Initializer("w1", new float[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 }, 4, 4)]);
+        b.NamedNode("MatMul", [b.Node("Relu", [h]), b.Initializer("w2", new float[] { 1, -1, 2, -2, 3, -3, 4, -4 }, 4, 2)], ["y"]);
+        b.Output("y", TensorElementType.Float, 1, 2);
+        var (int8, _) = Quantize(b.Build(), [[0.1f, 0.2f, -0.3f, 0.4f], [1, 1, 1, 1]], [1, 4]);
+        var path = Path.Combine(Path.GetTempPath(), $"edgemed-q-{Guid.NewGuid():N}.onnx");
+        OnnxModelFile.Save(int8, path);
+        try
+        {
+            var start = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardError = true };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add("import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)");
+            start.ArgumentList.Add(path);
+            using var process = Process.Start(start)!;
+            var error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, error);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
