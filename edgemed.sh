@@ -33,6 +33,8 @@ Usage: ./edgemed.sh COMMAND [ARGS...]
   dicom convert IN OUTDIR   normalized axial slices as PNG with JSON sidecars, and a summary of skipped files
   train --data DIR --arch A --out RUNDIR [...]   retrain a model (./edgemed.sh train --help lists the options)
   train evaluate --model PACKAGE --data DIR      evaluate a model package on a labeled folder
+  quantize --model PKG --calib DIR --out PKG [--method minmax|percentile|entropy] [--samples N] [--eval DIR]
+                            int8 post-training quantization with a report
   summary [DIR]             print "N passed, N failed" from the TRX files of the last test run
 USAGE
 }
@@ -137,6 +139,7 @@ case "$cmd" in
   bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release -- "$@" ;;
   dicom) program DicomIngest "$@" ;;
   train) program TrainerHost "$@" ;;
+  quantize) program Quantization "$@" ;;
   summary) summarize_trx "${1:-$ROOT/TestResults}" ;;
   ""|-h|--help|help) usage ;;
   *) usage; die "unknown command: $cmd" ;;

@@ -67,6 +67,3 @@ public static class CalibrationRunner
         return statistics;
     }
 }
-
-/// <summary>Quantization cannot proceed; the message says why. Nothing was written.</summary>
-public sealed class QuantizationException(string message) : Exception(message);

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using EdgeMed.DicomIngest.Datasets;
+using EdgeMed.Onnx.Packages;
+using EdgeMed.Quantization;
+using EdgeMed.Quantization.Calibration;
+
+// ./edgemed.sh quantize --model PACKAGE --calib DIR --out PACKAGE [--method minmax|percentile|entropy] [--samples 200] [--eval DIR]
+var model = new Option<string>("--model") { Description = "fp32 model package", Required = true };
+var calib = new Option<string>("--calib") { Description = "Labeled calibration folder (one sub-folder per class, images or DICOM)", Required = true };
+var output = new Option<string>("--out") { Description = "int8 package to write (must not exist)", Required = true };
+var method = new Option<string>("--method") { Description = "minmax, percentile or entropy", DefaultValueFactory = _ => "minmax" };
+var percentile = new Option<double>("--percentile") { DefaultValueFactory = _ => 99.99 };
+var samples = new Option<int>("--samples") { DefaultValueFactory = _ => 200 };
+var eval = new Option<string?>("--eval") { Description = "Labeled folder for agreement, accuracy and per-tensor error" };
+var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
+var opTypes = new Option<string>("--op-types") { Description = "Operators to quantize", DefaultValueFactory = _ => "MatMul,Gemm,Conv" };
+var exclude = new Option<string?>("--exclude-nodes") { Description = "Node names to keep float, comma-separated" };
+var cache = new Option<string?>("--cache") { Description = "Tensor cache folder" };
+var root = new RootCommand("EdgeMed quantizer: int8 post-training quantization of a model package")
+{
+    model, calib, output, method, percentile, samples, eval, threads, opTypes, exclude, cache,
+};
+root.SetAction(async (result, cancellationToken) =>
+{
+    try
+    {
+        var methodText = result.GetRequiredValue(method);
+        if (!Enum.TryParse<CalibrationMethod>(methodText, ignoreCase: true, out var parsed))
+        {
+            throw new QuantizationException($"--method {methodText} is unknown; choose minmax, percentile or entropy.");
+        }
+
+        var pct = result.GetValue(percentile);
+        if (result.GetValue(samples) < 1 || result.GetValue(threads) < 1 || pct is <= 0 or > 100)
+        {
+            throw new QuantizationException("--samples and --threads must be at least 1, --percentile in (0, 100].");
+        }
+
+        var request = new QuantizeRequest
+        {
+            Model = result.GetRequiredValue(model), Calibration = result.GetRequiredValue(calib), Out = result.GetRequiredValue(output),
+            Method = parsed, Percentile = pct, Samples = result.GetValue(samples), Eval = result.GetValue(eval), Threads = result.GetValue(threads),
+            Cache = result.GetValue(cache),
+            Selection = new QuantizationSelection
+            {
+                OpTypes = result.GetRequiredValue(opTypes).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+                ExcludeNodes = (result.GetValue(exclude) ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+            },
+        };
+        await Quantizer.QuantizeAsync(request, Console.WriteLine, cancellationToken).ConfigureAwait(false);
+        return 0;
+    }
+    catch (Exception e) when (e is QuantizationException or ModelPackageException or DatasetException)
+    {
+        await Console.Error.WriteLineAsync($"error: {e.Message} Nothing was written.").ConfigureAwait(false);
+        return 2;
+    }
+});
+return await root.Parse(args).InvokeAsync();
