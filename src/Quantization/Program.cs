@@ -16,9 +16,11 @@ var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 2 };
 var opTypes = new Option<string>("--op-types") { Description = "Operators to quantize", DefaultValueFactory = _ => "MatMul,Gemm,Conv" };
 var exclude = new Option<string?>("--exclude-nodes") { Description = "Node names to keep float, comma-separated" };
 var cache = new Option<string?>("--cache") { Description = "Tensor cache folder" };
+var activationType = new Option<string>("--activation-type") { Description = "s8 (S8S8, default) or u8 (U8S8; for CPUs without VNNI add --reduce-range)", DefaultValueFactory = _ => "s8" };
+var reduceRange = new Option<bool>("--reduce-range") { Description = "7-bit weights: avoids U8S8 saturation on x86 CPUs without VNNI, as ONNX Runtime documents" };
 var root = new RootCommand("EdgeMed quantizer: int8 post-training quantization of a model package")
 {
-    model, calib, output, method, percentile, samples, eval, threads, opTypes, exclude, cache,
+    model, calib, output, method, percentile, samples, eval, threads, opTypes, exclude, cache, activationType, reduceRange,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -28,6 +30,12 @@ root.SetAction(async (result, cancellationToken) =>
         if (!Enum.TryParse<CalibrationMethod>(methodText, ignoreCase: true, out var parsed))
         {
             throw new QuantizationException($"--method {methodText} is unknown; choose minmax, percentile or entropy.");
+        }
+
+        var activation = result.GetRequiredValue(activationType);
+        if (activation is not ("s8" or "u8"))
+        {
+            throw new QuantizationException($"--activation-type {activation} is unknown; choose s8 or u8.");
         }
 
         var pct = result.GetValue(percentile);
@@ -41,6 +49,7 @@ root.SetAction(async (result, cancellationToken) =>
             Model = result.GetRequiredValue(model), Calibration = result.GetRequiredValue(calib), Out = result.GetRequiredValue(output),
             Method = parsed, Percentile = pct, Samples = result.GetValue(samples), Eval = result.GetValue(eval), Threads = result.GetValue(threads),
             Cache = result.GetValue(cache),
+            Format = new QdqFormat { UnsignedActivations = activation == "u8", ReduceRange = result.GetValue(reduceRange) },
             Selection = new QuantizationSelection
             {
                 OpTypes = result.GetRequiredValue(opTypes).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),

@@ -6,6 +6,22 @@ using Onnx;
 
 namespace EdgeMed.Quantization;
 
+/// <summary>How activations and weights are encoded.</summary>
+public sealed record QdqFormat
+{
+    /// <summary>
+    /// Activations as uint8 (U8S8) instead of int8 (S8S8, the default): zero point 0 for non-negative tensors,
+    /// 128 for signed ones. For CPUs without VNNI, where ONNX Runtime's U8S8 kernels can saturate.
+    /// </summary>
+    public bool UnsignedActivations { get; init; }
+
+    /// <summary>
+    /// Weights in 7 bits (±63). ONNX Runtime documents this as the fix for U8S8 saturation on x86 CPUs without VNNI
+    /// (their int16 intermediate sums overflow with full-range weights); it costs weight precision.
+    /// </summary>
+    public bool ReduceRange { get; init; }
+}
+
 /// <summary>
 /// Rewrites a float model into QDQ form: QuantizeLinear/DequantizeLinear pairs around each quantized node's activation
 /// input and output (int8, per tensor, symmetric: zero point 0, scale = threshold / 127), weights stored as int8 per
@@ -17,11 +33,38 @@ public static class QdqRewriter
     /// <summary>Largest int8 magnitude used (symmetric: −127…127, so −x is representable whenever x is).</summary>
     public const int Int8Max = 127;
 
-    /// <summary>Returns the QDQ model; <paramref name="thresholds"/> holds the clipping threshold of every activation the plan names.</summary>
-    public static ModelProto Rewrite(ModelProto model, IReadOnlyList<QuantizedNode> plan, IReadOnlyDictionary<string, float> thresholds)
+    /// <summary>Returns the S8S8 QDQ model; <paramref name="thresholds"/> holds the clipping threshold of every activation the plan names.</summary>
+    public static ModelProto Rewrite(ModelProto model, IReadOnlyList<QuantizedNode> plan, IReadOnlyDictionary<string, float> thresholds) =>
+        Rewrite(model, plan, thresholds, new Dictionary<string, bool>(), new QdqFormat());
+
+    /// <summary>
+    /// Returns the QDQ model in <paramref name="format"/>; <paramref name="hasNegatives"/> says which activations had negative
+    /// values in calibration (used for uint8 activations; missing means signed).
+    /// </summary>
+    public static ModelProto Rewrite(ModelProto model, IReadOnlyList<QuantizedNode> plan, IReadOnlyDictionary<string, float> thresholds, IReadOnlyDictionary<string, bool> hasNegatives, QdqFormat format)
     {
+        ArgumentNullException.ThrowIfNull(format);
+        ArgumentNullException.ThrowIfNull(hasNegatives);
+        var weightMax = format.ReduceRange ? 63 : Int8Max;
+
+        // Activation encoding: int8 symmetric, or uint8 over [−T, T] (zero point 128) or [0, T] (zero point 0).
+        (float Scale, TensorProto ZeroPoint) Encoding(string tensor, string zeroPointName)
+        {
+            var threshold = Math.Max(thresholds[tensor], 1e-8f);
+            if (!format.UnsignedActivations)
+            {
+                return (threshold / Int8Max, GraphBuilder.Tensor<sbyte>(zeroPointName, [0]));
+            }
+
+            var hasNegative = hasNegatives.GetValueOrDefault(tensor, true);
+            return hasNegative
+                ? (2 * threshold / 255, GraphBuilder.Tensor<byte>(zeroPointName, [128]))
+                : (threshold / 255, GraphBuilder.Tensor<byte>(zeroPointName, [0]));
+        }
+
         ArgumentNullException.ThrowIfNull(model);
         var result = model.Clone();
+
         var graph = result.Graph;
         var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var nodesByName = graph.Node.ToDictionary(n => n.Name.Length > 0 ? n.Name : n.Output[0], StringComparer.Ordinal);
@@ -38,10 +81,14 @@ public static class QdqRewriter
                 return existing;
             }
 
-            var threshold = thresholds.TryGetValue(tensor, out var t) ? t : throw new ArgumentException($"No calibration threshold for activation {tensor}.", nameof(thresholds));
-            var scale = Math.Max(threshold, 1e-8f) / Int8Max;
+            if (!thresholds.ContainsKey(tensor))
+            {
+                throw new ArgumentException($"No calibration threshold for activation {tensor}.", nameof(thresholds));
+            }
+
+            var (scale, zeroPoint) = Encoding(tensor, tensor + "_zero_point");
             graph.Initializer.Add(GraphBuilder.Tensor<float>(ActivationScaleName(tensor), [scale]));
-            graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(tensor + "_zero_point", [0]));
+            graph.Initializer.Add(zeroPoint);
             var q = new NodeProto { OpType = "QuantizeLinear", Name = tensor + "_QuantizeLinear" };
             q.Input.Add(tensor);
             q.Input.Add(ActivationScaleName(tensor));
@@ -60,14 +107,14 @@ public static class QdqRewriter
         foreach (var planned in plan)
         {
             var node = nodesByName[planned.NodeName];
-            var activationScale = Math.Max(thresholds[planned.Activation], 1e-8f) / Int8Max;
+            var activationScale = Encoding(planned.Activation, "unused").Scale;
 
             // Input activation: Q/DQ placed before the node (after the producer, which precedes it).
             node.Input[0] = Dequantized(planned.Activation, node);
 
             // Weight: int8 per output channel.
             var weight = initializers[planned.Weight];
-            var (quantizedWeight, weightScales) = QuantizePerChannel(weight, planned.WeightAxis);
+            var (quantizedWeight, weightScales) = QuantizePerChannel(weight, planned.WeightAxis, weightMax);
             var wName = planned.Weight + "_quantized";
             var weightTensor = new TensorProto { Name = wName, DataType = (int)TensorElementType.Int8, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(quantizedWeight.AsSpan())) };
             weightTensor.Dims.AddRange(weight.Dims);
@@ -118,9 +165,9 @@ public static class QdqRewriter
             {
                 var floatOutput = planned.Output + "_float";
                 node.Output[0] = floatOutput;
-                var outScale = Math.Max(thresholds[planned.Output], 1e-8f) / Int8Max;
+                var (outScale, outZeroPoint) = Encoding(planned.Output, planned.Output + "_zero_point");
                 graph.Initializer.Add(GraphBuilder.Tensor<float>(planned.Output + "_scale", [outScale]));
-                graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(planned.Output + "_zero_point", [0]));
+                graph.Initializer.Add(outZeroPoint);
                 var q = new NodeProto { OpType = "QuantizeLinear", Name = planned.Output + "_QuantizeLinear" };
                 q.Input.AddRange([floatOutput, planned.Output + "_scale", planned.Output + "_zero_point"]);
                 q.Output.Add(planned.Output + "_quantized");
@@ -169,8 +216,8 @@ public static class QdqRewriter
         return result;
     }
 
-    /// <summary>Symmetric int8 per output channel along <paramref name="axis"/>: scale_c = max |w_c| / 127.</summary>
-    internal static (sbyte[] Values, float[] Scales) QuantizePerChannel(TensorProto weight, int axis)
+    /// <summary>Symmetric int8 per output channel along <paramref name="axis"/>: scale_c = max |w_c| / <paramref name="levels"/> (127, or 63 with reduced range).</summary>
+    internal static (sbyte[] Values, float[] Scales) QuantizePerChannel(TensorProto weight, int axis, int levels = Int8Max)
     {
         var values = Floats(weight);
         var dims = weight.Dims.Select(d => (int)d).ToArray();
@@ -185,13 +232,13 @@ public static class QdqRewriter
 
         for (var c = 0; c < channels; c++)
         {
-            scales[c] = scales[c] > 0 ? scales[c] / Int8Max : 1e-8f;
+            scales[c] = scales[c] > 0 ? scales[c] / levels : 1e-8f;
         }
 
         var quantized = new sbyte[values.Length];
         for (var i = 0; i < values.Length; i++)
         {
-            quantized[i] = (sbyte)Math.Clamp(Math.Round(values[i] / scales[i / inner % channels], MidpointRounding.ToEven), -Int8Max, Int8Max);
+            quantized[i] = (sbyte)Math.Clamp(Math.Round(values[i] / scales[i / inner % channels], MidpointRounding.ToEven), -levels, levels);
         }
 
         return (quantized, scales);

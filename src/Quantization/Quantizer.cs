@@ -45,6 +45,9 @@ public sealed record QuantizeRequest
     /// <summary>Which nodes are quantized.</summary>
     public QuantizationSelection Selection { get; init; } = new();
 
+    /// <summary>Activation and weight encoding (S8S8 by default).</summary>
+    public QdqFormat Format { get; init; } = new();
+
     /// <summary>Tensor cache root (default as the trainer's).</summary>
     public string? Cache { get; init; }
 }
@@ -110,7 +113,8 @@ public static class Quantizer
         var activations = plan.SelectMany(p => new[] { p.Activation, p.Output }).Distinct(StringComparer.Ordinal).ToList();
         var statistics = CalibrationRunner.Collect(model, activations, source, request.Method, request.Threads, cancellationToken);
         var thresholds = statistics.ToDictionary(s => s.Key, s => s.Value.Threshold(request.Method, request.Percentile), StringComparer.Ordinal);
-        var int8 = QdqRewriter.Rewrite(model, plan, thresholds);
+        var signed = statistics.ToDictionary(s => s.Key, s => s.Value.Min < 0, StringComparer.Ordinal);
+        var int8 = QdqRewriter.Rewrite(model, plan, thresholds, signed, request.Format);
         var bytes = int8.ToByteArray();
         try
         {
@@ -166,7 +170,7 @@ public static class Quantizer
             {
                 Name = Path.GetFileName(Path.GetFullPath(request.Out).TrimEnd('/')),
                 Precision = "int8",
-                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = "int8 per tensor, symmetric", weights = "int8 per output channel, symmetric", format = "QDQ" }, ModelPackage.Json),
+                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = request.Format.UnsignedActivations ? "uint8 per tensor (zero point 0 or 128)" : "int8 per tensor, symmetric", weights = request.Format.ReduceRange ? "int8 per output channel, symmetric, 7-bit range" : "int8 per output channel, symmetric", format = "QDQ" }, ModelPackage.Json),
                 CreatedAt = DateTimeOffset.UtcNow,
                 CommandLine = Environment.CommandLine,
             };

@@ -149,6 +149,25 @@ public sealed class QuantizerTests(TrainedPackage trained, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task ModelWithDynamicImageSize_IsRefused()
+    {
+        var b = new GraphBuilder("dynamic");
+        var x = b.Input("input", TensorElementType.Float, -1, 3, -1, -1);
+        var flat = b.Node("Flatten", [b.Node("GlobalAveragePool", [x])]);
+        b.NamedNode("MatMul", [flat, b.Initializer("w", new float[3 * 4], 3, 4)], ["logits"]);
+        b.NamedNode("Identity", [flat], ["features"]);
+        b.Output("logits", TensorElementType.Float, -1, 4);
+        b.Output("features", TensorElementType.Float, -1, 3);
+        var model = Path.Combine(trained.Root, "dynamic.onnx");
+        OnnxModelFile.Save(b.Build(), model);
+        var package = ModelPackage.Write(Out("dynamic-package"), ModelPackage.Load(trained.Package).Manifest, new Dictionary<string, string> { [ModelPackage.ModelFile] = model });
+
+        var error = await Assert.ThrowsAsync<QuantizationException>(() => Quantizer.QuantizeAsync(new QuantizeRequest { Model = package.Folder, Calibration = trained.Calibration, Out = Out("never-6"), Cache = trained.Cache }, _ => { }, CancellationToken.None));
+
+        Assert.Contains("dynamic", error.Message);
+    }
+
+    [Fact]
     public async Task PackageWhoseModelIsNotOnnx_IsRefused()
     {
         var junk = Path.Combine(trained.Root, "junk.onnx");

@@ -109,6 +109,38 @@ public sealed class RewriteTests
     }
 
     [Fact]
+    public void U8S8WithReducedRange_UsesUint8ActivationsAnd7BitWeights_AndComputesWhatWeSimulate()
+    {
+        const int K = 8, N = 3;
+        var random = new Random(5);
+        var w = Enumerable.Range(0, K * N).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var b = new GraphBuilder("u8");
+        var x = b.Input("x", TensorElementType.Float, 1, K);
+        b.NamedNode("MatMul", [x, b.Initializer("w", w, K, N)], ["y"]);
+        b.Output("y", TensorElementType.Float, 1, N);
+        var model = b.Build();
+        var sample = Enumerable.Range(0, K).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        var (plan, _) = QuantizationPlan.Create(model);
+        var threshold = sample.Max(MathF.Abs);
+
+        var int8 = QdqRewriter.Rewrite(model, plan, new Dictionary<string, float> { ["x"] = threshold }, new Dictionary<string, bool> { ["x"] = true }, new QdqFormat { UnsignedActivations = true, ReduceRange = true });
+        var y = Run(int8, sample, [1, K]);
+
+        var zeroPoint = int8.Graph.Initializer.Single(t => t.Name == "x_zero_point");
+        Assert.Equal((int)TensorElementType.UInt8, zeroPoint.DataType);
+        Assert.Equal(128, zeroPoint.RawData[0]);
+        var weights = int8.Graph.Initializer.Single(t => t.Name == "w_quantized").RawData.Select(v => (sbyte)v).ToArray();
+        Assert.Equal(63, weights.Max(v => Math.Abs((int)v)));
+        var sx = 2 * threshold / 255;
+        for (var n = 0; n < N; n++)
+        {
+            var sw = Enumerable.Range(0, K).Max(k => Math.Abs(w[(k * N) + n])) / 63;
+            var expected = Enumerable.Range(0, K).Sum(k => (double)((Math.Clamp(MathF.Round(sample[k] / sx) + 128, 0, 255) - 128) * sx) * (Math.Clamp(MathF.Round(w[(k * N) + n] / sw), -63, 63) * sw));
+            Assert.Equal(expected, y[n], 4);
+        }
+    }
+
+    [Fact]
     public void PerChannelWeightScales_FollowEachOutputChannelsLargestMagnitude()
     {
         var weight = GraphBuilder.Tensor<float>("w", [1f, -2f, 0.5f, 100f, -50f, 25f], 2, 3); // Conv-like [O=2, 3]
