@@ -22,7 +22,11 @@ cp /etc/ssl/certs/ca-certificates.crt $R/etc/ssl/certs/ca-certificates.crt
 # Back to a root without the project's own packages, in case an earlier check installed them.
 PKGS=$(sed -n 's/^APT_PACKAGES=(\(.*\))/\1/p' "$REPO"/edgemed.sh | sed 's/ca-certificates//')
 chroot $R env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq --autoremove $PKGS python3 >/dev/null 2>&1 || true
-rm -rf $R/work $R/root/.nuget $R/root/.local && mkdir -p $R/work
-git clone -q "$REPO" $R"$REPO"
-cp -a "$SHARED" $R"$SHARED"
-chroot $R bash -c 'cd "$REPO" && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root CI=true NUGET_CERT_REVOCATION_MODE=offline SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt bash .ci/run </dev/null'
+# A clean clone at the same path, with shared/ beside it, as CI has them.
+SHARED="$(cd "$SHARED" && pwd)"
+rm -rf "$R$REPO" "$R$SHARED" $R/root/.nuget $R/root/.local
+mkdir -p "$(dirname "$R$REPO")" "$(dirname "$R$SHARED")"
+git clone -q "$REPO" "$R$REPO"
+cp -a "$SHARED" "$R$SHARED"
+chroot $R env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root CI=true NUGET_CERT_REVOCATION_MODE=offline \
+  SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt bash -c "cd '$REPO' && bash .ci/run </dev/null"
