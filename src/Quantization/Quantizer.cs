@@ -5,7 +5,6 @@ using System.Text;
 using System.Text.Json;
 using EdgeMed.DicomIngest.Datasets;
 using EdgeMed.DicomIngest.Normalization;
-using EdgeMed.Onnx;
 using EdgeMed.Onnx.Model;
 using EdgeMed.Onnx.Packages;
 using EdgeMed.Onnx.Runtime;
@@ -98,7 +97,7 @@ public static class Quantizer
         log($"plan: {plan.Count} nodes to int8 ({string.Join(", ", plan.GroupBy(p => p.OpType).Select(g => $"{g.Count()} {g.Key}"))}); {kept.Count} kept float");
 
         var input = package.Manifest.Input;
-        var settings = new NormalizationSettings { Size = input.Size, Mean = input.Mean, Std = input.Std, LowerPercentile = input.LowerPercentile, UpperPercentile = input.UpperPercentile, UseVoiWindow = input.UseVoiWindow, PreserveAspect = input.PreserveAspect };
+        var settings = input.ToNormalizationSettings();
         var calibrationSet = LabeledSet.Scan(request.Calibration, package.Manifest.Classes);
         var cache = await TensorCache.OpenOrBuildAsync(calibrationSet, settings, request.Cache ?? TensorCache.DefaultRoot, null, cancellationToken).ConfigureAwait(false);
         var chosen = Stratified(cache, request.Samples);
@@ -218,16 +217,7 @@ public static class Quantizer
 
     private static CalibrationSource Source(TensorCache cache, List<int> indices, int channels)
     {
-        var plane = cache.Size * cache.Size;
-        var one = new float[plane];
-        return new CalibrationSource(indices.Count, [1, channels, cache.Size, cache.Size], (i, span) =>
-        {
-            cache.Read(indices[i], 1, one);
-            for (var c = 0; c < channels; c++)
-            {
-                one.CopyTo(span.Slice(c * plane, plane));
-            }
-        });
+        return new CalibrationSource(indices.Count, [1, channels, cache.Size, cache.Size], (i, span) => cache.ReadAsInput(indices[i], channels, span));
     }
 
     /// <summary>Median latency of fp32 and int8 at batch 1 and 8, interleaved so both see the same machine.</summary>
@@ -288,17 +278,7 @@ public static class Quantizer
         // Expose every quantized node's output in both models: fp32 names it O; the int8 model's O is its DQ output.
         var probes = plan.Select(p => p.Output).Where(o => int8.Graph.Node.Any(n => n.Output.Contains(o))).Distinct().ToList();
         var logits = package.Manifest.Outputs[0];
-        ModelProto Expose(ModelProto m)
-        {
-            var copy = m.Clone();
-            var existing = copy.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-            foreach (var name in probes.Where(p => !existing.Contains(p)))
-            {
-                copy.Graph.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float } } });
-            }
-
-            return copy;
-        }
+        ModelProto Expose(ModelProto m) => ModelEdits.ExposeOutputs(m, probes);
 
         var options = new OnnxSessionOptions { IntraOpThreads = request.Threads };
         using var a = OnnxSession.FromBytes(Expose(fp32).ToByteArray(), options);

@@ -25,9 +25,8 @@ public class IngestBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var shared = FindShared();
-        _dicomPath = Directory.GetFiles(Path.Combine(shared, "dicom", "ge-axial-t1-130")).Order(StringComparer.Ordinal).First();
-        _jpegBytes = File.ReadAllBytes(Directory.EnumerateFiles(Path.Combine(shared, "alzheimer-mri", "train"), "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First());
+        _dicomPath = Directory.GetFiles(EdgeMed.Tests.SharedData.GeSeries).Order(StringComparer.Ordinal).First();
+        _jpegBytes = File.ReadAllBytes(Directory.EnumerateFiles(EdgeMed.Tests.SharedData.Alzheimer, "*.jpg", SearchOption.AllDirectories).Order(StringComparer.Ordinal).First());
         _isolated = new DicomReader();
         _inProcess = new DicomReader(isolation: DecoderIsolation.InProcess);
         _jpeg = new JpegDecoder();
@@ -73,19 +72,5 @@ public class IngestBenchmarks
         _isolated.Dispose();
         _inProcess.Dispose();
         _jpeg.Dispose();
-    }
-
-    private static string FindShared()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "shared", "data");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new DirectoryNotFoundException("../shared/data not found");
     }
 }

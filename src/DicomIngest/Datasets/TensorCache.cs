@@ -79,6 +79,20 @@ public sealed class TensorCache
         stream.ReadExactly(MemoryMarshal.AsBytes(destination[..(count * plane)]));
     }
 
+    /// <summary>
+    /// Reads sample <paramref name="index"/> into <paramref name="destination"/> as a model input of
+    /// <paramref name="channels"/> channels (the cached single channel replicated), CHW.
+    /// </summary>
+    public void ReadAsInput(int index, int channels, Span<float> destination)
+    {
+        var plane = Size * Size;
+        Read(index, 1, destination[..plane]);
+        for (var c = 1; c < channels; c++)
+        {
+            destination[..plane].CopyTo(destination.Slice(c * plane, plane));
+        }
+    }
+
     internal static string ComputeKey(LabeledSet set, NormalizationSettings settings)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);

@@ -1,4 +1,4 @@
-using EdgeMed.Onnx;
+using EdgeMed.Onnx.Model;
 using EdgeMed.Onnx.Runtime;
 using Google.Protobuf;
 using Onnx;
@@ -28,12 +28,7 @@ public static class CalibrationRunner
             throw new QuantizationException("The calibration set is empty.");
         }
 
-        var exposed = model.Clone();
-        var existing = exposed.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
-        foreach (var name in tensors.Where(t => !existing.Contains(t)))
-        {
-            exposed.Graph.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float } } });
-        }
+        var exposed = ModelEdits.ExposeOutputs(model, tensors);
 
         using var session = OnnxSession.FromBytes(exposed.ToByteArray(), new OnnxSessionOptions { IntraOpThreads = threads });
         var input = session.Inputs[0];

@@ -19,7 +19,6 @@ internal static class OnnxEvaluator
         var size = cache.Size;
         var plane = size * size;
         const int Batch = 8;
-        var one = new float[plane];
         var logits = new float[indices.Count * classes];
         float[]? features = null;
         var featureWidth = 0;
@@ -30,11 +29,7 @@ internal static class OnnxEvaluator
             var input = new float[count * channels * plane];
             for (var b = 0; b < count; b++)
             {
-                cache.Read(indices[start + b], 1, one);
-                for (var c = 0; c < channels; c++)
-                {
-                    one.CopyTo(input.AsSpan(((b * channels) + c) * plane, plane));
-                }
+                cache.ReadAsInput(indices[start + b], channels, input.AsSpan(b * channels * plane, channels * plane));
             }
 
             using var tensor = OnnxTensor.Create(input, count, channels, size, size);

@@ -123,7 +123,7 @@ internal static class TrainingRun
             Name = name,
             Arch = o.Arch,
             Classes = set.Classes,
-            Input = new PackageInput { Size = o.Size, Channels = channels, Mean = settings.Mean, Std = settings.Std, PreprocessingVersion = NormalizationSettings.AlgorithmVersion, LowerPercentile = settings.LowerPercentile, UpperPercentile = settings.UpperPercentile, UseVoiWindow = settings.UseVoiWindow, PreserveAspect = settings.PreserveAspect },
+            Input = settings.ToPackageInput(channels),
             TrainingDataHash = cache.Key,
             Split = JsonSerializer.SerializeToElement(new { seed = o.Seed, fractions = new[] { o.TrainFraction, o.ValidationFraction, o.TestFraction }, train = indices[SplitPart.Train].Count, val = indices[SplitPart.Validation].Count, test = indices[SplitPart.Test].Count, file = "split.csv" }),
             Metrics = JsonSerializer.SerializeToElement(new { accuracy = metrics.Accuracy, macro_f1 = metrics.MacroF1, weighted_f1 = metrics.WeightedF1, auc_macro = double.IsNaN(metrics.AucMacro) ? (double?)null : metrics.AucMacro, n = metrics.N }),
@@ -152,7 +152,7 @@ internal static class TrainingRun
             set = LabeledSet.Scan(data, package.Manifest.Classes, headers);
         }
 
-        var settings = new NormalizationSettings { Size = input.Size, Mean = input.Mean, Std = input.Std, LowerPercentile = input.LowerPercentile, UpperPercentile = input.UpperPercentile, UseVoiWindow = input.UseVoiWindow, PreserveAspect = input.PreserveAspect };
+        var settings = input.ToNormalizationSettings();
         var cache = await TensorCache.OpenOrBuildAsync(set, settings, cacheRoot ?? TensorCache.DefaultRoot, ui.Cache, cancellationToken).ConfigureAwait(false);
         if (cache.Samples.Count == 0)
         {
