@@ -1,0 +1,113 @@
+using EdgeMed.DicomIngest;
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Lights;
+using EdgeMed.EdgeAgent.Models;
+using EdgeMed.EdgeAgent.Operations;
+using EdgeMed.EdgeAgent.Pipeline;
+using EdgeMed.EdgeAgent.Share;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+
+namespace EdgeMed.EdgeAgent;
+
+/// <summary>What a command needs from the host.</summary>
+internal enum AgentMode
+{
+    /// <summary>The service: scanner, pipeline, lights, systemd.</summary>
+    Service,
+
+    /// <summary>One-shot classification of given files: pipeline only, files never moved.</summary>
+    Classify,
+
+    /// <summary>Database queries (status, results, quarantine).</summary>
+    Query,
+}
+
+/// <summary>Builds the host of every command: configuration, logging, options, and the components the mode needs.</summary>
+internal static class AgentHost
+{
+    /// <summary>Whether this process runs as a systemd service (journald shows the log; service paths are the defaults).</summary>
+    public static bool UnderSystemd => Environment.GetEnvironmentVariable("INVOCATION_ID") is { Length: > 0 } || Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 };
+
+    public static IHost Build(AgentMode mode, string? configFile, IReadOnlyDictionary<string, string?> overrides)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration
+            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
+            .AddJsonFile("/etc/edgemed/appsettings.json", optional: true);
+        if (configFile is not null)
+        {
+            builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
+        }
+
+        // EDGEMED__SHARE=/mnt/scanner is EdgeMed:Share; other variables stay out of the configuration.
+        builder.Configuration.AddInMemoryCollection(Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(k => k.StartsWith("EDGEMED__", StringComparison.OrdinalIgnoreCase))
+            .Select(k => KeyValuePair.Create(AgentOptions.Section + ":" + k["EDGEMED__".Length..].Replace("__", ":", StringComparison.Ordinal), Environment.GetEnvironmentVariable(k))));
+        builder.Configuration.AddInMemoryCollection(overrides.Where(kv => kv.Value is not null));
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        if (UnderSystemd)
+        {
+            builder.Logging.AddSystemdConsole();
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "yyyy-MM-dd HH:mm:ss "; });
+        }
+
+        // stdout carries command output (json, csv); the log goes to stderr.
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        var underSystemd = UnderSystemd;
+        builder.Services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();
+        builder.Services.AddOptions<AgentOptions>().Bind(builder.Configuration.GetSection(AgentOptions.Section))
+            .PostConfigure(o => o.ApplyDefaultPaths(underSystemd)).ValidateOnStart();
+        builder.Services.AddSingleton(sp => AgentDatabase.Open(Options(sp).Database));
+        if (mode != AgentMode.Query)
+        {
+            AddPipeline(builder.Services, mode);
+        }
+
+        return builder.Build();
+    }
+
+    private static AgentOptions Options(IServiceProvider sp) => sp.GetRequiredService<IOptions<AgentOptions>>().Value;
+
+    private static ILogger Logger(IServiceProvider sp, string name) => sp.GetRequiredService<ILoggerFactory>().CreateLogger("EdgeMed.Agent." + name);
+
+    private static void AddPipeline(IServiceCollection services, AgentMode mode)
+    {
+        services.AddSingleton<AgentHealth>();
+        services.AddSingleton(sp => new DicomReader(Options(sp).ToIngestOptions(), DecoderIsolation.SeparateProcess, Logger(sp, "Dicom")));
+        services.AddSingleton(sp => new ModelCatalog(Options(sp).Models, Options(sp), sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Models")));
+        services.AddSingleton(sp => new QuarantineFolder(Options(sp).Quarantine, mode == AgentMode.Service ? Options(sp).Share : null, moveFiles: mode == AgentMode.Service));
+        services.AddSingleton(sp => new InstanceReader(sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<DicomReader>(), sp.GetRequiredService<QuarantineFolder>(), Options(sp), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Reader")));
+        services.AddSingleton(sp => new SeriesClassifier(sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<ModelCatalog>(), Options(sp), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Classifier")));
+        services.AddSingleton(sp => new AgentPipeline(sp.GetRequiredService<InstanceReader>(), sp.GetRequiredService<SeriesClassifier>(), Options(sp), Logger(sp, "Assembler")));
+        if (mode != AgentMode.Service)
+        {
+            return;
+        }
+
+        services.AddSingleton(sp => new DiskWatermark(Path.GetDirectoryName(Path.GetFullPath(Options(sp).Database))!, Options(sp).MinFreeDiskMegabytes, Logger(sp, "Disk")));
+        services.AddSingleton(sp => new ShareScanner(Options(sp).Share, sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<DiskWatermark>(), sp.GetRequiredService<AgentHealth>(), Options(sp).ScanInterval, Options(sp).SettleTime, Logger(sp, "Share")));
+        services.AddSingleton(_ => new SystemdNotifier());
+        services.AddSingleton<ILightDriver>(sp =>
+        {
+            var lights = Options(sp).Lights;
+            return lights.AnyWired
+                ? GpiodLightDriver.Open(lights.Chip, new[] { lights.ReadyPin, lights.BusyPin, lights.AlertPin, lights.FaultPin }.Where(p => p >= 0), lights.ActiveLow)
+                : new NullLightDriver("no light wired (EdgeMed:Lights)");
+        });
+        services.AddHostedService<AgentService>();
+        services.AddHostedService<SystemdService>();
+        services.AddHostedService<StatusLights>();
+    }
+}

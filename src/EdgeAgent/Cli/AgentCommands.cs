@@ -1,0 +1,166 @@
+using System.Globalization;
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Models;
+using EdgeMed.EdgeAgent.Pipeline;
+using EdgeMed.EdgeAgent.Share;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace EdgeMed.EdgeAgent.Cli;
+
+/// <summary>The one-shot commands: classify, status, results, quarantine. Exit codes: 0 ok, 1 some file refused, 2 usage or setup error.</summary>
+internal static class AgentCommands
+{
+    public static async Task<int> ClassifyAsync(IHost host, string[] paths, string format, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var options = host.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
+        var files = new List<FileCandidate>();
+        foreach (var path in paths)
+        {
+            var full = Path.GetFullPath(path);
+            IEnumerable<string> found = Directory.Exists(full)
+                ? Directory.EnumerateFiles(full, "*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true }).Where(f => !ShareScanner.IsSkippedName(Path.GetFileName(f))).Order(StringComparer.Ordinal)
+                : File.Exists(full) ? [full] : throw new FileNotFoundException($"not found: {path}");
+            files.AddRange(found.Select(f => new FileInfo(f)).Select(f => new FileCandidate(f.FullName, f.Length, new DateTimeOffset(f.LastWriteTimeUtc).ToUnixTimeMilliseconds())));
+        }
+
+        var models = host.Services.GetRequiredService<ModelCatalog>();
+        models.Scan();
+        if (models.Current is null)
+        {
+            await error.WriteLineAsync($"No usable model package in {options.Models} (see the log above); use --models DIR.").ConfigureAwait(false);
+            return 2;
+        }
+
+        var queue = AgentPipeline.CreateFileQueue();
+        var pipeline = host.Services.GetRequiredService<AgentPipeline>().RunAsync(queue.Reader, _ => { }, Timeout.InfiniteTimeSpan, cancellationToken);
+        foreach (var file in files.DistinctBy(f => f.Path))
+        {
+            await queue.Writer.WriteAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+
+        queue.Writer.Complete();
+        await pipeline.ConfigureAwait(false);
+
+        var database = host.Services.GetRequiredService<AgentDatabase>();
+        var records = database.FilesByPath(files.Select(f => f.Path).ToList());
+        var refused = 0;
+        foreach (var f in records.Where(f => f.State != FileStates.Done))
+        {
+            refused += f.State == FileStates.Quarantined ? 1 : 0;
+            await error.WriteLineAsync($"{f.Path}: {f.State}{(f.Reason is null ? "" : $" ({f.Reason}: {f.Detail})")}").ConfigureAwait(false);
+        }
+
+        ResultFormatter.Write(output, format, database.SliceRows(fileIds: records.Where(f => f.State == FileStates.Done).Select(f => f.Id).ToList()));
+        return refused > 0 ? 1 : 0;
+    }
+
+    public static int Status(IHost host, TextWriter output)
+    {
+        var options = host.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
+        var database = host.Services.GetRequiredService<AgentDatabase>();
+        var status = database.Status();
+        string Get(string key) => status.TryGetValue(key, out var v) ? $"{v.Value}   (at {v.UpdatedAt})" : "-";
+        var since = AgentDatabase.Format(DateTimeOffset.UtcNow.AddDays(-1));
+        var counts = database.Rows("SELECT state, count(*) AS n FROM files WHERE updated_at >= $since GROUP BY state ORDER BY state", ("$since", since));
+        var queue = database.Rows("SELECT state, count(*) AS n FROM files WHERE state IN ('queued', 'read') GROUP BY state ORDER BY state");
+        var series = database.Rows("SELECT count(*) AS n, sum(low_confidence) AS low FROM series WHERE classified_at >= $since", ("$since", since))[0];
+        string Counts(IEnumerable<IReadOnlyDictionary<string, object?>> rows) =>
+            rows.Any() ? string.Join(", ", rows.Select(r => $"{r["n"]} {r["state"]}")) : "none";
+        ResultFormatter.WriteBlock(output,
+        [
+            ("database", $"{database.FilePath} (schema {AgentDatabase.SchemaVersion})"),
+            ("share", string.IsNullOrEmpty(options.Share) ? "(not set)" : options.Share),
+            ("model", Get(StatusKeys.Model)),
+            ("agent", Get(StatusKeys.Process)),
+            ("health", Get(StatusKeys.Health)),
+            ("queue", Counts(queue)),
+            ("files, 24 h", Counts(counts)),
+            ("series, 24 h", $"{series["n"]} classified, {series["low"] ?? 0L} low-confidence"),
+            ("last error", Get(StatusKeys.LastError)),
+        ]);
+        return 0;
+    }
+
+    public static int Results(IHost host, string? since, string format, bool seriesLevel, TextWriter output)
+    {
+        var database = host.Services.GetRequiredService<AgentDatabase>();
+        var from = ResultFormatter.ParseSince(since);
+        if (!seriesLevel)
+        {
+            ResultFormatter.Write(output, format, database.SliceRows(from));
+            return 0;
+        }
+
+        var rows = database.SeriesRows(from);
+        if (format == "json")
+        {
+            output.WriteLine(System.Text.Json.JsonSerializer.Serialize(rows, ResultFormatter.Indented));
+            return 0;
+        }
+
+        foreach (var row in rows)
+        {
+            output.WriteLine(format == "csv"
+                ? string.Join(',', row.Values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)))
+                : $"{row["series_instance_uid"]}  {row["slice_count"]} slices  {row["predicted_class"]}  p={Convert.ToDouble(row["max_probability"], CultureInfo.InvariantCulture):F3}  low_confidence={row["low_confidence"]}  flags={row["quality_flags"]}  model={row["model_name"]}");
+        }
+
+        return 0;
+    }
+
+    public static int QuarantineList(IHost host, TextWriter output)
+    {
+        var files = host.Services.GetRequiredService<AgentDatabase>().QuarantinedFiles();
+        foreach (var f in files)
+        {
+            var where = string.IsNullOrEmpty(f.QuarantinePath) ? $"{f.Path} (marked in place)" : $"{f.QuarantinePath} (from {f.Path})";
+            output.WriteLine($"{f.Id,6}  {f.UpdatedAt}  {f.Reason}  {where}  — {f.Detail}");
+        }
+
+        output.WriteLine($"{files.Count} quarantined");
+        return 0;
+    }
+
+    public static int QuarantineRetry(IHost host, long[] ids, bool all, TextWriter output, TextWriter error)
+    {
+        var database = host.Services.GetRequiredService<AgentDatabase>();
+        var files = database.QuarantinedFiles().Where(f => all || ids.Contains(f.Id)).ToList();
+        if (files.Count == 0)
+        {
+            error.WriteLine(all ? "Nothing is quarantined." : $"No quarantined file with id {string.Join(", ", ids)} (see: agent quarantine list).");
+            return 2;
+        }
+
+        var failed = 0;
+        foreach (var f in files)
+        {
+            // Back to where it was found, modification time kept, so the running agent takes it as the same file.
+            if (!string.IsNullOrEmpty(f.QuarantinePath) && File.Exists(f.QuarantinePath))
+            {
+                if (File.Exists(f.Path))
+                {
+                    error.WriteLine($"{f.Id}: {f.Path} exists again; left {f.QuarantinePath} where it is.");
+                    failed++;
+                    continue;
+                }
+
+                Directory.CreateDirectory(Path.GetDirectoryName(f.Path)!);
+                File.Move(f.QuarantinePath, f.Path);
+            }
+            else if (!File.Exists(f.Path))
+            {
+                error.WriteLine($"{f.Id}: neither {f.QuarantinePath} nor {f.Path} exists any more.");
+                failed++;
+                continue;
+            }
+
+            database.ResetForRetry(f.Id);
+            output.WriteLine($"{f.Id}: queued again ({f.Path})");
+        }
+
+        return failed > 0 ? 1 : 0;
+    }
+}

@@ -1,0 +1,171 @@
+using EdgeMed.DicomIngest;
+using EdgeMed.DicomIngest.Slices;
+
+namespace EdgeMed.EdgeAgent.Configuration;
+
+/// <summary>
+/// The agent's settings, section <c>EdgeMed</c> of <c>appsettings.json</c>, <c>/etc/edgemed/appsettings.json</c>,
+/// <c>--config FILE</c> and <c>EDGEMED__</c> environment variables (later sources win; command-line options last).
+/// Validated at start by <see cref="AgentOptionsValidator"/>.
+/// </summary>
+public sealed class AgentOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string Section = "EdgeMed";
+
+    /// <summary>The scanner's share (a local folder, CIFS or NFS mount) watched for DICOM files.</summary>
+    public string Share { get; set; } = string.Empty;
+
+    /// <summary>Folder of model packages; the newest valid one is used. Empty: <c>./models</c>, or <c>/var/lib/edgemed/models</c> under systemd.</summary>
+    public string Models { get; set; } = string.Empty;
+
+    /// <summary>The SQLite database. Empty: <c>./data/edgemed.db</c>, or <c>/var/lib/edgemed/edgemed.db</c> under systemd.</summary>
+    public string Database { get; set; } = string.Empty;
+
+    /// <summary>Where refused files are moved. Empty: <c>quarantine</c> beside the database. Files on a read-only share are marked in the ledger instead.</summary>
+    public string Quarantine { get; set; } = string.Empty;
+
+    /// <summary>Time between full recursive scans of the share; file-system events only make a scan come sooner.</summary>
+    public TimeSpan ScanInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a file's size and modification time must hold still before it is read.</summary>
+    public TimeSpan SettleTime { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A series is complete when no instance of it has arrived for this long.</summary>
+    public TimeSpan SeriesQuietPeriod { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Time between scans of the models folder for a newer package.</summary>
+    public TimeSpan ModelScanInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Attempts on one file before it is quarantined; an attempt is recorded before the work, so crashes count.</summary>
+    public int MaxAttempts { get; set; } = 2;
+
+    /// <summary>Modalities classified; instances of others are recorded as ignored.</summary>
+    public IList<string> Modalities { get; set; } = ["MR"];
+
+    /// <summary>Slice planes classified (Axial, Coronal, Sagittal, Oblique); other slices are dropped.</summary>
+    public IList<string> Planes { get; set; } = [nameof(SlicePlane.Axial)];
+
+    /// <summary>Decoded slices held by the series assembler; past it the oldest series goes on early (later instances form a later part).</summary>
+    public int MaxBufferedSlices { get; set; } = 512;
+
+    /// <summary>Slices per inference call.</summary>
+    public int BatchSize { get; set; } = 8;
+
+    /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime use one per core.</summary>
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Let ONNX Runtime's threads spin between runs: a little faster, but burns CPU while the agent waits for files.</summary>
+    public bool AllowSpinning { get; set; }
+
+    /// <summary>A series (or slice) whose top probability is below this is flagged low-confidence.</summary>
+    public double MinConfidence { get; set; } = 0.6;
+
+    /// <summary>A series (or slice) whose entropy, divided by ln(classes), is above this is flagged low-confidence.</summary>
+    public double MaxNormalizedEntropy { get; set; } = 0.8;
+
+    /// <summary>Series with fewer axial slices are flagged <c>few-slices</c>.</summary>
+    public int MinSeriesSlices { get; set; } = 5;
+
+    /// <summary>Intake pauses while the database's file system has less free space than this.</summary>
+    public long MinFreeDiskMegabytes { get; set; } = 512;
+
+    /// <summary>When set, a model package must have exactly these classes, in this order.</summary>
+    public IList<string> ExpectedClasses { get; set; } = [];
+
+    /// <summary>DICOM reading.</summary>
+    public DicomSettings Dicom { get; set; } = new();
+
+    /// <summary>Status lights.</summary>
+    public LightOptions Lights { get; set; } = new();
+
+    /// <summary>The DicomIngest options these settings stand for.</summary>
+    public DicomIngestOptions ToIngestOptions()
+    {
+        var accepted = new HashSet<string>(SopClasses.DefaultAccepted, StringComparer.Ordinal);
+        accepted.UnionWith(Dicom.ExtraSopClasses);
+        return new DicomIngestOptions
+        {
+            AcceptedSopClasses = accepted,
+            MaxPixels = Dicom.MaxPixels,
+            MaxFileBytes = Dicom.MaxFileMegabytes * 1024 * 1024,
+            PatientKeySalt = Dicom.PatientKeySalt,
+            PlaneToleranceDegrees = Dicom.PlaneToleranceDegrees,
+            DecodeTimeout = Dicom.DecodeTimeout,
+            ConvertColorToLuminance = Dicom.ConvertColorToLuminance,
+        };
+    }
+
+    /// <summary>Fills empty paths with the defaults of a checkout (relative to the working folder) or of a systemd service.</summary>
+    public void ApplyDefaultPaths(bool underSystemd)
+    {
+        var root = underSystemd ? "/var/lib/edgemed" : Path.GetFullPath("data");
+        if (string.IsNullOrWhiteSpace(Database))
+        {
+            Database = Path.Combine(root, "edgemed.db");
+        }
+
+        if (string.IsNullOrWhiteSpace(Models))
+        {
+            Models = underSystemd ? Path.Combine(root, "models") : Path.GetFullPath("models");
+        }
+
+        if (string.IsNullOrWhiteSpace(Quarantine))
+        {
+            Quarantine = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Database)) ?? root, "quarantine");
+        }
+    }
+}
+
+/// <summary>DICOM reading settings.</summary>
+public sealed class DicomSettings
+{
+    /// <summary>Image SOP classes accepted besides MR, enhanced MR and secondary capture.</summary>
+    public IList<string> ExtraSopClasses { get; set; } = [];
+
+    /// <summary>Largest image in samples (rows × columns × frames × samples per pixel).</summary>
+    public long MaxPixels { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Largest file read.</summary>
+    public long MaxFileMegabytes { get; set; } = 1024;
+
+    /// <summary>Angle tolerance for calling a slice axial; see <see cref="DicomIngestOptions.PlaneToleranceDegrees"/>.</summary>
+    public double PlaneToleranceDegrees { get; set; } = 25;
+
+    /// <summary>How long one decode may take before the decoder process is killed.</summary>
+    public TimeSpan DecodeTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Secret salt of the Patient ID hash; set one per installation.</summary>
+    public string PatientKeySalt { get; set; } = "edgemed";
+
+    /// <summary>Convert color images to luminance instead of refusing them.</summary>
+    public bool ConvertColorToLuminance { get; set; }
+}
+
+/// <summary>Status lights on GPIO lines through libgpiod. A pin of -1 is not wired.</summary>
+public sealed class LightOptions
+{
+    /// <summary>The GPIO chip, by name (<c>gpiochip0</c>), path or number; when it does not exist the lights do nothing.</summary>
+    public string Chip { get; set; } = "gpiochip0";
+
+    /// <summary>Lines are lit by a low level.</summary>
+    public bool ActiveLow { get; set; }
+
+    /// <summary>Steady while the agent is ready.</summary>
+    public int ReadyPin { get; set; } = -1;
+
+    /// <summary>Blinks while inferring.</summary>
+    public int BusyPin { get; set; } = -1;
+
+    /// <summary>On after a series was flagged, for <see cref="AlertHold"/>.</summary>
+    public int AlertPin { get; set; } = -1;
+
+    /// <summary>On while something needs a technician (no model, share unavailable, disk low, storage error).</summary>
+    public int FaultPin { get; set; } = -1;
+
+    /// <summary>How long the alert light stays on after a flagged series.</summary>
+    public TimeSpan AlertHold { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Whether any light is wired.</summary>
+    public bool AnyWired => ReadyPin >= 0 || BusyPin >= 0 || AlertPin >= 0 || FaultPin >= 0;
+}

@@ -1,0 +1,60 @@
+using EdgeMed.DicomIngest.Slices;
+using Microsoft.Extensions.Options;
+
+namespace EdgeMed.EdgeAgent.Configuration;
+
+/// <summary>Checks <see cref="AgentOptions"/> at start, so a bad setting stops the service with a message naming it.</summary>
+public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
+{
+    /// <inheritdoc />
+    public ValidateOptionsResult Validate(string? name, AgentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        void Check(bool ok, string message)
+        {
+            if (!ok)
+            {
+                errors.Add(message);
+            }
+        }
+
+        Check(options.ScanInterval > TimeSpan.Zero, "EdgeMed:ScanInterval must be positive (e.g. 00:00:05).");
+        Check(options.SettleTime >= TimeSpan.Zero, "EdgeMed:SettleTime must not be negative.");
+        Check(options.SeriesQuietPeriod >= TimeSpan.Zero, "EdgeMed:SeriesQuietPeriod must not be negative.");
+        Check(options.ModelScanInterval > TimeSpan.Zero, "EdgeMed:ModelScanInterval must be positive.");
+        Check(options.MaxAttempts is >= 1 and <= 10, "EdgeMed:MaxAttempts must be between 1 and 10.");
+        Check(options.MaxBufferedSlices >= 1, "EdgeMed:MaxBufferedSlices must be at least 1.");
+        Check(options.BatchSize is >= 1 and <= 256, "EdgeMed:BatchSize must be between 1 and 256.");
+        Check(options.IntraOpThreads is >= 0 and <= 256, "EdgeMed:IntraOpThreads must be 0 (one per core) or a thread count up to 256.");
+        Check(options.MinConfidence is >= 0 and <= 1, "EdgeMed:MinConfidence must be between 0 and 1.");
+        Check(options.MaxNormalizedEntropy is >= 0 and <= 1, "EdgeMed:MaxNormalizedEntropy must be between 0 and 1.");
+        Check(options.MinSeriesSlices >= 0, "EdgeMed:MinSeriesSlices must not be negative.");
+        Check(options.MinFreeDiskMegabytes >= 0, "EdgeMed:MinFreeDiskMegabytes must not be negative.");
+        Check(options.Modalities.Count > 0 && options.Modalities.All(m => !string.IsNullOrWhiteSpace(m)), "EdgeMed:Modalities must list at least one modality (e.g. MR).");
+        Check(options.Planes.Count > 0, "EdgeMed:Planes must list at least one plane (Axial, Coronal, Sagittal, Oblique).");
+        foreach (var plane in options.Planes)
+        {
+            Check(Enum.TryParse<SlicePlane>(plane, ignoreCase: true, out _), $"EdgeMed:Planes has '{plane}'; known planes are {string.Join(", ", Enum.GetNames<SlicePlane>())}.");
+        }
+
+        Check(options.ExpectedClasses.Distinct(StringComparer.Ordinal).Count() == options.ExpectedClasses.Count, "EdgeMed:ExpectedClasses lists a class twice.");
+        Check(options.Dicom.MaxPixels > 0 && options.Dicom.MaxFileMegabytes > 0, "EdgeMed:Dicom:MaxPixels and MaxFileMegabytes must be positive.");
+        Check(options.Dicom.DecodeTimeout > TimeSpan.Zero, "EdgeMed:Dicom:DecodeTimeout must be positive.");
+        Check(options.Dicom.PlaneToleranceDegrees is > 0 and < 45, "EdgeMed:Dicom:PlaneToleranceDegrees must be between 0 and 45.");
+        Check(!string.IsNullOrEmpty(options.Dicom.PatientKeySalt), "EdgeMed:Dicom:PatientKeySalt must not be empty.");
+
+        var pins = new[] { options.Lights.ReadyPin, options.Lights.BusyPin, options.Lights.AlertPin, options.Lights.FaultPin }.Where(p => p >= 0).ToList();
+        Check(pins.Distinct().Count() == pins.Count, "EdgeMed:Lights: two lights share one pin.");
+        Check(options.Lights.AlertHold >= TimeSpan.Zero, "EdgeMed:Lights:AlertHold must not be negative.");
+
+        if (!string.IsNullOrEmpty(options.Share) && !string.IsNullOrEmpty(options.Quarantine))
+        {
+            var share = Path.GetFullPath(options.Share).TrimEnd('/') + "/";
+            var quarantine = Path.GetFullPath(options.Quarantine).TrimEnd('/') + "/";
+            Check(!quarantine.StartsWith(share, StringComparison.Ordinal), "EdgeMed:Quarantine must not be inside the share (it would be scanned).");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,96 @@
+namespace EdgeMed.EdgeAgent.Ledger;
+
+/// <summary>States of a file in the ledger. Stored as text; the CLI prints them.</summary>
+public static class FileStates
+{
+    /// <summary>Seen and settled; waiting to be read (or read again after a restart).</summary>
+    public const string Queued = "queued";
+
+    /// <summary>Read; its slices wait in the series assembler or in inference.</summary>
+    public const string Read = "read";
+
+    /// <summary>Classified; its slice results are stored.</summary>
+    public const string Done = "done";
+
+    /// <summary>Same content or same SOP instance as a file already taken; not classified again.</summary>
+    public const string Duplicate = "duplicate";
+
+    /// <summary>A readable instance that the filters leave out (modality, plane).</summary>
+    public const string Ignored = "ignored";
+
+    /// <summary>Refused; moved to the quarantine folder (or marked in place on a read-only share).</summary>
+    public const string Quarantined = "quarantined";
+
+    /// <summary>Whether nothing more will be done with a file in <paramref name="state"/>.</summary>
+    public static bool IsTerminal(string state) => state is Done or Duplicate or Ignored or Quarantined;
+}
+
+/// <summary>One version (path, size, modification time) of a file in the ledger.</summary>
+/// <param name="Id">Row id.</param>
+/// <param name="Path">Full path where it was seen.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="ModifiedMs">Modification time, Unix milliseconds.</param>
+/// <param name="Sha256">Content hash, once read.</param>
+/// <param name="SopInstanceUid">SOP instance UID, once read.</param>
+/// <param name="SeriesInstanceUid">Series instance UID, once read.</param>
+/// <param name="State">One of <see cref="FileStates"/>.</param>
+/// <param name="Attempts">Work started on it and not finished (a crash leaves it counted).</param>
+/// <param name="Reason">Stable reason code for duplicate, ignored and quarantined files.</param>
+/// <param name="Detail">Human-readable detail of the reason.</param>
+/// <param name="QuarantinePath">Where it was moved, when quarantined by moving.</param>
+/// <param name="UpdatedAt">Last change, ISO 8601 UTC.</param>
+public sealed record FileRecord(
+    long Id, string Path, long Size, long ModifiedMs, string? Sha256, string? SopInstanceUid, string? SeriesInstanceUid,
+    string State, int Attempts, string? Reason, string? Detail, string? QuarantinePath, string UpdatedAt);
+
+/// <summary>The model that produced a result.</summary>
+/// <param name="Name">Package name.</param>
+/// <param name="Version">Package version (its creation time).</param>
+/// <param name="Sha256">SHA-256 of model.onnx.</param>
+/// <param name="PreprocessingVersion">The slice normalizer's algorithm version the package was made for.</param>
+public sealed record ModelIdentity(string Name, string Version, string Sha256, string PreprocessingVersion);
+
+/// <summary>One classified slice, as stored.</summary>
+/// <param name="FileId">The file it came from.</param>
+/// <param name="SopInstanceUid">Its instance.</param>
+/// <param name="Frame">Frame index in the instance.</param>
+/// <param name="Tile">Mosaic tile index, or -1.</param>
+/// <param name="Position">Position along the slice normal, mm, when known.</param>
+/// <param name="Probabilities">Softmax probabilities, in the model's class order.</param>
+/// <param name="PredictedClass">Class with the highest probability.</param>
+/// <param name="MaxProbability">That probability.</param>
+/// <param name="Entropy">Entropy of the probabilities, nats.</param>
+/// <param name="ModelSha256">The model that produced it.</param>
+public sealed record SliceResult(
+    long FileId, string SopInstanceUid, int Frame, int Tile, double? Position, IReadOnlyDictionary<string, double> Probabilities,
+    string PredictedClass, double MaxProbability, double Entropy, string ModelSha256);
+
+/// <summary>The result of one series, computed from all of its stored slices.</summary>
+/// <param name="SeriesInstanceUid">Series.</param>
+/// <param name="SliceCount">Slices averaged.</param>
+/// <param name="Probabilities">Mean probabilities over the slices.</param>
+/// <param name="PredictedClass">Class with the highest mean probability.</param>
+/// <param name="MaxProbability">That mean probability.</param>
+/// <param name="Entropy">Entropy of the mean probabilities, nats.</param>
+/// <param name="BestSlice">The slice most confident of the predicted class.</param>
+/// <param name="LowConfidence">The top probability or the entropy is past its threshold.</param>
+/// <param name="QualityFlags">Input quality flags, comma-separated (few-slices, gaps, duplicate-positions, mixed-models); empty when none.</param>
+public sealed record SeriesSummary(
+    string SeriesInstanceUid, int SliceCount, IReadOnlyDictionary<string, double> Probabilities, string PredictedClass,
+    double MaxProbability, double Entropy, SliceResult BestSlice, bool LowConfidence, string QualityFlags);
+
+/// <summary>What the classifier stores for one completed series (or a late part of one).</summary>
+/// <param name="SeriesInstanceUid">Series.</param>
+/// <param name="StudyInstanceUid">Study.</param>
+/// <param name="Modality">Modality.</param>
+/// <param name="Description">Series description (not identifying).</param>
+/// <param name="FileIds">The files whose slices these are; they become <see cref="FileStates.Done"/>.</param>
+/// <param name="Slices">The slice results.</param>
+/// <param name="Model">The model.</param>
+/// <param name="ReadMs">Time spent reading and decoding the files.</param>
+/// <param name="NormalizeMs">Time spent normalizing.</param>
+/// <param name="InferenceMs">Time spent in ONNX Runtime.</param>
+/// <param name="LatencyMs">From the first file's arrival to the result (includes the quiet period).</param>
+public sealed record SeriesBatch(
+    string SeriesInstanceUid, string? StudyInstanceUid, string? Modality, string? Description, IReadOnlyList<long> FileIds,
+    IReadOnlyList<SliceResult> Slices, ModelIdentity Model, double ReadMs, double NormalizeMs, double InferenceMs, double LatencyMs);

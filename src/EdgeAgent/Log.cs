@@ -1,0 +1,83 @@
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent;
+
+/// <summary>
+/// Log messages of the agent (event ids 3000–3999: 30xx service, 31xx share, 32xx reader, 33xx assembler,
+/// 34xx classifier, 35xx models, 36xx lights, 37xx disk). Files are named by ledger id, never by path: scanner exports
+/// often name folders after patients. `agent quarantine list` and the database give paths to those allowed to see them.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Agent starting: share {Share}, models {Models}, database {Database}; {Unfinished} unfinished files from before are taken up again")]
+    internal static partial void AgentStarting(ILogger logger, string share, string models, string database, int unfinished);
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Agent stopped: {FilesRead} files read, {SeriesStored} series stored; unfinished work stays in the ledger")]
+    internal static partial void AgentStopped(ILogger logger, long filesRead, long seriesStored);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Critical, Message = "Agent pipeline failed; exiting so systemd restarts it (the ledger resumes the work)")]
+    internal static partial void AgentFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "No usable model package in {Models}: series are read and wait until one is dropped in")]
+    internal static partial void NoModel(ILogger logger, string models);
+
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "Share {Share} is unavailable; scanning on until it returns")]
+    internal static partial void ShareUnavailable(ILogger logger, string share);
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Share {Share} is available")]
+    internal static partial void ShareAvailable(ILogger logger, string share);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Listing share {Share} failed: {Error}")]
+    internal static partial void ShareListFailed(ILogger logger, string share, string error);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "File-system events unavailable ({Error}); periodic scans only")]
+    internal static partial void WatcherUnavailable(ILogger logger, string error);
+
+    [LoggerMessage(EventId = 3200, Level = LogLevel.Debug, Message = "File {FileId} read: series {SeriesUid}, {SliceCount} slices, {ElapsedMs:F1} ms")]
+    internal static partial void FileAccepted(ILogger logger, long fileId, string seriesUid, int sliceCount, double elapsedMs);
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "File {FileId} is a duplicate ({Reason}, first seen as file {OriginalId}); not classified again")]
+    internal static partial void FileDuplicate(ILogger logger, long fileId, string reason, long originalId);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "File {FileId} ignored: {Reason} ({Detail})")]
+    internal static partial void FileIgnored(ILogger logger, long fileId, string reason, string detail);
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "File {FileId} quarantined: {Reason} ({Detail}); moved: {Moved}")]
+    internal static partial void FileQuarantined(ILogger logger, long fileId, string reason, string detail, bool moved);
+
+    [LoggerMessage(EventId = 3204, Level = LogLevel.Warning, Message = "File {FileId}: {Reason} on attempt {Attempt} of {MaxAttempts}; trying again")]
+    internal static partial void FileRetried(ILogger logger, long fileId, string reason, int attempt, int maxAttempts);
+
+    [LoggerMessage(EventId = 3205, Level = LogLevel.Information, Message = "File {FileId} vanished before it was read; taken again if it returns")]
+    internal static partial void FileVanished(ILogger logger, long fileId);
+
+    [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Series {SeriesUid} passed on before its quiet period: {Buffered} slices buffered; later instances form a later part")]
+    internal static partial void SeriesFlushedEarly(ILogger logger, string seriesUid, int buffered);
+
+    [LoggerMessage(EventId = 3400, Level = LogLevel.Information, Message = "Series {SeriesUid}: {SliceCount} slices ({NewSlices} new) → {Class} p={Confidence:F3} low_confidence={LowConfidence} flags={Flags} normalize {NormalizeMs:F0} ms, inference {InferenceMs:F0} ms, model {Model}")]
+    internal static partial void SeriesClassified(ILogger logger, string seriesUid, int sliceCount, int newSlices, string @class, double confidence, bool lowConfidence, string flags, double normalizeMs, double inferenceMs, string model);
+
+    [LoggerMessage(EventId = 3401, Level = LogLevel.Error, Message = "Series {SeriesUid} failed: {Error}; its files will be read again")]
+    internal static partial void SeriesFailed(ILogger logger, string seriesUid, string error);
+
+    [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Model {Name} {Version} loaded (sha256 {Sha256}, {Precision}, {Classes} classes)")]
+    internal static partial void ModelLoaded(ILogger logger, string name, string version, string sha256, string precision, int classes);
+
+    [LoggerMessage(EventId = 3501, Level = LogLevel.Information, Message = "Model swapped: {OldName} {OldVersion} → {Name} {Version} (sha256 {Sha256}); series in flight finish on the old one")]
+    internal static partial void ModelSwapped(ILogger logger, string oldName, string oldVersion, string name, string version, string sha256);
+
+    [LoggerMessage(EventId = 3502, Level = LogLevel.Error, Message = "Model package {Package} refused: {Reason}; in use: {Current}")]
+    internal static partial void ModelRefused(ILogger logger, string package, string reason, string current);
+
+    [LoggerMessage(EventId = 3503, Level = LogLevel.Warning, Message = "Models folder {Folder} does not exist")]
+    internal static partial void ModelsFolderMissing(ILogger logger, string folder);
+
+    [LoggerMessage(EventId = 3600, Level = LogLevel.Information, Message = "Status lights: {Driver}")]
+    internal static partial void LightsDriver(ILogger logger, string driver);
+
+    [LoggerMessage(EventId = 3700, Level = LogLevel.Warning, Message = "Intake paused: {FreeMb} MB free, below the {MinimumMb} MB watermark")]
+    internal static partial void IntakePausedDiskLow(ILogger logger, long freeMb, long minimumMb);
+
+    [LoggerMessage(EventId = 3701, Level = LogLevel.Information, Message = "Intake resumed: {FreeMb} MB free (watermark {MinimumMb} MB)")]
+    internal static partial void IntakeResumed(ILogger logger, long freeMb, long minimumMb);
+}

@@ -1,0 +1,104 @@
+using System.Globalization;
+using EdgeMed.DicomIngest.Normalization;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.Onnx.Packages;
+using EdgeMed.Onnx.Runtime;
+
+namespace EdgeMed.EdgeAgent.Models;
+
+/// <summary>
+/// A validated, warmed-up model package with its session and the normalizer its preprocessing asks for. Reference
+/// counted: a swap releases the catalog's reference and the session closes when the last series using it is stored.
+/// Used by one inference stage at a time (its input buffer is not shared).
+/// </summary>
+public sealed class LoadedModel
+{
+    private int _references = 1;
+
+    internal LoadedModel(ModelPackage package, OnnxSession session, int batchSize)
+    {
+        Package = package;
+        Session = session;
+        var m = package.Manifest;
+        Classes = m.Classes;
+        Settings = m.Input.ToNormalizationSettings();
+        Normalizer = new SliceNormalizer(Settings);
+        InputName = session.Inputs[0].Name;
+        BatchSize = batchSize;
+        Input = new float[batchSize * Normalizer.OutputLength];
+        Identity = new ModelIdentity(m.Name, m.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), package.ModelSha256, m.Input.PreprocessingVersion);
+    }
+
+    /// <summary>The package.</summary>
+    public ModelPackage Package { get; }
+
+    /// <summary>Name, version, SHA-256 and preprocessing version, as stored with every result.</summary>
+    public ModelIdentity Identity { get; }
+
+    /// <summary>Class names, in output order.</summary>
+    public IReadOnlyList<string> Classes { get; }
+
+    /// <summary>The preprocessing the package was trained with.</summary>
+    public NormalizationSettings Settings { get; }
+
+    /// <summary>Normalizes one slice into the model's input layout.</summary>
+    public SliceNormalizer Normalizer { get; }
+
+    internal OnnxSession Session { get; }
+
+    internal string InputName { get; }
+
+    /// <summary>Slices per run.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Input buffer for one batch (NCHW).</summary>
+    internal float[] Input { get; }
+
+    /// <summary>Runs <paramref name="count"/> slices already normalized into <see cref="Input"/>; returns logits (count × classes).</summary>
+    internal float[] Run(int count, CancellationToken cancellationToken)
+    {
+        var size = Settings.Size;
+        using var tensor = OnnxTensor.Create(Input.AsMemory(0, count * Normalizer.OutputLength), count, Settings.Channels, size, size);
+        using var outputs = Session.Run([new NamedTensor(InputName, tensor)], ["logits"], cancellationToken);
+        return outputs.GetSpan<float>(0).ToArray();
+    }
+
+    internal bool TryAddReference()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref _references);
+            if (current == 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _references, current + 1, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    internal void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            Session.Dispose();
+        }
+    }
+}
+
+/// <summary>Use of a <see cref="LoadedModel"/> for one series; disposing it lets a swapped-out model close.</summary>
+public sealed class ModelLease : IDisposable
+{
+    private LoadedModel? _model;
+
+    internal ModelLease(LoadedModel model) => _model = model;
+
+    /// <summary>The model.</summary>
+    public LoadedModel Model => _model ?? throw new ObjectDisposedException(nameof(ModelLease));
+
+    /// <summary>Releases the model.</summary>
+    public void Dispose() => Interlocked.Exchange(ref _model, null)?.Release();
+}

@@ -1,0 +1,235 @@
+using System.Text.Json;
+using EdgeMed.DicomIngest.Normalization;
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Operations;
+using EdgeMed.Onnx.Packages;
+using EdgeMed.Onnx.Runtime;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent.Models;
+
+/// <summary>
+/// The models folder: the newest package (by manifest creation time) that passes every check is loaded; a newer one
+/// dropped in later is validated, warmed up and swapped in while series keep flowing. A package that fails a check is
+/// refused, recorded and not tried again until its files change; the model in use stays.
+/// </summary>
+public sealed class ModelCatalog : IDisposable
+{
+    private readonly string _folder;
+    private readonly AgentOptions _options;
+    private readonly AgentDatabase _database;
+    private readonly AgentHealth _health;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, string> _refused = new(StringComparer.Ordinal);
+    private LoadedModel? _current;
+    private string? _currentFingerprint;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _missingLogged;
+
+    /// <summary>Creates the catalog; nothing is loaded until <see cref="Scan"/>.</summary>
+    public ModelCatalog(string folder, AgentOptions options, AgentDatabase database, AgentHealth health, ILogger logger)
+    {
+        _folder = Path.GetFullPath(folder);
+        _options = options;
+        _database = database;
+        _health = health;
+        _logger = logger;
+    }
+
+    /// <summary>The model in use, if any.</summary>
+    public LoadedModel? Current => Volatile.Read(ref _current);
+
+    /// <summary>Checks the folder every <see cref="AgentOptions.ModelScanInterval"/> until cancelled.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.ModelScanInterval);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            Scan();
+        }
+    }
+
+    /// <summary>Waits for a model and holds it for one series.</summary>
+    public async ValueTask<ModelLease> AcquireAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var changed = Volatile.Read(ref _changed).Task;
+            var model = Current;
+            if (model is not null && model.TryAddReference())
+            {
+                return new ModelLease(model);
+            }
+
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One look at the folder: loads the newest acceptable package if it is newer than the one in use. Returns whether a model was loaded.</summary>
+    public bool Scan()
+    {
+        var packages = FindPackages();
+        var current = Current;
+        foreach (var (folder, created, fingerprint) in packages.OrderByDescending(p => p.Created).ThenByDescending(p => p.Folder, StringComparer.Ordinal))
+        {
+            if (current is not null && (created <= current.Package.Manifest.CreatedAt || (folder == current.Package.Folder && fingerprint == _currentFingerprint)))
+            {
+                return false; // the one in use is the newest
+            }
+
+            if (_refused.TryGetValue(folder, out var refused) && refused == fingerprint)
+            {
+                continue;
+            }
+
+            try
+            {
+                var model = Load(folder, _options);
+                Swap(model, fingerprint);
+                return true;
+            }
+            catch (Exception e) when (e is ModelPackageException or OnnxRuntimeException or ArgumentException or IOException or JsonException or UnauthorizedAccessException)
+            {
+                _refused[folder] = fingerprint;
+                var name = Path.GetFileName(folder);
+                Log.ModelRefused(_logger, name, e.Message, current is null ? "none" : current.Identity.Name);
+                _database.RecordModel(TryModelHash(folder), folder, null, null, null, null, null, null, "refused", e.Message);
+                _database.SetStatus(StatusKeys.LastError, $"model package {name} refused: {e.Message}");
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Validates and warms up one package. Throws with the reason when it does not pass.</summary>
+    public static LoadedModel Load(string folder, AgentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var package = ModelPackage.Load(folder, NormalizationSettings.AlgorithmVersion);
+        var m = package.Manifest;
+        if (m.Classes.Count < 2 || m.Classes.Any(string.IsNullOrWhiteSpace) || m.Classes.Distinct(StringComparer.Ordinal).Count() != m.Classes.Count)
+        {
+            throw new ModelPackageException($"class list [{string.Join(", ", m.Classes)}] must name at least two distinct classes");
+        }
+
+        if (options.ExpectedClasses.Count > 0 && !options.ExpectedClasses.SequenceEqual(m.Classes, StringComparer.Ordinal))
+        {
+            throw new ModelPackageException($"classes [{string.Join(", ", m.Classes)}] differ from EdgeMed:ExpectedClasses [{string.Join(", ", options.ExpectedClasses)}]");
+        }
+
+        m.Input.ToNormalizationSettings().Validate();
+        var session = OnnxSession.Open(package.ModelPath, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads, AllowSpinning = options.AllowSpinning });
+        try
+        {
+            var shape = new long[] { options.BatchSize, m.Input.Channels, m.Input.Size, m.Input.Size };
+            if (session.Inputs.Count != 1 || !session.Inputs[0].Accepts(shape))
+            {
+                throw new ModelPackageException($"model input {string.Join("; ", session.Inputs)} does not take a batch of [{string.Join(", ", shape)}]");
+            }
+
+            if (!session.Outputs.Any(o => o.Name == "logits"))
+            {
+                throw new ModelPackageException($"model has no 'logits' output (outputs: {string.Join(", ", session.Outputs.Select(o => o.Name))})");
+            }
+
+            var model = new LoadedModel(package, session, options.BatchSize);
+            var logits = model.Run(options.BatchSize, CancellationToken.None); // warm-up: the first run allocates and plans
+            if (logits.Length != options.BatchSize * m.Classes.Count || logits.Any(v => !float.IsFinite(v)))
+            {
+                throw new ModelPackageException($"warm-up gave {logits.Length} logits for {options.BatchSize} × {m.Classes.Count} classes, or non-finite values");
+            }
+
+            return model;
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    private void Swap(LoadedModel model, string fingerprint)
+    {
+        var previous = Interlocked.Exchange(ref _current, model);
+        _currentFingerprint = fingerprint;
+        _health.ModelLoaded = true;
+        var id = model.Identity;
+        _database.RecordModel(id.Sha256, model.Package.Folder, id.Name, id.Version, model.Package.Manifest.Arch, model.Package.Manifest.Precision, model.Classes, id.PreprocessingVersion, "loaded", null);
+        _database.SetStatus(StatusKeys.Model, $"{id.Name} {id.Version} ({model.Package.Manifest.Precision}, sha256 {id.Sha256[..12]})");
+        if (previous is null)
+        {
+            Log.ModelLoaded(_logger, id.Name, id.Version, id.Sha256[..12], model.Package.Manifest.Precision, model.Classes.Count);
+        }
+        else
+        {
+            Log.ModelSwapped(_logger, previous.Identity.Name, previous.Identity.Version, id.Name, id.Version, id.Sha256[..12]);
+            previous.Release(); // closes once series in flight with it are stored
+        }
+
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    }
+
+    private List<(string Folder, DateTimeOffset Created, string Fingerprint)> FindPackages()
+    {
+        var found = new List<(string, DateTimeOffset, string)>();
+        if (!Directory.Exists(_folder))
+        {
+            if (!_missingLogged)
+            {
+                _missingLogged = true;
+                Log.ModelsFolderMissing(_logger, _folder);
+            }
+
+            return found;
+        }
+
+        _missingLogged = false;
+        var folders = File.Exists(Path.Combine(_folder, ModelPackage.ManifestFile)) ? [_folder] : Directory.GetDirectories(_folder);
+        foreach (var folder in folders)
+        {
+            var manifest = Path.Combine(folder, ModelPackage.ManifestFile);
+            if (Path.GetFileName(folder).StartsWith('.') || !File.Exists(manifest))
+            {
+                continue;
+            }
+
+            try
+            {
+                var files = new DirectoryInfo(folder).GetFiles();
+                // A package still being copied in is left for a later scan.
+                if (files.Max(f => f.LastWriteTimeUtc) > DateTime.UtcNow - TimeSpan.FromSeconds(2))
+                {
+                    continue;
+                }
+
+                var fingerprint = string.Join('|', files.OrderBy(f => f.Name, StringComparer.Ordinal).Select(f => $"{f.Name}:{f.Length}:{f.LastWriteTimeUtc.Ticks}"));
+                var created = JsonSerializer.Deserialize<PackageManifest>(File.ReadAllText(manifest), ModelPackage.Json)?.CreatedAt ?? DateTimeOffset.MinValue;
+                found.Add((folder, created, fingerprint));
+            }
+            catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+            {
+                // An unreadable manifest sorts last and is refused with its message when its turn comes.
+                found.Add((folder, DateTimeOffset.MinValue, e.Message));
+            }
+        }
+
+        return found;
+    }
+
+    private static string TryModelHash(string folder)
+    {
+        try
+        {
+            var model = Path.Combine(folder, ModelPackage.ModelFile);
+            return File.Exists(model) ? ModelPackage.Sha256(model) : "-";
+        }
+        catch (IOException)
+        {
+            return "-";
+        }
+    }
+
+    /// <summary>Releases the model in use.</summary>
+    public void Dispose() => Interlocked.Exchange(ref _current, null)?.Release();
+}

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Threading.Channels;
+using EdgeMed.DicomIngest;
+using EdgeMed.DicomIngest.Slices;
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Operations;
+using EdgeMed.EdgeAgent.Share;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent.Pipeline;
+
+/// <summary>
+/// The read stage: records the file in the ledger, drops duplicates (same bytes, same SOP instance), counts the
+/// attempt before decoding, reads through DicomIngest (GDCM in its own process), filters modality and plane, and hands
+/// the instance on. Refused files are quarantined with their reason; the stage itself keeps going.
+/// </summary>
+public sealed class InstanceReader
+{
+    private readonly AgentDatabase _database;
+    private readonly DicomReader _reader;
+    private readonly QuarantineFolder _quarantine;
+    private readonly AgentHealth _health;
+    private readonly ILogger _logger;
+    private readonly int _maxAttempts;
+    private readonly HashSet<string> _modalities;
+    private readonly HashSet<SlicePlane> _planes;
+
+    /// <summary>Creates the stage.</summary>
+    public InstanceReader(AgentDatabase database, DicomReader reader, QuarantineFolder quarantine, AgentOptions options, AgentHealth health, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _database = database;
+        _reader = reader;
+        _quarantine = quarantine;
+        _health = health;
+        _logger = logger;
+        _maxAttempts = options.MaxAttempts;
+        _modalities = new HashSet<string>(options.Modalities.Select(m => m.Trim()), StringComparer.OrdinalIgnoreCase);
+        _planes = [.. options.Planes.Select(p => Enum.Parse<SlicePlane>(p, ignoreCase: true))];
+    }
+
+    /// <summary>Reads files until <paramref name="input"/> completes; abandoned files are handed to <paramref name="abandon"/> to be offered again.</summary>
+    public async Task RunAsync(ChannelReader<FileCandidate> input, ChannelWriter<ReadInstance> output, Action<FileCandidate> abandon, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(abandon);
+        await foreach (var candidate in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var read = await ReadAsync(candidate, abandon, cancellationToken).ConfigureAwait(false);
+            if (read is not null)
+            {
+                await output.WriteAsync(read, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>One file: the instance to classify, or null when it was finished here (duplicate, ignored, quarantined, vanished).</summary>
+    public async Task<ReadInstance?> ReadAsync(FileCandidate candidate, Action<FileCandidate> abandon, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        ArgumentNullException.ThrowIfNull(abandon);
+        var started = Stopwatch.GetTimestamp();
+        var file = _database.RegisterFile(candidate.Path, candidate.Size, candidate.ModifiedMs);
+        if (FileStates.IsTerminal(file.State))
+        {
+            return null;
+        }
+
+        string sha256;
+        try
+        {
+            sha256 = await HashAsync(candidate.Path, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Vanished(file, candidate, abandon, e.Message);
+            return null;
+        }
+
+        if (_database.FindSameContent(file.Id, sha256) is { } original)
+        {
+            _database.SetState(file.Id, FileStates.Duplicate, "same-content", $"same bytes as file {original.Id}");
+            Log.FileDuplicate(_logger, file.Id, "same-content", original.Id);
+            return null;
+        }
+
+        // Work started before and never finished: the agent died on it (out of memory, a native fault) as often as allowed.
+        if (file.Attempts >= _maxAttempts)
+        {
+            var reason = file.Reason is "decoder-crashed" or "decoder-timeout" ? file.Reason : "agent-crashed";
+            Quarantine(file, reason, $"{file.Attempts} attempts ended without a result (the agent or its decoder stopped while working on this file)");
+            return null;
+        }
+
+        while (true)
+        {
+            var attempts = _database.BeginAttempt(file.Id, sha256);
+            DicomInstance instance;
+            try
+            {
+                instance = await _reader.ReadAsync(candidate.Path, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _database.EndAttempt(file.Id);
+                throw;
+            }
+            catch (DicomIngestException e) when (e.Reason == IngestFailure.Unreadable && !File.Exists(candidate.Path))
+            {
+                _database.EndAttempt(file.Id);
+                Vanished(file, candidate, abandon, e.Message);
+                return null;
+            }
+            catch (DicomIngestException e) when (e.Reason is IngestFailure.DecoderCrashed or IngestFailure.DecoderTimeout)
+            {
+                // The decoder process died or hung on this file and was restarted; the agent lives on. Try again, up to the limit.
+                if (attempts < _maxAttempts)
+                {
+                    _database.SetState(file.Id, FileStates.Queued, e.ReasonCode, e.Message);
+                    Log.FileRetried(_logger, file.Id, e.ReasonCode, attempts, _maxAttempts);
+                    continue;
+                }
+
+                Quarantine(file, e.ReasonCode, $"{e.Message} ({attempts} attempts)");
+                return null;
+            }
+            catch (DicomIngestException e)
+            {
+                Quarantine(file, e.ReasonCode, e.Message);
+                return null;
+            }
+
+            return Accept(file, candidate, instance, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private ReadInstance? Accept(FileRecord file, FileCandidate candidate, DicomInstance instance, double readMs)
+    {
+        var m = instance.Metadata;
+        if (string.IsNullOrEmpty(m.SeriesInstanceUid))
+        {
+            Quarantine(file, "missing-series-uid", "the instance has no Series Instance UID, so it cannot be grouped");
+            return null;
+        }
+
+        if (!_modalities.Contains(m.Modality ?? string.Empty))
+        {
+            Ignore(file, m, "modality-filtered", $"modality {m.Modality ?? "(none)"} is not in {string.Join(", ", _modalities)}");
+            return null;
+        }
+
+        var slices = instance.Slices.Where(s => _planes.Contains(s.Plane)).ToList();
+        if (slices.Count == 0)
+        {
+            var planes = string.Join(", ", instance.Slices.Select(s => s.Plane).Distinct());
+            Ignore(file, m, "plane-filtered", $"no {string.Join("/", _planes)} slices (found {planes})");
+            return null;
+        }
+
+        if (!_database.MarkRead(file.Id, m.SopInstanceUid, m.SeriesInstanceUid))
+        {
+            Log.FileDuplicate(_logger, file.Id, "sop-instance-seen", 0);
+            return null;
+        }
+
+        _health.FileRead();
+        Log.FileAccepted(_logger, file.Id, m.SeriesInstanceUid, slices.Count, readMs);
+        return new ReadInstance(candidate, file.Id, m, slices, readMs, Stopwatch.GetTimestamp());
+    }
+
+    private void Ignore(FileRecord file, InstanceMetadata m, string reason, string detail)
+    {
+        _database.SetState(file.Id, FileStates.Ignored, reason, detail, sopInstanceUid: m.SopInstanceUid, seriesInstanceUid: m.SeriesInstanceUid);
+        Log.FileIgnored(_logger, file.Id, reason, detail);
+    }
+
+    private void Vanished(FileRecord file, FileCandidate candidate, Action<FileCandidate> abandon, string detail)
+    {
+        // Not the file's fault: the share went away or the file was removed. Offered again if it comes back.
+        _database.SetState(file.Id, FileStates.Queued, "vanished", detail);
+        abandon(candidate);
+        Log.FileVanished(_logger, file.Id);
+    }
+
+    private void Quarantine(FileRecord file, string reason, string detail)
+    {
+        // Ledger first: a crash between the two leaves a quarantined row and a file the scanner will not take again.
+        var destination = _quarantine.Destination(file.Path);
+        _database.SetState(file.Id, FileStates.Quarantined, reason, detail, destination);
+        var moved = destination is not null && QuarantineFolder.TryMove(file.Path, destination);
+        if (destination is not null && !moved)
+        {
+            _database.SetState(file.Id, FileStates.Quarantined, reason, detail + " (left in place: the share refused the move)", quarantinePath: string.Empty);
+        }
+
+        Log.FileQuarantined(_logger, file.Id, reason, detail, moved);
+    }
+
+    private static async Task<string> HashAsync(string path, CancellationToken cancellationToken)
+    {
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: false);
+        await using (stream.ConfigureAwait(false))
+        {
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+        }
+    }
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent.Pipeline;
+
+/// <summary>
+/// Groups read instances by series UID. A series is complete when none of its instances has arrived for the quiet
+/// period; when the input completes (one-shot classification) every series is complete. Buffered pixels are bounded:
+/// past <paramref name="maxBufferedSlices"/> the oldest series is passed on early and its later instances form a
+/// later part (stored results are recomputed over all parts).
+/// </summary>
+public sealed class SeriesAssembler(TimeSpan quietPeriod, int maxBufferedSlices, ILogger logger)
+{
+    private readonly Dictionary<string, (List<ReadInstance> Instances, long LastArrival)> _pending = new(StringComparer.Ordinal);
+    private int _buffered;
+
+    /// <summary>Runs until <paramref name="input"/> completes (then flushes everything) or cancellation.</summary>
+    public async Task RunAsync(ChannelReader<ReadInstance> input, ChannelWriter<CompletedSeries> output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        while (true)
+        {
+            await EmitDueAsync(output, cancellationToken).ConfigureAwait(false);
+            bool more;
+            var wait = NextDeadline();
+            if (wait is null)
+            {
+                more = await input.WaitToReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(wait.Value);
+                try
+                {
+                    more = await input.WaitToReadAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    continue; // a quiet period ended
+                }
+            }
+
+            if (!more)
+            {
+                foreach (var uid in _pending.Keys.ToList())
+                {
+                    await EmitAsync(uid, output, cancellationToken).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            while (input.TryRead(out var instance))
+            {
+                var uid = instance.Metadata.SeriesInstanceUid!;
+                if (!_pending.TryGetValue(uid, out var entry))
+                {
+                    entry = ([], 0);
+                }
+
+                entry.Instances.Add(instance);
+                _pending[uid] = (entry.Instances, Stopwatch.GetTimestamp());
+                _buffered += instance.Slices.Count;
+            }
+
+            while (_buffered > maxBufferedSlices && _pending.Count > 0)
+            {
+                var oldest = _pending.MinBy(p => p.Value.LastArrival).Key;
+                Log.SeriesFlushedEarly(logger, oldest, _buffered);
+                await EmitAsync(oldest, output, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private TimeSpan? NextDeadline()
+    {
+        if (_pending.Count == 0 || quietPeriod == Timeout.InfiniteTimeSpan)
+        {
+            return null;
+        }
+
+        var oldest = _pending.Values.Min(p => p.LastArrival);
+        var left = quietPeriod - Stopwatch.GetElapsedTime(oldest);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
+    private async Task EmitDueAsync(ChannelWriter<CompletedSeries> output, CancellationToken cancellationToken)
+    {
+        if (quietPeriod == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+
+        foreach (var uid in _pending.Where(p => Stopwatch.GetElapsedTime(p.Value.LastArrival) >= quietPeriod).Select(p => p.Key).ToList())
+        {
+            await EmitAsync(uid, output, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task EmitAsync(string uid, ChannelWriter<CompletedSeries> output, CancellationToken cancellationToken)
+    {
+        var (instances, _) = _pending[uid];
+        _pending.Remove(uid);
+        var series = new CompletedSeries(uid, instances);
+        _buffered -= series.SliceCount;
+        await output.WriteAsync(series, cancellationToken).ConfigureAwait(false);
+    }
+}

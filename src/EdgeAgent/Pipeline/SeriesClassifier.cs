@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Models;
+using EdgeMed.EdgeAgent.Operations;
+using EdgeMed.EdgeAgent.Share;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent.Pipeline;
+
+/// <summary>
+/// The inference stage: normalizes the slices of a completed series with the model's own preprocessing, runs them in
+/// batches, and stores slice and series results with the files' state in one transaction. The model is held for the
+/// whole series, so a swap never splits one series between two models.
+/// </summary>
+public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models, AgentOptions options, AgentHealth health, ILogger logger)
+{
+    /// <summary>Classifies series until <paramref name="input"/> completes.</summary>
+    public async Task RunAsync(ChannelReader<CompletedSeries> input, Action<FileCandidate> abandon, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(abandon);
+        await foreach (var series in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            await ClassifyAsync(series, abandon, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Classifies and stores one series; returns its summary, or null when it failed (its files are read again later).</summary>
+    public async Task<SeriesSummary?> ClassifyAsync(CompletedSeries series, Action<FileCandidate> abandon, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        ArgumentNullException.ThrowIfNull(abandon);
+        using var lease = await models.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        var model = lease.Model;
+        var fileIds = series.Instances.Select(i => i.FileId).ToList();
+        database.BeginInference(fileIds);
+        try
+        {
+            var summary = Classify(series, model, fileIds, cancellationToken);
+            health.SeriesStoredNow();
+            if (summary.LowConfidence || summary.QualityFlags.Length > 0)
+            {
+                health.RaiseAlert(options.Lights.AlertHold);
+            }
+
+            return summary;
+        }
+        catch (OperationCanceledException)
+        {
+            database.EndInference(fileIds);
+            throw;
+        }
+        catch (Exception e) when (e is Onnx.Runtime.OnnxRuntimeException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        {
+            // Unexpected: leave the files to be read again; the attempt stays counted, so a file that keeps failing ends in quarantine.
+            health.StorageFailed = e is Microsoft.Data.Sqlite.SqliteException or IOException;
+            Log.SeriesFailed(logger, series.SeriesInstanceUid, e.Message);
+            foreach (var instance in series.Instances)
+            {
+                database.SetState(instance.FileId, FileStates.Queued, "series-failed", e.Message);
+                abandon(instance.Candidate);
+            }
+
+            return null;
+        }
+    }
+
+    private SeriesSummary Classify(CompletedSeries series, LoadedModel model, List<long> fileIds, CancellationToken cancellationToken)
+    {
+        var slices = series.Instances
+            .SelectMany(i => i.Slices.Select(s => (Instance: i, Slice: s)))
+            .OrderBy(x => x.Slice.Location ?? double.MaxValue).ThenBy(x => x.Slice.SopInstanceUid, StringComparer.Ordinal).ThenBy(x => x.Slice.Frame).ThenBy(x => x.Slice.Tile)
+            .ToList();
+        var results = new List<SliceResult>(slices.Count);
+        var normalizeTicks = 0L;
+        var inferenceTicks = 0L;
+        var length = model.Normalizer.OutputLength;
+        using (health.BeginInference())
+        {
+            for (var start = 0; start < slices.Count; start += model.BatchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var count = Math.Min(model.BatchSize, slices.Count - start);
+                var t0 = Stopwatch.GetTimestamp();
+                for (var b = 0; b < count; b++)
+                {
+                    model.Normalizer.Normalize(slices[start + b].Slice, model.Input.AsSpan(b * length, length));
+                }
+
+                var t1 = Stopwatch.GetTimestamp();
+                var logits = model.Run(count, cancellationToken);
+                var t2 = Stopwatch.GetTimestamp();
+                normalizeTicks += t1 - t0;
+                inferenceTicks += t2 - t1;
+                var classes = model.Classes;
+                for (var b = 0; b < count; b++)
+                {
+                    var (instance, slice) = slices[start + b];
+                    var p = SeriesVerdict.Softmax(logits.AsSpan(b * classes.Count, classes.Count));
+                    var top = Array.IndexOf(p, p.Max());
+                    results.Add(new SliceResult(
+                        instance.FileId, slice.SopInstanceUid, slice.Frame, slice.Tile, slice.Location,
+                        classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => p[x.i], StringComparer.Ordinal),
+                        classes[top], p[top], SeriesVerdict.Entropy(p), model.Identity.Sha256));
+                }
+            }
+        }
+
+        var first = series.Instances[0].Metadata;
+        var batch = new SeriesBatch(
+            series.SeriesInstanceUid, first.StudyInstanceUid, first.Modality, first.SeriesDescription, fileIds, results, model.Identity,
+            series.Instances.Sum(i => i.ReadMs), Milliseconds(normalizeTicks), Milliseconds(inferenceTicks),
+            Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs));
+        var summary = database.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices));
+        health.StorageFailed = false;
+        Log.SeriesClassified(logger, series.SeriesInstanceUid, summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
+            summary.LowConfidence, summary.QualityFlags.Length == 0 ? "none" : summary.QualityFlags, batch.NormalizeMs, batch.InferenceMs, model.Identity.Name);
+        return summary;
+    }
+
+    private static double Milliseconds(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+}

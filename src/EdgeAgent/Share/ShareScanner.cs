@@ -1,0 +1,260 @@
+using System.IO.Enumeration;
+using System.Threading.Channels;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Operations;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent.Share;
+
+/// <summary>One version of a file on the share that has held still: the unit of intake.</summary>
+/// <param name="Path">Full path.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="ModifiedMs">Modification time, Unix milliseconds.</param>
+public sealed record FileCandidate(string Path, long Size, long ModifiedMs);
+
+/// <summary>
+/// Finds settled files on the share by periodic recursive scans. <see cref="FileSystemWatcher"/> does not fire on
+/// CIFS mounts under Linux, so its events only bring the next scan forward. A file is offered once its size and
+/// modification time have held still for the settle time; names starting with '.' or ending like temporary files are
+/// skipped; a share that vanishes is reported once and picked up again when it returns.
+/// </summary>
+public sealed class ShareScanner : IDisposable
+{
+    private static readonly string[] TemporarySuffixes = [".tmp", ".part", ".partial", ".crdownload", ".swp", "~", ".filepart"];
+
+    private readonly string _share;
+    private readonly AgentDatabase _database;
+    private readonly DiskWatermark _watermark;
+    private readonly AgentHealth _health;
+    private readonly TimeSpan _interval;
+    private readonly TimeSpan _settle;
+    private readonly ILogger _logger;
+    private readonly Channel<bool> _hint = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Dictionary<string, (long Size, long ModifiedMs, long Since)> _settling = new(StringComparer.Ordinal);
+    private readonly HashSet<FileCandidate> _handled = [];
+    private readonly Lock _handledLock = new();
+    private FileSystemWatcher? _watcher;
+    private bool _watcherFailed;
+    private string? _retryGeneration;
+
+    /// <summary>Creates the scanner; <see cref="RunAsync"/> starts it.</summary>
+    public ShareScanner(string share, AgentDatabase database, DiskWatermark watermark, AgentHealth health, TimeSpan interval, TimeSpan settle, ILogger logger)
+    {
+        _share = Path.GetFullPath(share);
+        _database = database;
+        _watermark = watermark;
+        _health = health;
+        _interval = interval;
+        _settle = settle;
+        _logger = logger;
+    }
+
+    /// <summary>Scans until cancelled, writing settled, not yet finished files to <paramref name="output"/> (waits when it is full).</summary>
+    public async Task RunAsync(ChannelWriter<FileCandidate> output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var available = true;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            _health.DiskLow = _watermark.Check();
+
+            if (!_watermark.IsPaused)
+            {
+                var listed = await ScanOnceAsync(output, cancellationToken).ConfigureAwait(false);
+                if (listed != available)
+                {
+                    available = listed;
+                    _health.ShareAvailable = listed;
+                    if (listed)
+                    {
+                        Log.ShareAvailable(_logger, _share);
+                    }
+                    else
+                    {
+                        Log.ShareUnavailable(_logger, _share);
+                    }
+                }
+            }
+
+            // A file that is settling is looked at again after the settle time, not a whole interval later.
+            var wait = _settling.Count > 0 && _settle < _interval ? _settle : _interval;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(wait);
+            try
+            {
+                await _hint.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false); // let a burst of events pass
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    /// <summary>Offers a file version again at the next scan (its read was abandoned: the share went away, shutdown).</summary>
+    public void Forget(FileCandidate candidate)
+    {
+        lock (_handledLock)
+        {
+            _handled.Remove(candidate);
+        }
+    }
+
+    /// <summary>One pass over the share; returns false when it could not be listed.</summary>
+    internal async Task<bool> ScanOnceAsync(ChannelWriter<FileCandidate> output, CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(_share))
+        {
+            DropWatcher();
+            return false;
+        }
+
+        EnsureWatcher();
+        var generation = _database.Status().TryGetValue(StatusKeys.RetryGeneration, out var g) ? g.Value : null;
+        if (generation != _retryGeneration)
+        {
+            _retryGeneration = generation;
+            lock (_handledLock)
+            {
+                _handled.Clear(); // files were put back by `agent quarantine retry`
+            }
+        }
+
+        List<FileCandidate> files;
+        try
+        {
+            files = [.. Enumerate()];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.ShareListFailed(_logger, _share, e.Message);
+            return Directory.Exists(_share);
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var now = Environment.TickCount64;
+        foreach (var file in files)
+        {
+            seen.Add(file.Path);
+            lock (_handledLock)
+            {
+                if (_handled.Contains(file))
+                {
+                    continue;
+                }
+            }
+
+            if (!_settling.TryGetValue(file.Path, out var previous) || previous.Size != file.Size || previous.ModifiedMs != file.ModifiedMs)
+            {
+                // First sight of this version: finished before? Then never offer it again.
+                var known = _database.FindFile(file.Path, file.Size, file.ModifiedMs);
+                if (known is not null && FileStates.IsTerminal(known.State))
+                {
+                    MarkHandled(file);
+                    _settling.Remove(file.Path);
+                    continue;
+                }
+
+                _settling[file.Path] = (file.Size, file.ModifiedMs, now);
+                if (_settle > TimeSpan.Zero)
+                {
+                    continue;
+                }
+            }
+            else if (now - previous.Since < (long)_settle.TotalMilliseconds)
+            {
+                continue;
+            }
+
+            _settling.Remove(file.Path);
+            MarkHandled(file);
+            await output.WriteAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+
+        foreach (var gone in _settling.Keys.Where(p => !seen.Contains(p)).ToList())
+        {
+            _settling.Remove(gone);
+        }
+
+        lock (_handledLock)
+        {
+            _handled.RemoveWhere(f => !seen.Contains(f.Path)); // keeps memory to what is on the share now
+        }
+
+        return true;
+    }
+
+    private void MarkHandled(FileCandidate file)
+    {
+        lock (_handledLock)
+        {
+            _handled.Add(file);
+        }
+    }
+
+    private FileSystemEnumerable<FileCandidate> Enumerate()
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0, ReturnSpecialDirectories = false };
+        return new FileSystemEnumerable<FileCandidate>(
+            _share,
+            (ref FileSystemEntry e) => new FileCandidate(e.ToFullPath(), e.Length, e.LastWriteTimeUtc.ToUnixTimeMilliseconds()),
+            options)
+        {
+            ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory && !IsSkippedName(e.FileName),
+            ShouldRecursePredicate = (ref FileSystemEntry e) => !IsSkippedName(e.FileName),
+        };
+    }
+
+    /// <summary>Hidden and temporary names: a scanner or copy tool is still writing them, or they are not for us.</summary>
+    internal static bool IsSkippedName(ReadOnlySpan<char> name)
+    {
+        if (name.IsEmpty || name[0] == '.')
+        {
+            return true;
+        }
+
+        foreach (var suffix in TemporarySuffixes)
+        {
+            if (name.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void EnsureWatcher()
+    {
+        if (_watcher is not null || _watcherFailed)
+        {
+            return;
+        }
+
+        try
+        {
+            var watcher = new FileSystemWatcher(_share) { IncludeSubdirectories = true, NotifyFilter = NotifyFilters.FileName | NotifyFilters.DirectoryName | NotifyFilters.Size | NotifyFilters.LastWrite };
+            watcher.Created += (_, _) => _hint.Writer.TryWrite(true);
+            watcher.Changed += (_, _) => _hint.Writer.TryWrite(true);
+            watcher.Renamed += (_, _) => _hint.Writer.TryWrite(true);
+            watcher.Error += (_, _) => _hint.Writer.TryWrite(true);
+            watcher.EnableRaisingEvents = true;
+            _watcher = watcher;
+        }
+        catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            // Only a hint: the scans carry on without it (inotify limits, network file systems).
+            _watcherFailed = true;
+            Log.WatcherUnavailable(_logger, e.Message);
+        }
+    }
+
+    private void DropWatcher()
+    {
+        _watcher?.Dispose();
+        _watcher = null;
+    }
+
+    /// <summary>Stops the watcher.</summary>
+    public void Dispose() => DropWatcher();
+}

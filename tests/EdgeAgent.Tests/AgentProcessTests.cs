@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using EdgeMed.Tests;
+
+namespace EdgeMed.EdgeAgent.Tests;
+
+/// <summary>The agent as a real process over a real share folder, real DICOM, real ONNX Runtime and a real SQLite file.</summary>
+public sealed class AgentProcessTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+    private readonly AgentWorkspace _w = new();
+
+    public void Dispose() => _w.Dispose();
+
+    [Fact]
+    public void ShareToDatabase_ClassifiesSeriesQuarantinesBadFilesAndSkipsTemporaryOnes()
+    {
+        TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+        _w.Drop(AgentWorkspace.GeSlices(6), "ge");
+        _w.Drop([Path.Combine(AppContext.BaseDirectory, "Fixtures", "decoder-crash.dcm")], "poison");
+        File.WriteAllText(Path.Combine(_w.Share, "notes.txt"), "not DICOM");
+        File.WriteAllText(Path.Combine(_w.Share, "upload.dcm.part"), "still copying");
+        File.WriteAllText(Path.Combine(_w.Share, ".hidden.dcm"), "hidden");
+        using var agent = _w.Start();
+
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM series") == 1 && _w.Count("SELECT count(*) FROM files WHERE state = 'quarantined'") == 2, Patience, "one series stored and two files quarantined", agent);
+
+        var series = _w.Query("SELECT * FROM series").Single();
+        Assert.Equal(6L, series["slice_count"]);
+        Assert.Equal("test-model", series["model_name"]);
+        Assert.Equal("slice-normalizer/1", series["preprocessing_version"]);
+        Assert.Contains((string)series["predicted_class"]!, TestPackages.Classes);
+        Assert.Equal(6, _w.Count("SELECT count(*) FROM slices"));
+        Assert.Equal(6, _w.Count("SELECT count(*) FROM files WHERE state = 'done'"));
+
+        // The decoder died twice on the poison file; the agent lived on and moved the file out of the share.
+        var poison = _w.Query("SELECT * FROM files WHERE reason = 'decoder-crashed'").Single();
+        Assert.Equal(2L, poison["attempts"]);
+        Assert.True(File.Exists((string)poison["quarantine_path"]!));
+        Assert.False(File.Exists(Path.Combine(_w.Share, "poison", "decoder-crash.dcm")));
+        Assert.Equal("not-dicom", _w.Query("SELECT reason FROM files WHERE path LIKE '%notes.txt'").Single()["reason"]);
+        Assert.Equal(0, _w.Count("SELECT count(*) FROM files WHERE path LIKE '%.part' OR path LIKE '%.hidden%'"));
+        Assert.False(agent.HasExited);
+        Assert.Equal(0, agent.Terminate());
+        Assert.DoesNotContain("Exception", agent.Log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SigkillAtRandomPoints_FinalDatabaseEqualsAnUninterruptedRun()
+    {
+        TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+        var files = AgentWorkspace.GeSlices(10).Concat(AgentWorkspace.PhilipsSlices(8)).ToList();
+        var environment = new Dictionary<string, string> { ["EDGEMED__MAXATTEMPTS"] = "10" }; // several kills may hit one file
+
+        // Reference: one uninterrupted run.
+        using var reference = new AgentWorkspace();
+        TestPackages.Write(Path.Combine(reference.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+        reference.Drop(files);
+        using (var agent = reference.Start(environment))
+        {
+            AgentWorkspace.WaitFor(() => reference.Count("SELECT count(*) FROM files WHERE state = 'done'") == files.Count, Patience, "the reference run", agent);
+            agent.Terminate();
+        }
+
+        // Killed at random points (seeded), restarted each time, then left to finish.
+        _w.Drop(files);
+        var random = new Random(20261123);
+        for (var kill = 0; kill < 4; kill++)
+        {
+            using var agent = _w.Start(environment);
+            Thread.Sleep(TimeSpan.FromMilliseconds(random.Next(800, 4000)));
+            agent.Kill();
+        }
+
+        using (var agent = _w.Start(environment))
+        {
+            AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM files WHERE state = 'done'") == files.Count, Patience, "the killed run to finish", agent);
+            agent.Terminate();
+        }
+
+        Assert.Equal(Snapshot(reference), Snapshot(_w));
+        Assert.Equal(files.Count, _w.Count("SELECT count(*) FROM files"));
+    }
+
+    /// <summary>The rows that matter, without ids, times and paths above the share; probabilities to 6 decimals.</summary>
+    private static string Snapshot(AgentWorkspace w)
+    {
+        var text = new StringBuilder();
+        foreach (var r in w.Query("SELECT path, state, reason, sop_instance_uid FROM files ORDER BY sop_instance_uid, path"))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"file {Path.GetRelativePath(w.Share, (string)r["path"]!)} {r["state"]} {r["reason"]} {r["sop_instance_uid"]}");
+        }
+
+        foreach (var r in w.Query("SELECT s.sop_instance_uid, s.frame, s.tile, s.position, s.predicted_class, s.max_probability, s.entropy FROM slices s ORDER BY sop_instance_uid, frame, tile"))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"slice {r["sop_instance_uid"]} {r["frame"]} {r["tile"]} {Round(r["position"])} {r["predicted_class"]} {Round(r["max_probability"])} {Round(r["entropy"])}");
+        }
+
+        foreach (var r in w.Query("SELECT series_instance_uid, slice_count, predicted_class, max_probability, entropy, best_sop_instance_uid, low_confidence, quality_flags, model_sha256 FROM series ORDER BY series_instance_uid"))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"series {string.Join(' ', r.Values.Select(Round))}");
+        }
+
+        return text.ToString();
+    }
+
+    private static string Round(object? value) => value is double d ? d.ToString("F6", CultureInfo.InvariantCulture) : Convert.ToString(value, CultureInfo.InvariantCulture) ?? "null";
+
+    [Fact]
+    public void ShareRemovedAndRestored_AgentCarriesOnWithoutRestart()
+    {
+        TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+        _w.Drop(AgentWorkspace.GeSlices(3), "first");
+        using var agent = _w.Start();
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM files WHERE state = 'done'") == 3, Patience, "the first series", agent);
+
+        var away = _w.Share + ".unmounted";
+        Directory.Move(_w.Share, away);
+        AgentWorkspace.WaitFor(() => agent.Log.Contains("is unavailable", StringComparison.Ordinal), Patience, "the share-unavailable log line", agent);
+        Thread.Sleep(1000); // several scans of a missing share
+
+        Directory.Move(away, _w.Share);
+        _w.Drop(AgentWorkspace.PhilipsSlices(3), "second");
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM files WHERE state = 'done'") == 6, Patience, "the series dropped after the share returned", agent);
+
+        Assert.Equal(2, _w.Count("SELECT count(*) FROM series"));
+        Assert.Equal(6, _w.Count("SELECT count(*) FROM files")); // the first three were not taken again
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("is unavailable", StringComparison.Ordinal)); // one line, not one per scan
+        Assert.Contains("is available", agent.Log, StringComparison.Ordinal);
+        Assert.Equal(0, agent.Terminate());
+    }
+
+    [Fact]
+    public void ModelSwappedWhileSeriesFlow_EachSeriesHasOneModelAndLaterOnesTheNewModel()
+    {
+        TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-2), "model-a");
+        using var agent = _w.Start();
+        _w.Drop(AgentWorkspace.PhilipsSlices(4), "one");
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM series") == 1, Patience, "the first series", agent);
+
+        // While the second series arrives, a newer package lands: written beside, then renamed in (as an installer would).
+        var ge = AgentWorkspace.GeSlices(12);
+        _w.Drop(ge.Take(6), "two");
+        var staged = TestPackages.Write(Path.Combine(_w.Root, "b-staging"), -2f, DateTimeOffset.UtcNow.AddHours(-1), "model-b");
+        Directory.Move(staged, Path.Combine(_w.Models, "b"));
+        _w.Drop(ge.Skip(6), "two");
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM models WHERE name = 'model-b' AND state = 'loaded'") == 1, Patience, "model-b loaded", agent);
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM files WHERE state = 'done'") == 16, Patience, "the second series", agent);
+        _w.Drop([Path.Combine(SharedData.Philips, "501_T1W_TSE_Sno_CSno_CSAI2", "0001.dcm")], "three"); // enhanced, 12 frames
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM series") == 3, Patience, "the third series", agent);
+
+        var models = _w.Query("SELECT series_instance_uid, model_name, quality_flags FROM series ORDER BY classified_at");
+        Assert.Equal("model-a", models[0]["model_name"]);
+        Assert.Equal("model-b", models[^1]["model_name"]);
+        Assert.All(models, m => Assert.DoesNotContain("mixed-models", (string)m["quality_flags"]!, StringComparison.Ordinal));
+        Assert.Equal(0, _w.Count("SELECT count(*) FROM (SELECT series_instance_uid FROM slices GROUP BY series_instance_uid HAVING count(DISTINCT model_sha256) > 1)"));
+        Assert.Contains("Model swapped", agent.Log, StringComparison.Ordinal);
+        Assert.Equal(0, agent.Terminate());
+    }
+
+    [Fact]
+    public void NotifySocket_ReceivesReadyWatchdogStatusAndStopping()
+    {
+        TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+        var path = Path.Combine(_w.Root, "notify.sock");
+        using var systemd = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        systemd.Bind(new UnixDomainSocketEndPoint(path));
+        systemd.ReceiveTimeout = 30_000;
+        using var agent = _w.Start(new Dictionary<string, string> { ["NOTIFY_SOCKET"] = path, ["WATCHDOG_USEC"] = "400000" });
+
+        var received = new List<string>();
+        string Next()
+        {
+            var buffer = new byte[4096];
+            var message = Encoding.UTF8.GetString(buffer, 0, systemd.Receive(buffer));
+            received.Add(message);
+            return message;
+        }
+
+        Assert.Equal("READY=1", Next());
+        Assert.StartsWith("STATUS=", Next(), StringComparison.Ordinal);
+        while (received.Count(m => m == "WATCHDOG=1") < 3)
+        {
+            Next();
+        }
+
+        _ = agent.Terminate();
+        while (Next() != "STOPPING=1")
+        {
+        }
+
+        Assert.Contains(received, m => m.StartsWith("STATUS=", StringComparison.Ordinal) && m.Contains("files read", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void BadConfiguration_StopsAtStartWithTheSettingNamed()
+    {
+        using var agent = _w.Start(new Dictionary<string, string> { ["EDGEMED__BATCHSIZE"] = "0", ["EDGEMED__PLANES__0"] = "Diagonal" });
+        Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(60)), "the agent kept running with a bad configuration");
+        Assert.Equal(2, agent.ExitCode);
+        Assert.Contains("EdgeMed:BatchSize", agent.Log, StringComparison.Ordinal);
+        Assert.Contains("Diagonal", agent.Log, StringComparison.Ordinal);
+    }
+}
