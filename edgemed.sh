@@ -35,6 +35,8 @@ Usage: ./edgemed.sh COMMAND [ARGS...]
   train evaluate --model PACKAGE --data DIR      evaluate a model package on a labeled folder
   quantize --model PKG --calib DIR --out PKG [--method minmax|percentile|entropy] [--samples N] [--eval DIR]
                             int8 post-training quantization with a report
+  demo                      classify the bundled sample DICOM (samples/) with the newest package under models/ and print the results
+  agent run|classify|status|results|quarantine [...]   the edge agent (./edgemed.sh agent --help)
   summary [DIR]             print "N passed, N failed" from the TRX files of the last test run
 USAGE
 }
@@ -120,15 +122,41 @@ run_tests() {
 
 # Runs a built program by its project folder: program DicomIngest ARGS... Builds first when the program is missing
 # or any source (C#, project, worker script) is newer than it, so an edit or a pull never runs stale code.
-program() {
-  local name="$1"; shift
-  local exe="$ROOT/src/$name/bin/$CONFIGURATION/net10.0/EdgeMed.$name"
+exe_of() { echo "$ROOT/src/$1/bin/$CONFIGURATION/net10.0/EdgeMed.$1"; }
+
+ensure_built() {
+  local exe; exe="$(exe_of "$1")"
   if [ ! -x "$exe" ]; then
     setup >&2
-  elif [ -n "$(find "$ROOT/src" "$ROOT"/Directory.*.props \( -name '*.cs' -o -name '*.csproj' -o -name '*.py' -o -name '*.props' \) -newer "$exe.dll" -print -quit)" ]; then
+  elif [ -n "$(find "$ROOT/src" "$ROOT"/Directory.*.props \( -name '*.cs' -o -name '*.csproj' -o -name '*.py' -o -name '*.props' -o -name appsettings.json \) -newer "$exe.dll" -print -quit)" ]; then
     build >&2
   fi
-  exec "$exe" "$@"
+}
+
+program() {
+  local name="$1"; shift
+  ensure_built "$name"
+  exec "$(exe_of "$name")" "$@"
+}
+
+# Copies samples/ into a temporary share, runs the agent until every file is finished, prints the series results.
+demo() {
+  setup
+  local models="$ROOT/models" agent; agent="$(exe_of EdgeAgent)"
+  compgen -G "$models/*/manifest.json" >/dev/null || die "no model package under models/ (expected e.g. models/<name>/manifest.json)"
+  local work; work="$(mktemp -d -t edgemed-demo.XXXXXX)"
+  mkdir -p "$work/share"
+  cp -r "$ROOT/samples/." "$work/share/"
+  rm -f "$work/share/NOTICE.md"
+  say "demo: $(find "$work/share" -type f | wc -l) sample DICOM files in $work/share; newest model package under models/"
+  EDGEMED__SCANINTERVAL=00:00:01 EDGEMED__SETTLETIME=00:00:00.500 EDGEMED__SERIESQUIETPERIOD=00:00:02 \
+    "$agent" run --share "$work/share" --models "$models" --db "$work/edgemed.db" --quarantine "$work/quarantine" --stop-when-idle \
+    || die "the agent failed (log above)"
+  echo
+  echo "Per-series results (database $work/edgemed.db):"
+  "$agent" results --series --format table --db "$work/edgemed.db"
+  echo
+  "$agent" status --db "$work/edgemed.db"
 }
 
 cmd="${1:-}"; [ $# -gt 0 ] && shift
@@ -137,6 +165,8 @@ case "$cmd" in
   build) build ;;
   test) run_tests "$@" ;;
   bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release -- "$@" ;;
+  demo) demo ;;
+  agent) program EdgeAgent "$@" ;;
   dicom) program DicomIngest "$@" ;;
   train) program TrainerHost "$@" ;;
   quantize) program Quantization "$@" ;;

@@ -21,6 +21,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "No usable model package in {Models}: series are read and wait until one is dropped in")]
     internal static partial void NoModel(ILogger logger, string models);
 
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Every file on the share is finished ({SeriesStored} series stored this run); stopping as asked (--stop-when-idle)")]
+    internal static partial void AgentIdle(ILogger logger, long seriesStored);
+
     [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "Share {Share} is unavailable; scanning on until it returns")]
     internal static partial void ShareUnavailable(ILogger logger, string share);
 

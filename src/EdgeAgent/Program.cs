@@ -11,6 +11,7 @@ var config = new Option<string?>("--config") { Description = "An extra appsettin
 var share = new Option<string?>("--share") { Description = "The scanner's share to watch" };
 var models = new Option<string?>("--models") { Description = "Folder of model packages (or one package); the newest valid one is used" };
 var quarantine = new Option<string?>("--quarantine") { Description = "Where refused files are moved" };
+var stopWhenIdle = new Option<bool>("--stop-when-idle") { Description = "Exit once every file on the share is finished (batch runs, the demo)" };
 var format = new Option<string>("--format") { Description = "table, json or csv", DefaultValueFactory = _ => "table" };
 format.AcceptOnlyFromAmong(ResultFormatter.Formats);
 
@@ -20,6 +21,16 @@ Dictionary<string, string?> Overrides(ParseResult r, params (string Key, Option<
     foreach (var (key, option) in extra)
     {
         values["EdgeMed:" + key] = r.GetValue(option);
+    }
+
+    return values;
+}
+
+Dictionary<string, string?> WithFlag(Dictionary<string, string?> values, string key, bool on)
+{
+    if (on)
+    {
+        values["EdgeMed:" + key] = "true";
     }
 
     return values;
@@ -40,8 +51,8 @@ async Task<int> WithHost(ParseResult r, AgentMode mode, Dictionary<string, strin
     }
 }
 
-var run = new Command("run", "Run the agent: watch the share, classify every axial MR series, store the results (the systemd service runs this)") { share, models, quarantine };
-run.SetAction((r, ct) => WithHost(r, AgentMode.Service, Overrides(r, ("Share", share), ("Models", models), ("Quarantine", quarantine)), async host =>
+var run = new Command("run", "Run the agent: watch the share, classify every axial MR series, store the results (the systemd service runs this)") { share, models, quarantine, stopWhenIdle };
+run.SetAction((r, ct) => WithHost(r, AgentMode.Service, WithFlag(Overrides(r, ("Share", share), ("Models", models), ("Quarantine", quarantine)), "StopWhenIdle", r.GetValue(stopWhenIdle)), async host =>
 {
     if (string.IsNullOrWhiteSpace(host.Services.GetRequiredService<IOptions<EdgeMed.EdgeAgent.Configuration.AgentOptions>>().Value.Share))
     {

@@ -105,11 +105,14 @@ internal static class AgentCommands
         {
             output.WriteLine(format == "csv"
                 ? string.Join(',', row.Values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)))
-                : $"{row["series_instance_uid"]}  {row["slice_count"]} slices  {row["predicted_class"]}  p={Convert.ToDouble(row["max_probability"], CultureInfo.InvariantCulture):F3}  low_confidence={row["low_confidence"]}  flags={row["quality_flags"]}  model={row["model_name"]}");
+                : $"{row["modality"]} {row["description"]}  series …{Tail((string)row["series_instance_uid"]!)}  {row["slice_count"]} slices  → {row["predicted_class"]}  p={Convert.ToDouble(row["max_probability"], CultureInfo.InvariantCulture):F3}"
+                  + $"  low_confidence={(Convert.ToInt64(row["low_confidence"], CultureInfo.InvariantCulture) == 1 ? "yes" : "no")}  flags={(row["quality_flags"] is "" ? "none" : row["quality_flags"])}  model={row["model_name"]} {row["model_version"]}  inference {Convert.ToDouble(row["inference_ms"], CultureInfo.InvariantCulture):F0} ms");
         }
 
         return 0;
     }
+
+    private static string Tail(string uid) => uid.Length > 12 ? uid[^12..] : uid;
 
     public static int QuarantineList(IHost host, TextWriter output)
     {

@@ -73,6 +73,9 @@ public sealed class AgentOptions
     /// <summary>When set, a model package must have exactly these classes, in this order.</summary>
     public IList<string> ExpectedClasses { get; set; } = [];
 
+    /// <summary>Stop once every file on the share is finished (the demo and batch jobs; a service keeps watching).</summary>
+    public bool StopWhenIdle { get; set; }
+
     /// <summary>DICOM reading.</summary>
     public DicomSettings Dicom { get; set; } = new();
 

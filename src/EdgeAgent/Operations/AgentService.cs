@@ -16,7 +16,7 @@ namespace EdgeMed.EdgeAgent.Operations;
 /// </summary>
 public sealed class AgentService(
     AgentDatabase database, ModelCatalog models, ShareScanner scanner, AgentPipeline pipeline, AgentHealth health,
-    IOptions<AgentOptions> options, ILogger<AgentService> logger) : BackgroundService
+    IOptions<AgentOptions> options, IHostApplicationLifetime lifetime, ILogger<AgentService> logger) : BackgroundService
 {
     /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -53,6 +53,7 @@ public sealed class AgentService(
         var run = pipeline.RunAsync(files.Reader, scanner.Forget, o.SeriesQuietPeriod, stoppingToken);
         var watchModels = models.RunAsync(stoppingToken);
         var heartbeat = HeartbeatAsync(stoppingToken);
+        scanner.TrackFinished = o.StopWhenIdle;
         try
         {
             await Task.WhenAll(scan, run, watchModels, heartbeat).ConfigureAwait(false);
@@ -72,10 +73,22 @@ public sealed class AgentService(
 
     private async Task HeartbeatAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(5));
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        var tick = 0;
         do
         {
-            database.SetStatus(StatusKeys.Health, health.Describe());
+            if (tick++ % 5 == 0)
+            {
+                database.SetStatus(StatusKeys.Health, health.Describe());
+            }
+
+            // --stop-when-idle: every file on the share is finished and nothing is left in the ledger.
+            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.UnfinishedFiles().Count == 0)
+            {
+                Log.AgentIdle(logger, health.SeriesStored);
+                lifetime.StopApplication();
+                return;
+            }
         }
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
     }

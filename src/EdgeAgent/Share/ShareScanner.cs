@@ -91,6 +91,15 @@ public sealed class ShareScanner : IDisposable
         }
     }
 
+    /// <summary>
+    /// Whether the last scan found every file on the share finished in the ledger (set only when
+    /// <see cref="TrackFinished"/> is on: it costs a ledger lookup per file per scan).
+    /// </summary>
+    public bool ShareFinished { get; private set; }
+
+    /// <summary>Makes scans compute <see cref="ShareFinished"/> (for <c>agent run --stop-when-idle</c>).</summary>
+    public bool TrackFinished { get; set; }
+
     /// <summary>Offers a file version again at the next scan (its read was abandoned: the share went away, shutdown).</summary>
     public void Forget(FileCandidate candidate)
     {
@@ -169,6 +178,11 @@ public sealed class ShareScanner : IDisposable
             _settling.Remove(file.Path);
             MarkHandled(file);
             await output.WriteAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (TrackFinished)
+        {
+            ShareFinished = _settling.Count == 0 && files.All(f => _database.FindFile(f.Path, f.Size, f.ModifiedMs) is { } row && FileStates.IsTerminal(row.State));
         }
 
         foreach (var gone in _settling.Keys.Where(p => !seen.Contains(p)).ToList())
