@@ -58,6 +58,9 @@ public sealed class AgentOptions
     /// <summary>Let ONNX Runtime's threads spin between runs: a little faster, but burns CPU while the agent waits for files.</summary>
     public bool AllowSpinning { get; set; }
 
+    /// <summary>Keep ONNX Runtime's memory arena between runs (faster; an idle agent then holds its peak activation memory).</summary>
+    public bool UseMemoryArena { get; set; } = true;
+
     /// <summary>A series (or slice) whose top probability is below this is flagged low-confidence.</summary>
     public double MinConfidence { get; set; } = 0.6;
 

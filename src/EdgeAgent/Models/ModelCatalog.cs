@@ -119,7 +119,7 @@ public sealed class ModelCatalog : IDisposable
         }
 
         m.Input.ToNormalizationSettings().Validate();
-        var session = OnnxSession.Open(package.ModelPath, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads, AllowSpinning = options.AllowSpinning });
+        var session = OnnxSession.Open(package.ModelPath, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads, AllowSpinning = options.AllowSpinning, UseMemoryArena = options.UseMemoryArena });
         try
         {
             var shape = new long[] { options.BatchSize, m.Input.Channels, m.Input.Size, m.Input.Size };

@@ -367,6 +367,12 @@ public sealed unsafe class OnnxSession : IDisposable
 
             OrtNative.Check(OrtNative.SetSessionGraphOptimizationLevel(raw, (int)options.Optimization));
             OrtNative.Check(OrtNative.SetSessionExecutionMode(raw, (int)options.ExecutionMode));
+            if (!options.UseMemoryArena)
+            {
+                OrtNative.Check(OrtNative.DisableCpuMemArena(raw));
+                OrtNative.Check(OrtNative.DisableMemPattern(raw));
+            }
+
             var spin = options.AllowSpinning ? "1" : "0";
             AddConfigEntry(raw, "session.intra_op.allow_spinning", spin);
             AddConfigEntry(raw, "session.inter_op.allow_spinning", spin);

@@ -57,6 +57,12 @@ public sealed record OnnxSessionOptions
     /// </summary>
     public bool AllowSpinning { get; init; }
 
+    /// <summary>
+    /// Keep ONNX Runtime's CPU memory arena and memory pattern (the default: fastest). Off, activations are allocated
+    /// per run and returned after it, so an idle process holds less memory (what a small edge device may want).
+    /// </summary>
+    public bool UseMemoryArena { get; init; } = true;
+
     /// <summary>Graph optimization level.</summary>
     public GraphOptimization Optimization { get; init; } = GraphOptimization.All;
 

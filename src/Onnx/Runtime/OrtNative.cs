@@ -17,6 +17,8 @@ internal static unsafe class OrtNative
     private const int SlotRun = 9;
     private const int SlotCreateSessionOptions = 10;
     private const int SlotSetSessionExecutionMode = 13;
+    private const int SlotDisableMemPattern = 17;
+    private const int SlotDisableCpuMemArena = 19;
     private const int SlotSetSessionGraphOptimizationLevel = 23;
     private const int SlotSetIntraOpNumThreads = 24;
     private const int SlotSetInterOpNumThreads = 25;
@@ -78,6 +80,8 @@ internal static unsafe class OrtNative
     internal static readonly delegate* unmanaged<nint*, nint> CreateSessionOptions = (delegate* unmanaged<nint*, nint>)Table[SlotCreateSessionOptions];
     internal static readonly delegate* unmanaged<nint, void> ReleaseSessionOptions = (delegate* unmanaged<nint, void>)Table[SlotReleaseSessionOptions];
     internal static readonly delegate* unmanaged<nint, int, nint> SetSessionExecutionMode = (delegate* unmanaged<nint, int, nint>)Table[SlotSetSessionExecutionMode];
+    internal static readonly delegate* unmanaged<nint, nint> DisableMemPattern = (delegate* unmanaged<nint, nint>)Table[SlotDisableMemPattern];
+    internal static readonly delegate* unmanaged<nint, nint> DisableCpuMemArena = (delegate* unmanaged<nint, nint>)Table[SlotDisableCpuMemArena];
     internal static readonly delegate* unmanaged<nint, int, nint> SetSessionGraphOptimizationLevel = (delegate* unmanaged<nint, int, nint>)Table[SlotSetSessionGraphOptimizationLevel];
     internal static readonly delegate* unmanaged<nint, int, nint> SetIntraOpNumThreads = (delegate* unmanaged<nint, int, nint>)Table[SlotSetIntraOpNumThreads];
     internal static readonly delegate* unmanaged<nint, int, nint> SetInterOpNumThreads = (delegate* unmanaged<nint, int, nint>)Table[SlotSetInterOpNumThreads];

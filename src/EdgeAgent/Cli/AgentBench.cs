@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using EdgeMed.DicomIngest;
+using EdgeMed.DicomIngest.Slices;
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Models;
+
+namespace EdgeMed.EdgeAgent.Cli;
+
+/// <summary>
+/// <c>agent bench</c>: the agent's measured claims, side by side in one run. Rounds alternate bare inference (the same
+/// model, batch and threads, slices normalized beforehand) with the whole pipeline (hash, ledger, decoder process,
+/// normalize, infer, store) over the same files into a fresh database; then start-to-READY of the real service
+/// process, and this process's resident memory with the model loaded.
+/// </summary>
+internal static class AgentBench
+{
+    public static async Task<int> RunAsync(string input, string models, int rounds, int threads, int batch, TextWriter output, CancellationToken cancellationToken)
+    {
+        // EDGEMED__USEMEMORYARENA=false measures the low-memory setting: bare and pipeline alike.
+        var arena = !string.Equals(Environment.GetEnvironmentVariable("EDGEMED__USEMEMORYARENA"), "false", StringComparison.OrdinalIgnoreCase);
+        var options = new AgentOptions { IntraOpThreads = threads, BatchSize = batch, UseMemoryArena = arena };
+        var work = Directory.CreateTempSubdirectory("edgemed-bench-").FullName;
+        try
+        {
+            var files = Directory.GetFiles(Path.GetFullPath(input), "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).StartsWith('.') && !f.EndsWith(".md", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
+            var package = Directory.Exists(Path.Combine(models, Onnx.Packages.ModelPackage.ManifestFile)) || File.Exists(Path.Combine(models, Onnx.Packages.ModelPackage.ManifestFile))
+                ? models
+                : Directory.GetDirectories(models).OrderByDescending(d => d, StringComparer.Ordinal).First(d => File.Exists(Path.Combine(d, Onnx.Packages.ModelPackage.ManifestFile)));
+
+            // The slices bare inference runs over: the same axial slices the pipeline classifies.
+            var slices = new List<Slice>();
+            using (var reader = new DicomReader())
+            {
+                foreach (var file in files)
+                {
+                    try
+                    {
+                        slices.AddRange((await reader.ReadAsync(file, cancellationToken).ConfigureAwait(false)).Slices.Where(s => s.Plane == SlicePlane.Axial));
+                    }
+                    catch (DicomIngestException)
+                    {
+                    }
+                }
+            }
+
+            var model = ModelCatalog.Load(package, options);
+            var length = model.Normalizer.OutputLength;
+            var normalized = new float[slices.Count * length];
+            for (var i = 0; i < slices.Count; i++)
+            {
+                model.Normalizer.Normalize(slices[i], normalized.AsSpan(i * length, length));
+            }
+
+            await output.WriteLineAsync($"bench: {files.Count} files, {slices.Count} axial slices, model {model.Identity.Name} ({model.Package.Manifest.Precision}), batch {batch}, {threads} intra-op threads, memory arena {(arena ? "on" : "off")}, {rounds} rounds").ConfigureAwait(false);
+            var bare = new List<double>();
+            var pipeline = new List<double>();
+            var latency = new List<double>();
+            for (var round = 0; round < rounds; round++)
+            {
+                var clock = Stopwatch.StartNew();
+                for (var start = 0; start < slices.Count; start += batch)
+                {
+                    var count = Math.Min(batch, slices.Count - start);
+                    normalized.AsSpan(start * length, count * length).CopyTo(model.Input);
+                    _ = model.Run(count, cancellationToken);
+                }
+
+                bare.Add(slices.Count / clock.Elapsed.TotalSeconds);
+
+                var database = Path.Combine(work, $"round-{round}.db");
+                using var host = AgentHost.Build(AgentMode.Classify, null, new Dictionary<string, string?>
+                {
+                    ["EdgeMed:Database"] = database, ["EdgeMed:Models"] = package, ["EdgeMed:IntraOpThreads"] = threads.ToString(CultureInfo.InvariantCulture),
+                    ["EdgeMed:BatchSize"] = batch.ToString(CultureInfo.InvariantCulture), ["Logging:LogLevel:Default"] = "Warning",
+                });
+                var catalog = host.Services.GetService(typeof(ModelCatalog)) as ModelCatalog;
+                catalog!.Scan(); // model load and warm-up are not part of the throughput
+                clock.Restart();
+                var exit = await AgentCommands.ClassifyAsync(host, files.ToArray(), "csv", TextWriter.Null, TextWriter.Null, cancellationToken).ConfigureAwait(false);
+                var seconds = clock.Elapsed.TotalSeconds;
+                var stored = host.Services.GetService(typeof(Ledger.AgentDatabase)) is Ledger.AgentDatabase db ? db.Rows("SELECT count(*) AS n FROM slices")[0]["n"] : null;
+                pipeline.Add(Convert.ToInt64(stored, CultureInfo.InvariantCulture) / seconds);
+                latency.Add(seconds * 1000 / slices.Count);
+                await output.WriteLineAsync(FormattableString.Invariant($"  round {round + 1}: bare {bare[^1]:F2} slices/s, pipeline {pipeline[^1]:F2} slices/s ({stored} stored, exit {exit}), ratio {pipeline[^1] / bare[^1]:F3}")).ConfigureAwait(false);
+            }
+
+            var rss = Memory();
+            var ready = new List<double>();
+            var serviceMemory = string.Empty;
+            for (var i = 0; i < 3; i++)
+            {
+                var (seconds, memory) = await StartToReadyAsync(work, package, cancellationToken).ConfigureAwait(false);
+                ready.Add(seconds);
+                serviceMemory = memory;
+            }
+
+            double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+            await output.WriteLineAsync(FormattableString.Invariant($"""
+                bare inference     {Median(bare):F2} slices/s (median)
+                pipeline           {Median(pipeline):F2} slices/s (median), {Median(latency):F1} ms per slice end to end
+                pipeline / bare    {Median(pipeline) / Median(bare):F3} (overhead {(1 - (Median(pipeline) / Median(bare))) * 100:F1} %; goal ≤ 15 %)
+                service memory     {serviceMemory} (the service process 2 s after READY: model loaded and warmed up, idle)
+                bench memory       {rss} (this process: two sessions of the model, {rounds} pipeline runs; decoder process separate)
+                start to READY     {string.Join(", ", ready.Select(r => $"{r:F2}"))} s (goal ≤ 3 s)
+                """)).ConfigureAwait(false);
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private static string Memory(string process = "self")
+    {
+        var status = File.ReadAllLines($"/proc/{process}/status");
+        string Field(string name) => status.FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "?";
+        return $"VmRSS {Field("VmRSS")}, peak VmHWM {Field("VmHWM")}";
+    }
+
+    /// <summary>Starts the service process with a notify socket bound here and times the READY=1 datagram.</summary>
+    private static async Task<(double Seconds, string Memory)> StartToReadyAsync(string work, string package, CancellationToken cancellationToken)
+    {
+        var socketPath = Path.Combine(work, $"notify-{Guid.NewGuid():N}.sock");
+        var share = Directory.CreateDirectory(Path.Combine(work, "share")).FullName;
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
+        socket.Bind(new UnixDomainSocketEndPoint(socketPath));
+        var info = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "run", "--share", share, "--models", package, "--db", Path.Combine(work, "ready.db"), "--quarantine", Path.Combine(work, "q") })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment["NOTIFY_SOCKET"] = socketPath;
+        var clock = Stopwatch.StartNew();
+        using var process = Process.Start(info)!;
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var buffer = new byte[512];
+        try
+        {
+            while (true)
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(60));
+                var n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+                if (Encoding.UTF8.GetString(buffer, 0, n) == "READY=1")
+                {
+                    var seconds = clock.Elapsed.TotalSeconds;
+                    await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken).ConfigureAwait(false);
+                    return (seconds, Memory(process.Id.ToString(CultureInfo.InvariantCulture)));
+                }
+            }
+        }
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
