@@ -217,29 +217,19 @@ public sealed class AgentDatabase : IDisposable
     }
 
     /// <summary>Counts an attempt on every file of a series before inference starts (a crash in inference counts).</summary>
-    public void BeginInference(IReadOnlyList<long> fileIds)
-    {
-        lock (_lock)
-        {
-            using var transaction = _connection.BeginTransaction();
-            foreach (var id in fileIds)
-            {
-                Execute(_connection, "UPDATE files SET attempts = attempts + 1 WHERE id = $id", transaction, ("$id", id));
-            }
-
-            transaction.Commit();
-        }
-    }
+    public void BeginInference(IReadOnlyList<long> fileIds) => AddAttempts(fileIds, +1);
 
     /// <summary>Takes back the inference attempt of files whose series was not finished (shutdown).</summary>
-    public void EndInference(IReadOnlyList<long> fileIds)
+    public void EndInference(IReadOnlyList<long> fileIds) => AddAttempts(fileIds, -1);
+
+    private void AddAttempts(IReadOnlyList<long> fileIds, int delta)
     {
         lock (_lock)
         {
             using var transaction = _connection.BeginTransaction();
             foreach (var id in fileIds)
             {
-                Execute(_connection, "UPDATE files SET attempts = max(attempts - 1, 0) WHERE id = $id", transaction, ("$id", id));
+                Execute(_connection, "UPDATE files SET attempts = max(attempts + $d, 0) WHERE id = $id", transaction, ("$d", delta), ("$id", id));
             }
 
             transaction.Commit();
