@@ -384,12 +384,7 @@ public sealed class AgentDatabase : IDisposable
     {
         lock (_lock)
         {
-            using var command = _connection.CreateCommand();
-            command.CommandText = sql;
-            foreach (var (name, value) in parameters)
-            {
-                command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-            }
+            using var command = Command(_connection, sql, null, parameters);
 
             using var reader = command.ExecuteReader();
             var rows = new List<IReadOnlyDictionary<string, object?>>();
@@ -452,12 +447,7 @@ public sealed class AgentDatabase : IDisposable
 
     private List<FileRecord> QueryFiles(string where, params (string Name, object? Value)[] parameters)
     {
-        using var command = _connection.CreateCommand();
-        command.CommandText = $"SELECT {FileColumns} FROM files {where}";
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
+        using var command = Command(_connection, $"SELECT {FileColumns} FROM files {where}", null, parameters);
 
         using var reader = command.ExecuteReader();
         var files = new List<FileRecord>();
@@ -473,13 +463,7 @@ public sealed class AgentDatabase : IDisposable
 
     private List<SliceResult> ReadSlices(string where, SqliteTransaction transaction, params (string Name, object? Value)[] parameters)
     {
-        using var command = _connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = $"SELECT {SliceColumns} FROM slices s {where}";
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
+        using var command = Command(_connection, $"SELECT {SliceColumns} FROM slices s {where}", transaction, parameters);
 
         using var reader = command.ExecuteReader();
         var slices = new List<SliceResult>();
@@ -501,14 +485,7 @@ public sealed class AgentDatabase : IDisposable
 
     private static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-
+        using var command = Command(connection, sql, transaction, parameters);
         command.ExecuteNonQuery();
     }
 
@@ -517,7 +494,14 @@ public sealed class AgentDatabase : IDisposable
 
     private static object? Scalar(SqliteConnection connection, string sql, SqliteTransaction? transaction, params (string Name, object? Value)[] parameters)
     {
-        using var command = connection.CreateCommand();
+        using var command = Command(connection, sql, transaction, parameters);
+        var result = command.ExecuteScalar();
+        return result is DBNull ? null : result;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, SqliteTransaction? transaction, (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
@@ -525,8 +509,7 @@ public sealed class AgentDatabase : IDisposable
             command.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
 
-        var result = command.ExecuteScalar();
-        return result is DBNull ? null : result;
+        return command;
     }
 
     /// <summary>Timestamps are ISO 8601 UTC with milliseconds: they sort as text.</summary>
