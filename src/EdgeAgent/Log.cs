@@ -10,7 +10,7 @@ namespace EdgeMed.EdgeAgent;
 internal static partial class Log
 {
     [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Agent starting: share {Share}, models {Models}, database {Database}; {Unfinished} unfinished files from before are taken up again")]
-    internal static partial void AgentStarting(ILogger logger, string share, string models, string database, int unfinished);
+    internal static partial void AgentStarting(ILogger logger, string share, string models, string database, long unfinished);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Agent stopped: {FilesRead} files read, {SeriesStored} series stored; unfinished work stays in the ledger")]
     internal static partial void AgentStopped(ILogger logger, long filesRead, long seriesStored);

@@ -90,12 +90,23 @@ retry.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host =>
 var quarantineCommand = new Command("quarantine", "Refused files: list, retry") { list, retry };
 
 var benchInput = new Argument<string>("input") { Description = "Folder of DICOM files (e.g. samples/)" };
-var benchModels = new Option<string>("--models") { Description = "A package or a folder of packages (newest by name)", DefaultValueFactory = _ => "models" };
+var benchModels = new Option<string>("--models") { Description = "A package or a folder of packages (the newest valid one is used)", DefaultValueFactory = _ => "models" };
 var rounds = new Option<int>("--rounds") { Description = "Alternating bare/pipeline rounds", DefaultValueFactory = _ => 3 };
 var threads = new Option<int>("--threads") { Description = "Intra-op threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 8 };
 var bench = new Command("bench", "Measure pipeline vs bare inference (slices/s), memory, start to READY; prints ratios") { benchInput, benchModels, rounds, threads, batch };
-bench.SetAction((r, ct) => AgentBench.RunAsync(r.GetRequiredValue(benchInput), r.GetRequiredValue(benchModels), r.GetValue(rounds), r.GetValue(threads), r.GetValue(batch), Console.Out, ct));
+bench.SetAction(async (r, ct) =>
+{
+    try
+    {
+        return await AgentBench.RunAsync(r.GetRequiredValue(benchInput), r.GetRequiredValue(benchModels), r.GetValue(rounds), r.GetValue(threads), r.GetValue(batch), Console.Out, ct).ConfigureAwait(false);
+    }
+    catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+    {
+        await Console.Error.WriteLineAsync($"edgemed agent bench: {e.Message}").ConfigureAwait(false);
+        return 2;
+    }
+});
 
 var root = new RootCommand("EdgeMed agent: scanner share → DICOM → axial slices → int8 model → SQLite") { run, classify, status, results, quarantineCommand, bench, db, config };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -26,10 +26,8 @@ internal static class AgentBench
         try
         {
             var files = Directory.GetFiles(Path.GetFullPath(input), "*", SearchOption.AllDirectories).Where(f => !Path.GetFileName(f).StartsWith('.') && !f.EndsWith(".md", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
-            var package = Directory.Exists(Path.Combine(models, Onnx.Packages.ModelPackage.ManifestFile)) || File.Exists(Path.Combine(models, Onnx.Packages.ModelPackage.ManifestFile))
-                ? models
-                : Directory.GetDirectories(models).OrderByDescending(d => d, StringComparer.Ordinal).First(d => File.Exists(Path.Combine(d, Onnx.Packages.ModelPackage.ManifestFile)));
-
+            // The package the agent itself would pick from that folder (newest valid by created_at).
+            var package = NewestPackage(models, options, work);
             // The slices bare inference runs over: the same axial slices the pipeline classifies.
             var slices = new List<Slice>();
             using (var reader = new DicomReader())
@@ -112,6 +110,14 @@ internal static class AgentBench
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    private static string NewestPackage(string models, AgentOptions options, string work)
+    {
+        using var database = Ledger.AgentDatabase.Open(Path.Combine(work, "catalog.db"));
+        using var catalog = new ModelCatalog(models, options, database, new Operations.AgentHealth(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        catalog.Scan();
+        return catalog.Current?.Package.Folder ?? throw new FileNotFoundException($"no usable model package in {models}");
     }
 
     private static string Memory(string process = "self")

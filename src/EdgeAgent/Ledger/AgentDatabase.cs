@@ -236,12 +236,12 @@ public sealed class AgentDatabase : IDisposable
         }
     }
 
-    /// <summary>Files not finished, oldest first: what a restarted agent takes up again.</summary>
-    public IReadOnlyList<FileRecord> UnfinishedFiles()
+    /// <summary>How many files are not finished: what a restarted agent takes up again.</summary>
+    public long CountUnfinished()
     {
         lock (_lock)
         {
-            return QueryFiles("WHERE state IN ('queued', 'read') ORDER BY id");
+            return Convert.ToInt64(Scalar(_connection, "SELECT count(*) FROM files WHERE state IN ('queued', 'read')"), CultureInfo.InvariantCulture);
         }
     }
 

@@ -27,9 +27,6 @@ public sealed class AgentHealth
     /// <summary>Whether something needs a technician.</summary>
     public bool Fault => !ShareAvailable || DiskLow || !ModelLoaded || StorageFailed;
 
-    /// <summary>Time of the last completed pipeline step, for the watchdog.</summary>
-    public DateTime LastProgressUtc { get; private set; } = DateTime.UtcNow;
-
     /// <summary>Files read and series stored since start.</summary>
     public long FilesRead { get; private set; }
 
@@ -47,18 +44,10 @@ public sealed class AgentHealth
     public void RaiseAlert(TimeSpan hold) => Interlocked.Exchange(ref _alertUntilTicks, (DateTime.UtcNow + hold).Ticks);
 
     /// <summary>Counts a file read.</summary>
-    public void FileRead()
-    {
-        FilesRead++;
-        LastProgressUtc = DateTime.UtcNow;
-    }
+    public void FileRead() => FilesRead++;
 
     /// <summary>Counts a series stored.</summary>
-    public void SeriesStoredNow()
-    {
-        SeriesStored++;
-        LastProgressUtc = DateTime.UtcNow;
-    }
+    public void SeriesStoredNow() => SeriesStored++;
 
     /// <summary>A one-line summary for systemd's STATUS.</summary>
     public string Describe() =>

@@ -23,13 +23,14 @@ public sealed class AgentService(
     {
         var o = options.Value;
         database.SetStatus(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
-        if (!models.Scan() && models.Current is null)
+        models.Scan();
+        if (models.Current is null)
         {
             Log.NoModel(logger, o.Models);
             database.SetStatus(StatusKeys.Model, "none: waiting for a model package in " + o.Models);
         }
 
-        var unfinished = database.UnfinishedFiles().Count;
+        var unfinished = database.CountUnfinished();
         Log.AgentStarting(logger, o.Share, o.Models, o.Database, unfinished);
         return base.StartAsync(cancellationToken);
     }
@@ -83,7 +84,7 @@ public sealed class AgentService(
             }
 
             // --stop-when-idle: every file on the share is finished and nothing is left in the ledger.
-            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.UnfinishedFiles().Count == 0)
+            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.CountUnfinished() == 0)
             {
                 Log.AgentIdle(logger, health.SeriesStored);
                 lifetime.StopApplication();
