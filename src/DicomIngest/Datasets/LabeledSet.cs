@@ -127,6 +127,10 @@ public sealed class LabeledSet
         return new LabeledSet(Root, Classes, kept, IsDicom);
     }
 
+    /// <summary>The same files with split groups taken from <paramref name="groups"/> (by path); files it lacks keep theirs.</summary>
+    public LabeledSet WithGroups(IReadOnlyDictionary<string, string> groups) =>
+        new(Root, Classes, [.. Files.Select(f => groups.TryGetValue(f.Path, out var g) ? f with { Group = g } : f)], IsDicom);
+
     private static string DicomGroup(string file, DicomReader? headers)
     {
         if (headers is null)

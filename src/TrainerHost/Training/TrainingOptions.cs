@@ -37,7 +37,28 @@ internal sealed record TrainingOptions
     /// <summary>Feature-smoothing weight; null takes the architecture's (0.05 for iconvnext-tiny, 0 otherwise).</summary>
     public double? LambdaFs { get; init; }
 
+    /// <summary>none, basic (rotation, flip, scale) or strong (also shift and intensity jitter).</summary>
     public string Augment { get; init; } = "none";
+
+    /// <summary>constant or cosine (decay to zero over the run, after the warm-up).</summary>
+    public string Schedule { get; init; } = "constant";
+
+    /// <summary>Epochs of linear learning-rate warm-up (fractions allowed).</summary>
+    public double WarmupEpochs { get; init; }
+
+    /// <summary>Decoupled (AdamW) or L2 weight decay on weight matrices and kernels; biases and norms are exempt.</summary>
+    public double WeightDecay { get; init; }
+
+    public double LabelSmoothing { get; init; }
+
+    /// <summary>Stochastic depth rate of the ConvNeXt blocks (rises linearly to this value in the last block).</summary>
+    public double DropPath { get; init; }
+
+    /// <summary>fp32, or bf16-mixed (bfloat16 compute, float32 master weights and LayerNorm).</summary>
+    public string Precision { get; init; } = "fp32";
+
+    /// <summary>file (each image its own group; DICOM by patient) or similar (images linked to their most similar slices).</summary>
+    public string GroupBy { get; init; } = "file";
 
     public int EarlyStopping { get; init; }
 
@@ -80,9 +101,44 @@ internal sealed record TrainingOptions
             throw new TrainingInputException($"--optimizer {Optimizer} is unknown; choose adam, adamw or adamax.");
         }
 
-        if (Augment is not ("none" or "basic"))
+        if (Augment is not ("none" or "basic" or "strong"))
         {
-            throw new TrainingInputException($"--augment {Augment} is unknown; choose none or basic.");
+            throw new TrainingInputException($"--augment {Augment} is unknown; choose none, basic or strong.");
+        }
+
+        if (Schedule is not ("constant" or "cosine"))
+        {
+            throw new TrainingInputException($"--schedule {Schedule} is unknown; choose constant or cosine.");
+        }
+
+        if (WarmupEpochs < 0 || WarmupEpochs >= Epochs)
+        {
+            throw new TrainingInputException($"--warmup-epochs {WarmupEpochs.ToString(CultureInfo.InvariantCulture)} must be at least 0 and less than --epochs.");
+        }
+
+        if (ReduceLrOnPlateau && (Schedule != "constant" || WarmupEpochs > 0))
+        {
+            throw new TrainingInputException("--reduce-lr-on-plateau cannot be combined with --schedule cosine or --warmup-epochs: both would set the learning rate.");
+        }
+
+        if (WeightDecay < 0 || LabelSmoothing is < 0 or >= 1 || DropPath is < 0 or >= 1)
+        {
+            throw new TrainingInputException("--weight-decay must be at least 0; --label-smoothing and --drop-path must be in [0, 1).");
+        }
+
+        if (DropPath > 0 && Arch is not ("iconvnext-tiny" or "convnext-tiny"))
+        {
+            throw new TrainingInputException($"--drop-path applies to the ConvNeXt architectures (iconvnext-tiny, convnext-tiny), not {Arch}.");
+        }
+
+        if (Precision is not ("fp32" or "bf16-mixed"))
+        {
+            throw new TrainingInputException($"--precision {Precision} is unknown; choose fp32 or bf16-mixed.");
+        }
+
+        if (GroupBy is not ("file" or "similar"))
+        {
+            throw new TrainingInputException($"--group-by {GroupBy} is unknown; choose file or similar.");
         }
 
         if (TrainFraction <= 0 || ValidationFraction < 0 || TestFraction < 0 || Math.Abs(TrainFraction + ValidationFraction + TestFraction - 1) > 1e-6)

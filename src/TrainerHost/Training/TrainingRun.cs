@@ -46,6 +46,18 @@ internal static class TrainingRun
             ui.Line($"{cache.Skipped.Count} files skipped (unreadable or no axial slice): listed in {Path.Combine(run, "skipped.tsv")}");
         }
 
+        if (o.GroupBy == "similar")
+        {
+            if (set.IsDicom)
+            {
+                throw new TrainingInputException("--group-by similar is for image folders; DICOM files are grouped by patient already.");
+            }
+
+            set = set.WithGroups(SliceGrouping.BySimilarity(cache, cancellationToken));
+            var sizes = set.Files.GroupBy(f => f.Group, StringComparer.Ordinal).Select(g => g.Count()).ToList();
+            ui.Line($"groups by similar slices: {sizes.Count} (sizes {sizes.Min()}–{sizes.Max()})");
+        }
+
         var parts = Splitter.Split(set, o.TrainFraction, o.ValidationFraction, o.Seed);
         Splitter.Write(Path.Combine(run, "split.csv"), set, parts);
         var indices = Enum.GetValues<SplitPart>().ToDictionary(p => p, p => new List<int>());
@@ -65,13 +77,15 @@ internal static class TrainingRun
         var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
         // What a resumed run must share with the run it continues: data, split and everything that shapes the model.
         var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}")))[..16];
+            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{(o.Schedule == "cosine" ? o.Epochs : 0)}")))[..16];
         var configPath = Path.Combine(run, "config.json");
         var config = new Dictionary<string, object?>
         {
             ["arch"] = o.Arch, ["classes"] = set.Classes, ["epochs"] = o.Epochs, ["batch"] = o.Batch, ["lr"] = o.Lr,
             ["optimizer"] = o.Optimizer, ["threads"] = o.Threads, ["seed"] = o.Seed, ["lambda_fs"] = o.LambdaFs,
-            ["augment"] = o.Augment, ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
+            ["augment"] = o.Augment, ["schedule"] = o.Schedule, ["warmup_epochs"] = o.WarmupEpochs, ["weight_decay"] = o.WeightDecay,
+            ["label_smoothing"] = o.LabelSmoothing, ["drop_path"] = o.DropPath, ["precision"] = o.Precision, ["mean"] = settings.Mean, ["std"] = settings.Std,
+            ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
             ["class_weights"] = o.ClassWeights, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
             ["max_steps"] = o.MaxSteps, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,

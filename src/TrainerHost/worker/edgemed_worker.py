@@ -53,9 +53,9 @@ class IConvNeXtTiny(nn.Module):
     default_optimizer = "adam"
     default_lambda_fs = 0.05
 
-    def __init__(self, classes):
+    def __init__(self, classes, drop_path=0.0):
         super().__init__()
-        self.features = torchvision.models.convnext_tiny(weights=None).features
+        self.features = torchvision.models.convnext_tiny(weights=None, stochastic_depth_prob=drop_path).features
         channels = 768
         self.se = SEVector(2 * channels)
         self.fc = nn.Linear(2 * channels, 256)
@@ -75,9 +75,9 @@ class ConvNeXtTiny(nn.Module):
     default_optimizer = "adam"
     default_lambda_fs = 0.0
 
-    def __init__(self, classes):
+    def __init__(self, classes, drop_path=0.0):
         super().__init__()
-        self.net = torchvision.models.convnext_tiny(weights=None, num_classes=classes)
+        self.net = torchvision.models.convnext_tiny(weights=None, num_classes=classes, stochastic_depth_prob=drop_path)
 
     def forward(self, x):
         x = self.net.avgpool(self.net.features(x))
@@ -220,23 +220,103 @@ class TensorCache:
         return x, y
 
 
-def augment(x, background, generator):
-    """Random rotation (+-10 deg), horizontal flip and scale (0.9-1.1), on already-normalized tensors."""
+AUGMENTATIONS = {
+    # name: (max rotation in degrees, scale range, max shift as a fraction of the size, intensity jitter)
+    "basic": (10.0, (0.9, 1.1), 0.0, 0.0),
+    "strong": (15.0, (0.85, 1.15), 0.08, 0.2),
+}
+
+
+def augment(x, background, generator, kind="basic", mean=0.5, std=0.5):
+    """Random affine (rotation, horizontal flip, scale, shift) on already-normalized tensors; "strong" also jitters
+    brightness, contrast and gamma in [0, 1] intensity space, since scanners and windowing differ between sites."""
+    degrees, (low, high), shift, jitter = AUGMENTATIONS[kind]
     n = x.shape[0]
-    angle = (torch.rand(n, generator=generator) * 20 - 10) * math.pi / 180
-    scale = torch.rand(n, generator=generator) * 0.2 + 0.9
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * degrees * math.pi / 180
+    scale = torch.rand(n, generator=generator) * (high - low) + low
     flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    tx, ty = ((torch.rand(2, n, generator=generator) * 2 - 1) * shift * 2)  # affine_grid coordinates span 2
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, torch.zeros(n)], 1), torch.stack([sin * flip, cos, torch.zeros(n)], 1)], 1)
+    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # Pad with the image background (black after normalization), not with zero.
-    return F.grid_sample(x - background, grid, align_corners=False, padding_mode="zeros") + background
+    x = F.grid_sample(x - background, grid, align_corners=False, padding_mode="zeros") + background
+    if jitter > 0:
+        raw = (x * std + mean).clamp(0, 1)
+        gamma = torch.exp((torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * jitter)
+        contrast = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * jitter
+        brightness = (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * jitter / 2
+        raw = ((raw ** gamma) * contrast + brightness).clamp(0, 1)
+        x = (raw - mean) / std
+    return x
 
 
 # ---------------------------------------------------------------- training
 
-def make_optimizer(name, params, lr):
-    return {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}[name](params, lr=lr)
+def make_optimizer(name, model, lr, weight_decay=0.0):
+    """Weight decay applies to weight matrices and kernels only: biases, norm scales and layer scales keep theirs."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    keep = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": keep, "weight_decay": 0.0}]
+    return {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}[name](groups, lr=lr)
+
+
+def lr_factor(step, total_steps, warmup_steps, schedule):
+    """Learning-rate multiplier at an optimizer step: linear warm-up, then constant or cosine decay to zero."""
+    if warmup_steps and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule != "cosine":
+        return 1.0
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def build_model(name, classes, drop_path=0.0):
+    arch = ARCHITECTURES[name]
+    if drop_path > 0:
+        if name not in ("iconvnext-tiny", "convnext-tiny"):
+            raise ValueError(f"drop_path (stochastic depth) applies to the ConvNeXt architectures, not {name}")
+        return arch(classes, drop_path=drop_path)
+    return arch(classes)
+
+
+class MixedPrecision:
+    """bfloat16 compute with float32 master weights (PyTorch 1.13's CPU autocast fails in LayerNorm).
+
+    A bfloat16 copy of the model runs forward and backward; its gradients are copied to the float32 model, whose
+    optimizer steps in float32, and the new weights are copied back. LayerNorm runs in float32 inside the bfloat16
+    copy. bfloat16 keeps float32's exponent range, so no loss scaling is needed. The float32 model is the one that is
+    evaluated, checkpointed and exported."""
+
+    def __init__(self, model):
+        import copy
+        self.master = model
+        self.work = copy.deepcopy(model).to(torch.bfloat16)
+        for module in self.work.modules():
+            if isinstance(module, nn.LayerNorm):
+                module.float()
+                module.register_forward_pre_hook(lambda _m, inputs: tuple(t.float() for t in inputs))
+                module.register_forward_hook(lambda _m, _inputs, out: out.to(torch.bfloat16))
+        self.pairs = list(zip(self.master.parameters(), self.work.parameters()))
+
+    def train(self):
+        self.work.train()
+
+    def forward(self, x):
+        logits, features = self.work(x.to(torch.bfloat16))
+        return logits.float(), features.float()
+
+    def after_backward(self):
+        for master, work in self.pairs:
+            master.grad = None if work.grad is None else work.grad.float()
+            work.grad = None
+
+    def after_step(self):
+        with torch.no_grad():
+            for master, work in self.pairs:
+                work.copy_(master)
+            for master, work in zip(self.master.buffers(), self.work.buffers()):
+                master.copy_(work)
 
 
 def evaluate(model, cache, indices, channels, batch_size=32):
@@ -274,7 +354,7 @@ def train(cfg):
     np.random.seed(cfg["seed"])
     arch = ARCHITECTURES[cfg["arch"]]
     classes = len(cfg["classes"])
-    model = arch(classes)
+    model = build_model(cfg["arch"], classes, cfg.get("drop_path") or 0.0)
     channels = arch.in_channels
     optimizer_name = cfg.get("optimizer") or arch.default_optimizer
     lambda_fs = cfg["lambda_fs"] if cfg.get("lambda_fs") is not None else arch.default_lambda_fs
@@ -295,7 +375,14 @@ def train(cfg):
         counts = np.bincount(cache.labels[train_idx], minlength=classes).astype(np.float64)
         weights = torch.tensor(counts.sum() / (classes * np.maximum(counts, 1)), dtype=torch.float32)
 
-    optimizer = make_optimizer(optimizer_name, model.parameters(), cfg["lr"])
+    optimizer = make_optimizer(optimizer_name, model, cfg["lr"], cfg.get("weight_decay") or 0.0)
+    batch_size = cfg["batch"]
+    batches = math.ceil(len(train_idx) / batch_size)
+    max_steps = cfg.get("max_steps") or 0
+    steps_per_epoch = min(batches, max_steps) if max_steps else batches
+    schedule, warmup = cfg.get("schedule") or "constant", round((cfg.get("warmup_epochs") or 0) * steps_per_epoch)
+    step_scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(step, cfg["epochs"] * steps_per_epoch, warmup, schedule))
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2) if cfg.get("reduce_lr_on_plateau") else None
     generator = torch.Generator().manual_seed(cfg["seed"])
     checkpoint_path = os.path.join(out, "checkpoint.pt")
@@ -312,6 +399,7 @@ def train(cfg):
         optimizer.load_state_dict(ck["optimizer"])
         if scheduler is not None and ck.get("scheduler"):
             scheduler.load_state_dict(ck["scheduler"])
+        step_scheduler.load_state_dict(ck["step_scheduler"])
         generator.set_state(ck["generator"])
         torch.set_rng_state(ck["torch_rng"])
         history, best, best_epoch, start_epoch = ck["history"], ck["best"], ck["best_epoch"], ck["epoch"] + 1
@@ -320,14 +408,16 @@ def train(cfg):
     parameters = sum(p.numel() for p in model.parameters())
     emit("start", arch=cfg["arch"], parameters=parameters, optimizer=optimizer_name, lambda_fs=lambda_fs,
          train=len(train_idx), val=len(val_idx), test=len(test_idx), threads=torch.get_num_threads(), start_epoch=start_epoch)
-    batch_size = cfg["batch"]
-    batches = math.ceil(len(train_idx) / batch_size)
     patience = cfg.get("early_stopping") or 0
-    max_steps = cfg.get("max_steps") or 0
+    smoothing = cfg.get("label_smoothing") or 0.0
+    augmentation = cfg.get("augment") or "none"
+    mixed = MixedPrecision(model) if cfg.get("precision") == "bf16-mixed" else None
     for epoch in range(start_epoch, cfg["epochs"] + 1):
         if stopped:
             break  # an early-stopped run that is resumed (e.g. after a failed export) trains no further
         model.train()
+        if mixed:
+            mixed.train()
         started = time.time()
         order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]
         total_loss, correct, seen, last_emit = 0.0, 0, 0, 0.0
@@ -335,15 +425,20 @@ def train(cfg):
             if max_steps and b >= max_steps:
                 break
             x, y = cache.batch(order[b * batch_size:(b + 1) * batch_size], channels)
-            if cfg.get("augment") == "basic":
-                x = augment(x, cfg["background"], generator)
-            logits, features = model(x)
-            loss = F.cross_entropy(logits, y, weight=weights)
+            if augmentation != "none":
+                x = augment(x, cfg["background"], generator, augmentation, cfg.get("mean", 0.5), cfg.get("std", 0.5))
+            logits, features = mixed.forward(x) if mixed else model(x)
+            loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=smoothing)
             if lambda_fs > 0:
                 loss = loss + lambda_fs * feature_smoothing_loss(features, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if mixed:
+                mixed.after_backward()
             optimizer.step()
+            step_scheduler.step()
+            if mixed:
+                mixed.after_step()
             total_loss += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
@@ -365,7 +460,8 @@ def train(cfg):
         stopped = bool(patience and epoch - best_epoch >= patience)
         # One atomic file holds the epoch's state and the best weights, so they can never disagree after a crash.
         save_atomic({"model": model.state_dict(), "best_model": best_state, "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
+                     "scheduler": scheduler.state_dict() if scheduler else None,
+                     "step_scheduler": step_scheduler.state_dict(), "generator": generator.get_state(),
                      "torch_rng": torch.get_rng_state(), "history": history, "best": best, "best_epoch": best_epoch,
                      "epoch": epoch, "stopped": stopped, "fingerprint": cfg["fingerprint"]}, checkpoint_path)
         emit("epoch", **record, best_epoch=best_epoch)
