@@ -27,7 +27,9 @@ public sealed class FuzzRegressionTests : IDisposable
         var error = await Assert.ThrowsAsync<DicomIngestException>(() => _reader.ReadAsync(Fixture(name)));
         var after = await _reader.ReadAsync(good);
 
-        Assert.True(error.Reason is IngestFailure.DecoderCrashed or IngestFailure.DecodeFailed or IngestFailure.InconsistentLength or IngestFailure.Truncated, $"{name}: {error.ReasonCode} {error.Message}");
+        // fuzz-0414 keeps GDCM busy for about 30 s before it dies; on a loaded machine that can pass the decode
+        // timeout. Either way the file alone is refused and the next read works, which is what this test is about.
+        Assert.True(error.Reason is IngestFailure.DecoderCrashed or IngestFailure.DecoderTimeout or IngestFailure.DecodeFailed or IngestFailure.InconsistentLength or IngestFailure.Truncated, $"{name}: {error.ReasonCode} {error.Message}");
         Assert.Equal(35, after.Slices.Count);
     }
 
