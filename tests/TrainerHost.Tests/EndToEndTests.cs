@@ -94,8 +94,9 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
         var run = folders.Run("resume");
         string[] args = ["--data", Trainer.Alzheimer, "--arch", "base-cnn", "--out", run, "--size", "32", "--epochs", "3", "--threads", "1", "--subset", Trainer.Subset(40), "--cache", folders.Cache];
 
-        // Kill the PyTorch worker with SIGKILL once the first epoch's checkpoint exists.
-        var (exit, stdout, stderr) = await Trainer.RunAsync(args, _ =>
+        // Kill the PyTorch worker with SIGKILL once the first epoch's checkpoint exists; the worker holds there
+        // (EDGEMED_WORKER_HOLD_AFTER_EPOCH), so the kill cannot come after the run already finished.
+        var (exit, stdout, stderr) = await Trainer.RunAsync(args, environment: new Dictionary<string, string> { ["EDGEMED_WORKER_HOLD_AFTER_EPOCH"] = "1" }, whileRunning: _ =>
         {
             var deadline = DateTime.UtcNow.AddMinutes(5);
             while (!File.Exists(Path.Combine(run, "checkpoint.pt")) && DateTime.UtcNow < deadline)

@@ -12,7 +12,7 @@ internal static class Trainer
     /// <summary>A small balanced subset: <paramref name="perClass"/> images of each of the four classes.</summary>
     public static string Subset(int perClass) => $"MildDemented={perClass},ModerateDemented={perClass},NonDemented={perClass},VeryMildDemented={perClass}";
 
-    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(IEnumerable<string> args, Action<Process>? whileRunning = null, int timeoutSeconds = 600)
+    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(IEnumerable<string> args, Action<Process>? whileRunning = null, int timeoutSeconds = 600, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "EdgeMed.TrainerHost")) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args)
@@ -21,6 +21,11 @@ internal static class Trainer
         }
 
         start.Environment["CI"] = "true";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();

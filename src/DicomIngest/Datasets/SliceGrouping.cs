@@ -14,7 +14,7 @@ public static class SliceGrouping
     public const int Thumbnail = 32;
 
     /// <summary>A group holding more than this share of the files means the data has no slice structure to use.</summary>
-    public const double MaxGroupShare = 0.25;
+    public const double MaxGroupShare = 0.5;
 
     /// <summary>Group key for every sample path of <paramref name="cache"/>: the first path (ordinal) of its component.</summary>
     /// <exception cref="DatasetException">One component holds more than <see cref="MaxGroupShare"/> of the samples.</exception>

@@ -465,6 +465,11 @@ def train(cfg):
                      "torch_rng": torch.get_rng_state(), "history": history, "best": best, "best_epoch": best_epoch,
                      "epoch": epoch, "stopped": stopped, "fingerprint": cfg["fingerprint"]}, checkpoint_path)
         emit("epoch", **record, best_epoch=best_epoch)
+        if os.environ.get("EDGEMED_WORKER_HOLD_AFTER_EPOCH") == str(epoch):
+            # Test hook: wait here to be killed, so a crash test hits a known point instead of racing the run.
+            emit("held", epoch=epoch)
+            while True:
+                time.sleep(1)
         if stopped:
             emit("early_stop", epoch=epoch, best_epoch=best_epoch)
             break

@@ -1,0 +1,105 @@
+#!/usr/bin/python3
+"""Builds the labeled demo series in samples/ from slices the shipped model never trained on.
+
+For each class with validation files in the run's split.csv, it takes the largest subject of that class's validation
+part (subjects recovered as the trainer's --group-by similar does: each slice linked to its two most similar slices),
+keeps 6 slices from the middle of that subject in file order, and wraps the original JPEG bytes unchanged in MR Image
+Storage files (JPEG baseline transfer syntax, gdcmimg), then sets synthetic axial geometry and demo identifiers
+(dcmodify). UIDs are derived from the file names, so a rebuild gives the same objects.
+
+Needs Debian's libgdcm-tools, dcmtk, python3-numpy and python3-pil.
+Usage: eng/make-demo-samples.py --split RUN/split.csv --data ../shared/data/alzheimer-mri/train --out samples
+"""
+import argparse
+import csv
+import hashlib
+import os
+import re
+import subprocess
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+SLICES = 6
+SPACING_MM = 5.0  # synthetic: the source slices carry no positions
+
+
+def uid(*parts):
+    """A 2.25 UID (ISO/IEC 9834-8) from a hash of the parts: deterministic, no registered root needed."""
+    return "2.25." + str(int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:15], "big"))
+
+
+def subjects(paths):
+    """Components of the graph that links every slice to its two most similar slices (32x32 cosine)."""
+    x = np.stack([np.asarray(Image.open(p).convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32).ravel() for p in paths])
+    x -= x.mean(1, keepdims=True)
+    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-6
+    s = x @ x.T
+    np.fill_diagonal(s, -2)
+    parent = list(range(len(paths)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, row in enumerate(np.argsort(-s, axis=1)[:, :2]):
+        for j in row:
+            parent[find(i)] = find(j)
+    groups = {}
+    for i, p in enumerate(paths):
+        groups.setdefault(find(i), []).append(p)
+    return list(groups.values())
+
+
+def number(path):
+    return int(re.search(r"(\d+)\.\w+$", path).group(1))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    validation = {}
+    with open(args.split, newline="") as f:
+        for row in csv.DictReader(f):
+            if row["split"] == "validation":
+                validation.setdefault(row["class"], []).append(os.path.join(args.data, row["path"]))
+    for cls in sorted(validation):
+        subject = max(subjects(validation[cls]), key=len)
+        subject.sort(key=number)
+        middle = len(subject) // 2
+        chosen = subject[middle - SLICES // 2: middle - SLICES // 2 + SLICES]
+        folder = os.path.join(args.out, f"alzheimer-{cls.lower()}")
+        os.makedirs(folder, exist_ok=True)
+        study, series = uid("study", cls), uid("series", cls)
+        for k, source in enumerate(chosen, start=1):
+            target = os.path.join(folder, f"slice{k:02d}.dcm")
+            with tempfile.TemporaryDirectory() as tmp:
+                # gdcmimg wants a .jpg name; the bytes are wrapped, not re-encoded.
+                jpg = os.path.join(tmp, "slice.jpg")
+                with open(source, "rb") as src, open(jpg, "wb") as dst:
+                    dst.write(src.read())
+                subprocess.run(["gdcmimg", "-C", "1.2.840.10008.5.1.4.1.1.4", "-T", study, "-S", series, "-i", jpg, "-o", target], check=True)
+            tags = {
+                "(0008,0018)": uid("instance", cls, os.path.basename(source)),
+                "(0008,0020)": "20261201", "(0008,0023)": "20261201", "(0008,0030)": "120000", "(0008,0033)": "120000", "(0008,0060)": "MR",
+                "(0008,1030)": "EdgeMed demo", "(0008,103e)": f"demo {cls} (validation subject, not trained on)",
+                "(0010,0010)": f"EdgeMed^Demo {cls}", "(0010,0020)": f"DEMO-{cls.upper()}", "(0010,0030)": "", "(0010,0040)": "O",
+                "(0018,0050)": "1", "(0020,0010)": "1", "(0020,0011)": "1", "(0020,0013)": str(k),
+                "(0020,0032)": f"-88\\-104\\{(k - 1) * SPACING_MM:.1f}", "(0020,0037)": "1\\0\\0\\0\\1\\0",
+                "(0020,0052)": uid("frame-of-reference", cls), "(0028,0030)": "1\\1",
+            }
+            command = ["dcmodify", "-nb", "-q"]
+            for tag, value in tags.items():
+                command += ["-i", f"{tag}={value}"]
+            subprocess.run(command + [target], check=True)
+        print(f"{folder}: {len(chosen)} slices of one validation subject of {cls} ({', '.join(os.path.basename(p) for p in chosen)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+using System.Globalization;
+using EdgeMed.DicomIngest.Datasets;
+using EdgeMed.DicomIngest.Images;
+using EdgeMed.DicomIngest.Normalization;
+using Xunit.Abstractions;
+
+namespace EdgeMed.TrainerHost.Tests;
+
+/// <summary>The training recipe's parts: subject grouping, schedule, mixed precision, augmentation, weight decay, option checks.</summary>
+public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("edgemed-recipe-").FullName;
+
+    [Fact]
+    public async Task GroupingBySimilarSlices_RecoversSubjects_WhoseSlicesAreInterleavedInFileOrder()
+    {
+        // Three synthetic subjects of 8 slices each (a subject = its own random texture; slices = a slowly growing
+        // blob on it), named slice-major like the Alzheimer folder (file i is subject i % 3), in two classes.
+        var subjects = new[] { (Class: "a", Seed: 1), (Class: "a", Seed: 2), (Class: "b", Seed: 3) };
+        var truth = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var slice = 0; slice < 8; slice++)
+        {
+            for (var s = 0; s < subjects.Length; s++)
+            {
+                var folder = Directory.CreateDirectory(Path.Combine(_root, "data", subjects[s].Class)).FullName;
+                var file = Path.Combine(folder, $"img{(slice * subjects.Length) + s}.png");
+                await File.WriteAllBytesAsync(file, PngCodec.WriteGray8(SubjectSlice(subjects[s].Seed, slice, 48), 48, 48));
+                truth[file] = s;
+            }
+        }
+
+        var set = LabeledSet.Scan(Path.Combine(_root, "data"));
+        var cache = await TensorCache.OpenOrBuildAsync(set, new NormalizationSettings { Size = 48 }, Path.Combine(_root, "cache"), null, CancellationToken.None);
+
+        var groups = SliceGrouping.BySimilarity(cache);
+
+        var found = set.Files.GroupBy(f => groups[f.Path]).Select(g => g.Select(f => truth[f.Path]).Distinct().ToList()).ToList();
+        output.WriteLine($"{found.Count} groups: {string.Join("; ", found.Select(g => string.Join(',', g)))}");
+        Assert.Equal(3, found.Count);
+        Assert.All(found, g => Assert.Single(g));
+
+        // Grouped, a split keeps every subject on one side.
+        var grouped = set.WithGroups(groups);
+        var parts = Splitter.Split(grouped, 0.5, 0.5, seed: 0);
+        foreach (var subject in grouped.Files.GroupBy(f => truth[f.Path]))
+        {
+            Assert.Single(subject.Select(f => parts[f.Path]).Distinct());
+        }
+    }
+
+    [Fact]
+    public async Task GroupingBySimilarSlices_RefusesDataThatFormsOneChain()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(_root, "chain", "a")).FullName;
+        Directory.CreateDirectory(Path.Combine(_root, "chain", "b"));
+        for (var slice = 0; slice < 12; slice++)
+        {
+            await File.WriteAllBytesAsync(Path.Combine(folder, $"{slice}.png"), PngCodec.WriteGray8(SubjectSlice(7, slice, 32), 32, 32));
+        }
+
+        await File.WriteAllBytesAsync(Path.Combine(_root, "chain", "b", "0.png"), PngCodec.WriteGray8(SubjectSlice(7, 12, 32), 32, 32));
+        var set = LabeledSet.Scan(Path.Combine(_root, "chain"));
+        var cache = await TensorCache.OpenOrBuildAsync(set, new NormalizationSettings { Size = 32 }, Path.Combine(_root, "cache"), null, CancellationToken.None);
+
+        var error = Assert.Throws<DatasetException>(() => SliceGrouping.BySimilarity(cache));
+
+        Assert.Contains("13 of 13", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LearningRate_WarmsUpLinearly_ThenFollowsACosineToZero()
+    {
+        var values = await Trainer.PythonAsync(
+            "import edgemed_worker as w\n" +
+            "print(' '.join(str(w.lr_factor(s, 100, 10, 'cosine')) for s in (0, 4, 9, 10, 55, 100)))\n" +
+            "print(' '.join(str(w.lr_factor(s, 100, 10, 'constant')) for s in (0, 9, 10, 99)))");
+        var lines = values.Trim().Split('\n').Select(l => l.Split(' ').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToArray();
+
+        Assert.Equal([0.1, 0.5, 1.0, 1.0, 0.5, 0.0], lines[0].Select(v => Math.Round(v, 9)));
+        Assert.Equal([0.1, 1.0, 1.0, 1.0], lines[1].Select(v => Math.Round(v, 9)));
+    }
+
+    [Fact]
+    public async Task MixedPrecision_KeepsFloatMasterWeightsAndLayerNorm_AndLearnsLikeFloat32()
+    {
+        // Same model, batch and optimizer in float32 and in bf16-mixed: both lower the loss, and the mixed run's
+        // final loss is close to the float32 run's (bfloat16 compute, float32 updates).
+        var result = await Trainer.PythonAsync(
+            "import torch, torch.nn as nn, torch.nn.functional as F, edgemed_worker as w\n" +
+            "torch.set_num_threads(1)\n" +
+            "def run(mixed):\n" +
+            "    torch.manual_seed(0); m = w.build_model('iconvnext-tiny', 4); m.train()\n" +
+            "    x = torch.randn(4, 3, 32, 32); y = torch.tensor([0, 1, 2, 3])\n" +
+            "    opt = w.make_optimizer('adamw', m, 1e-3, 0.05)\n" +
+            "    mp = w.MixedPrecision(m) if mixed else None\n" +
+            "    losses = []\n" +
+            "    for _ in range(8):\n" +
+            "        logits, feats = mp.forward(x) if mp else m(x)\n" +
+            "        loss = F.cross_entropy(logits, y) + 0.05 * w.feature_smoothing_loss(feats, y)\n" +
+            "        opt.zero_grad(); loss.backward()\n" +
+            "        if mp: mp.after_backward()\n" +
+            "        opt.step()\n" +
+            "        if mp: mp.after_step()\n" +
+            "        losses.append(loss.item())\n" +
+            "    if mp:\n" +
+            "        assert all(p.dtype == torch.float32 for p in m.parameters())\n" +
+            "        norms = [mod for mod in mp.work.modules() if isinstance(mod, nn.LayerNorm)]\n" +
+            "        assert norms and all(n.weight.dtype == torch.float32 for n in norms)\n" +
+            "        convs = [mod for mod in mp.work.modules() if isinstance(mod, nn.Conv2d)]\n" +
+            "        assert all(c.weight.dtype == torch.bfloat16 for c in convs)\n" +
+            "        assert all(torch.equal(a.to(torch.bfloat16), b.to(torch.bfloat16)) for a, b in mp.pairs)\n" +
+            "    return losses[0], losses[-1]\n" +
+            "print(*run(False), *run(True))");
+        var v = result.Trim().Split(' ').Select(p => double.Parse(p, CultureInfo.InvariantCulture)).ToArray();
+        output.WriteLine($"float32 {v[0]:F4} → {v[1]:F4}; bf16-mixed {v[2]:F4} → {v[3]:F4}");
+
+        Assert.True(v[1] < v[0] * 0.8 && v[3] < v[2] * 0.8, "both runs lower the loss");
+        Assert.True(Math.Abs(v[3] - v[1]) < 0.15 * v[1] + 0.05, $"bf16-mixed ends at {v[3]}, float32 at {v[1]}");
+    }
+
+    [Fact]
+    public async Task StrongAugmentation_IsSeeded_KeepsTheIntensityRange_AndMovesTheImage()
+    {
+        var result = await Trainer.PythonAsync(
+            "import torch, edgemed_worker as w\n" +
+            "x = torch.rand(6, 1, 32, 32) * 2 - 1\n" +
+            "a = w.augment(x, -1.0, torch.Generator().manual_seed(3), 'strong', 0.5, 0.5)\n" +
+            "b = w.augment(x, -1.0, torch.Generator().manual_seed(3), 'strong', 0.5, 0.5)\n" +
+            "print(torch.equal(a, b), a.shape == x.shape, a.min().item() >= -1 - 1e-6, a.max().item() <= 1 + 1e-6, (a - x).abs().mean().item())");
+        var parts = result.Trim().Split(' ');
+        output.WriteLine(result);
+
+        Assert.Equal(["True", "True", "True", "True"], parts[..4]);
+        Assert.True(double.Parse(parts[4], CultureInfo.InvariantCulture) > 0.05, "the augmentation changed the images");
+    }
+
+    [Fact]
+    public async Task WeightDecay_SparesBiasesAndNorms()
+    {
+        var result = await Trainer.PythonAsync(
+            "import edgemed_worker as w\n" +
+            "m = w.build_model('iconvnext-tiny', 4)\n" +
+            "opt = w.make_optimizer('adamw', m, 1e-3, 0.05)\n" +
+            "decay, keep = opt.param_groups\n" +
+            "print(decay['weight_decay'], keep['weight_decay'], all(p.ndim >= 2 for p in decay['params']), all(p.ndim < 2 for p in keep['params']), len(decay['params']) + len(keep['params']) == len(list(m.parameters())))");
+
+        Assert.Equal("0.05 0.0 True True True", result.Trim());
+    }
+
+    [Theory]
+    [InlineData("--drop-path", "0.1", "--arch", "base-cnn", "--drop-path applies to the ConvNeXt")]
+    [InlineData("--schedule", "cosine", "--reduce-lr-on-plateau", "true", "cannot be combined")]
+    [InlineData("--precision", "fp16", "--epochs", "2", "--precision fp16 is unknown")]
+    [InlineData("--group-by", "patient", "--epochs", "2", "--group-by patient is unknown")]
+    [InlineData("--warmup-epochs", "3", "--epochs", "3", "less than --epochs")]
+    public async Task BadRecipeOptions_AreRefusedBeforeAnyWork(string o1, string v1, string o2, string v2, string expected)
+    {
+        var (exit, _, stderr) = await Trainer.RunAsync(["--data", Trainer.Alzheimer, "--out", Path.Combine(_root, "run"), o1, v1, o2, v2]);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_root, "run")));
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    /// <summary>A subject's texture (smooth random bumps from its seed) with a blob whose radius grows with the slice.</summary>
+    private static float[] SubjectSlice(int seed, int slice, int size)
+    {
+        var random = new Random(seed);
+        var bumps = Enumerable.Range(0, 6).Select(_ => (X: random.NextDouble() * size, Y: random.NextDouble() * size, R: 4 + (random.NextDouble() * 8), A: random.NextDouble())).ToArray();
+        var pixels = new float[size * size];
+        for (var y = 0; y < size; y++)
+        {
+            for (var x = 0; x < size; x++)
+            {
+                var v = bumps.Sum(b => b.A * Math.Exp(-(((x - b.X) * (x - b.X)) + ((y - b.Y) * (y - b.Y))) / (2 * b.R * b.R)));
+                var d = Math.Sqrt(((x - (size / 2.0)) * (x - (size / 2.0))) + ((y - (size / 2.0)) * (y - (size / 2.0))));
+                v += d < 3 + slice ? 0.3 : 0;
+                pixels[(y * size) + x] = (float)Math.Clamp(v / 2, 0, 1);
+            }
+        }
+
+        return pixels;
+    }
+}
