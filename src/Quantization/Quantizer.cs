@@ -169,11 +169,17 @@ public static class Quantizer
             {
                 Name = Path.GetFileName(Path.GetFullPath(request.Out).TrimEnd('/')),
                 Precision = "int8",
-                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = request.Format.UnsignedActivations ? "uint8 per tensor (zero point 0 or 128)" : "int8 per tensor, symmetric", weights = request.Format.ReduceRange ? "int8 per output channel, symmetric, 7-bit range" : "int8 per output channel, symmetric", format = "QDQ" }, ModelPackage.Json),
+                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = request.Format.UnsignedActivations ? "uint8 per tensor (zero point 0 or 128)" : "int8 per tensor, symmetric", weights = request.Format.ReduceRange ? "int8 per output channel, symmetric, 7-bit range" : "int8 per output channel, symmetric", format = "QDQ", source_command = package.Manifest.CommandLine }, ModelPackage.Json),
                 CreatedAt = DateTimeOffset.UtcNow,
                 CommandLine = Environment.CommandLine,
             };
-            ModelPackage.Write(request.Out, manifest, new Dictionary<string, string> { [ModelPackage.ModelFile] = modelPath, ["report.json"] = reportPath, ["report.md"] = mdPath });
+            // The parent's other files (its training report and figures under training/) travel with the int8 model.
+            var files = package.Manifest.Files.Keys.Where(name => name is not (ModelPackage.ModelFile or "report.json" or "report.md"))
+                .ToDictionary(name => name, name => Path.Combine(package.Folder, name), StringComparer.Ordinal);
+            files[ModelPackage.ModelFile] = modelPath;
+            files["report.json"] = reportPath;
+            files["report.md"] = mdPath;
+            ModelPackage.Write(request.Out, manifest, files);
             log(string.Create(CultureInfo.InvariantCulture, $"int8 package {request.Out}: size ×{report["size_ratio"]:F2}, latency ×{report["latency_ratio_int8_fp32"]:F2} at batch 1 ({request.Threads} threads){(report.TryGetValue("top1_agreement", out var agreement) ? $", top-1 agreement {agreement:F4}" : string.Empty)}"));
             return reportJson;
         }

@@ -24,7 +24,7 @@ torch.set_num_threads(cfg["threads"])
 torch.manual_seed(cfg["seed"])
 arch = w.ARCHITECTURES[cfg["arch"]]
 model = arch(len(cfg["classes"]))
-optimizer = w.make_optimizer(cfg.get("optimizer") or arch.default_optimizer, model.parameters(), cfg["lr"])
+optimizer = w.make_optimizer(cfg.get("optimizer") or arch.default_optimizer, model, cfg["lr"], cfg.get("weight_decay") or 0.0)
 lambda_fs = cfg["lambda_fs"] if cfg.get("lambda_fs") is not None else arch.default_lambda_fs
 images = np.memmap(os.path.join(cfg["cache_dir"], "images.f32"), dtype="<f4", mode="r", shape=(cfg["count"], cfg["size"], cfg["size"]))
 labels = np.fromfile(os.path.join(cfg["cache_dir"], "labels.i64"), dtype="<i8")

@@ -84,6 +84,12 @@ public sealed class QuantizerTests(TrainedPackage trained, ITestOutputHelper out
         Assert.True(report.GetProperty("size_ratio").GetDouble() < 1);
         Assert.InRange(report.GetProperty("top1_agreement").GetDouble(), 0.5, 1.0);
         Assert.True(File.Exists(Path.Combine(target, "report.md")));
+
+        // The parent's training evidence travels with the int8 model, hashed in its manifest, and the command that
+        // rebuilds the parent is named.
+        Assert.Equal(ModelPackage.Load(trained.Package).Manifest.Files["training/report.md"], package.Manifest.Files["training/report.md"]);
+        Assert.True(File.Exists(Path.Combine(target, "training", "confusion_matrix.png")));
+        Assert.StartsWith("./edgemed.sh train ", package.Manifest.Quantization!.Value.GetProperty("source_command").GetString(), StringComparison.Ordinal);
         Assert.True(report.GetProperty("tensors_worst_first").GetArrayLength() > 0);
         using var session = OnnxSession.Open(package.ModelPath);
         Assert.Contains(OnnxModelFile.Load(package.ModelPath).Graph.Node, n => n.OpType == "QuantizeLinear");

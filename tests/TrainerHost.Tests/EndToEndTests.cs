@@ -69,6 +69,7 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
         foreach (var file in new[] { "report.md", "metrics.json", "curves.png", "confusion_matrix.png", "roc.png", "split.csv" })
         {
             Assert.True(File.Exists(Path.Combine(run, file)), $"{file} missing");
+            Assert.True(package.Manifest.Files.ContainsKey("training/" + file), $"training/{file} not in the package");
         }
 
         var evaluation = Path.Combine(run, "evaluation");

@@ -19,7 +19,7 @@ public sealed class WorkerTests(ITestOutputHelper output)
             output.WriteLine($"{e.GetProperty("name").GetString(),-15} input {e.GetProperty("input")} logits {e.GetProperty("logits")} features {e.GetProperty("features")} parameters {e.GetProperty("parameters").GetInt64():N0}");
         }
 
-        var featureWidths = new Dictionary<string, int> { ["iconvnext-tiny"] = 256, ["convnext-tiny"] = 768, ["base-cnn"] = 128, ["arn-cnn"] = 256, ["resnet50"] = 2048, ["vgg16"] = 4096 };
+        var featureWidths = new Dictionary<string, int> { ["iconvnext-tiny"] = 256, ["convnext-tiny"] = 768, ["base-cnn"] = 128, ["arn-cnn"] = 256, ["arn-cnn-no-attention"] = 256, ["arn-cnn-no-residual"] = 256, ["resnet50"] = 2048, ["vgg16"] = 4096 };
         Assert.Equal(featureWidths.Keys.Order(), found.Keys.Order());
         foreach (var (name, width) in featureWidths)
         {
@@ -34,6 +34,13 @@ public sealed class WorkerTests(ITestOutputHelper output)
         Assert.Equal(backbone + Head, found["iconvnext-tiny"].GetProperty("parameters").GetInt64());
         Assert.Equal(1, found["arn-cnn"].GetProperty("input")[1].GetInt32());
         Assert.Equal("adamax", found["arn-cnn"].GetProperty("default_optimizer").GetString());
+
+        // The ablations drop exactly their parts: the gates (Linear C→max(8, C/8)→C per block), or the 1×1
+        // projections (conv + BatchNorm) of the two blocks that change width.
+        static long Gates(int c) => (c * Math.Max(8, c / 8)) + Math.Max(8, c / 8) + (Math.Max(8, c / 8) * c) + c;
+        var arn = found["arn-cnn"].GetProperty("parameters").GetInt64();
+        Assert.Equal(arn - Gates(32) - Gates(64) - Gates(128), found["arn-cnn-no-attention"].GetProperty("parameters").GetInt64());
+        Assert.Equal(arn - ((32 * 64) + (2 * 64)) - ((64 * 128) + (2 * 128)), found["arn-cnn-no-residual"].GetProperty("parameters").GetInt64());
         Assert.Equal(0.05, found["iconvnext-tiny"].GetProperty("default_lambda_fs").GetDouble());
     }
 

@@ -175,7 +175,7 @@ public sealed class ModelPackage
 
         foreach (var (name, sha) in manifest.Files)
         {
-            if (name.Contains('/', StringComparison.Ordinal) || name.Contains('\\', StringComparison.Ordinal) || name is "." or "..")
+            if (!IsInsidePackage(name))
             {
                 throw new ModelPackageException($"{manifestPath} names a file outside the package: {name}.");
             }
@@ -222,7 +222,13 @@ public sealed class ModelPackage
             var hashes = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (name, source) in files)
             {
+                if (!IsInsidePackage(name))
+                {
+                    throw new ModelPackageException($"Package file name {name} must be a relative path inside the package.");
+                }
+
                 var target = Path.Combine(staging, name);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 File.Copy(source, target);
                 hashes[name] = Sha256(target);
             }
@@ -238,6 +244,13 @@ public sealed class ModelPackage
             throw;
         }
     }
+
+    /// <summary>
+    /// Whether a manifest file name stays inside its package: a relative path of '/'-separated segments
+    /// ("model.onnx", "training/report.md"), none empty, "." or "..", no backslash.
+    /// </summary>
+    public static bool IsInsidePackage(string name) =>
+        !string.IsNullOrEmpty(name) && !name.Contains('\\', StringComparison.Ordinal) && name.Split('/').All(p => p is not ("" or "." or ".."));
 
     /// <summary>Lowercase hex SHA-256 of a file.</summary>
     public static string Sha256(string path)

@@ -17,6 +17,9 @@ internal sealed class TrainingFailedException(string message) : Exception(messag
 /// </summary>
 internal static class TrainingRun
 {
+    /// <summary>Files of the run folder that go into the package under <c>training/</c>.</summary>
+    public static readonly string[] TrainingEvidence = ["report.md", "metrics.json", "history.json", "split.csv", "curves.png", "confusion_matrix.png", "roc.png", "pca.png"];
+
     /// <summary>Largest |logit difference| between PyTorch and ONNX Runtime accepted on the test split.</summary>
     public const double ParityTolerance = 1e-3;
 
@@ -150,7 +153,18 @@ internal static class TrainingRun
             Directory.Delete(packageFolder, recursive: true); // a resumed run replaces its own earlier package
         }
 
-        ModelPackage.Write(packageFolder, manifest, new Dictionary<string, string> { [ModelPackage.ModelFile] = Path.Combine(run, "model.onnx") });
+        // The package carries its training evidence (report, figures, metrics, history, split) under training/,
+        // and the quantizer carries it on into the int8 package.
+        var files = new Dictionary<string, string> { [ModelPackage.ModelFile] = Path.Combine(run, "model.onnx") };
+        foreach (var evidence in TrainingEvidence)
+        {
+            if (File.Exists(Path.Combine(run, evidence)))
+            {
+                files["training/" + evidence] = Path.Combine(run, evidence);
+            }
+        }
+
+        ModelPackage.Write(packageFolder, manifest, files);
         ui.Line(string.Create(CultureInfo.InvariantCulture, $"accuracy {metrics.Accuracy:F4}, macro F1 {metrics.MacroF1:F4}, macro AUC {metrics.AucMacro:F4} on {metrics.N} samples; report {Path.Combine(run, "report.md")}; package {packageFolder}"));
         return packageFolder;
     }

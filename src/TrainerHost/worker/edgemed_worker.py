@@ -106,22 +106,26 @@ class BaseCnn(nn.Module):
 
 
 class _ResidualAttentionBlock(nn.Module):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, attention=True, residual=True):
         super().__init__()
+        self.attention, self.residual = attention, residual
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(cout)
-        self.skip = nn.Identity() if cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
-        hidden = max(8, cout // 8)
-        self.gate1 = nn.Linear(cout, hidden)
-        self.gate2 = nn.Linear(hidden, cout)
+        if residual:
+            self.skip = nn.Identity() if cin == cout else nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        if attention:
+            hidden = max(8, cout // 8)
+            self.gate1 = nn.Linear(cout, hidden)
+            self.gate2 = nn.Linear(hidden, cout)
 
     def forward(self, x):
         y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        # Channel attention: a gate per channel from the block's pooled response.
-        gate = torch.sigmoid(self.gate2(F.relu(self.gate1(y.mean(dim=(2, 3))))))
-        return F.relu(y * gate[:, :, None, None] + self.skip(x))
+        if self.attention:
+            # Channel attention: a gate per channel from the block's pooled response.
+            y = y * torch.sigmoid(self.gate2(F.relu(self.gate1(y.mean(dim=(2, 3))))))[:, :, None, None]
+        return F.relu(y + self.skip(x) if self.residual else y)
 
 
 class ArnCnn(nn.Module):
@@ -130,14 +134,16 @@ class ArnCnn(nn.Module):
     in_channels = 1
     default_optimizer = "adamax"
     default_lambda_fs = 0.0
+    attention, residual = True, True
 
     def __init__(self, classes):
         super().__init__()
+        a, r = self.attention, self.residual
         self.stem = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True))
         self.blocks = nn.Sequential(
-            _ResidualAttentionBlock(32, 32), nn.MaxPool2d(2),
-            _ResidualAttentionBlock(32, 64), nn.MaxPool2d(2),
-            _ResidualAttentionBlock(64, 128), nn.MaxPool2d(2))
+            _ResidualAttentionBlock(32, 32, a, r), nn.MaxPool2d(2),
+            _ResidualAttentionBlock(32, 64, a, r), nn.MaxPool2d(2),
+            _ResidualAttentionBlock(64, 128, a, r), nn.MaxPool2d(2))
         self.dense = nn.Linear(128, 256)
         self.dropout = nn.Dropout(0.45)
         self.head = nn.Linear(256, classes)
@@ -146,6 +152,16 @@ class ArnCnn(nn.Module):
         pooled = self.blocks(self.stem(x)).mean(dim=(2, 3))
         features = F.gelu(self.dense(pooled))
         return self.head(self.dropout(features)), features
+
+
+class ArnCnnNoAttention(ArnCnn):
+    """Seed 003's first ablation: ARN-CNN without the channel-attention gates."""
+    attention = False
+
+
+class ArnCnnNoResidual(ArnCnn):
+    """Seed 003's second ablation: ARN-CNN without the residual connections."""
+    residual = False
 
 
 class ResNet50(nn.Module):
@@ -185,6 +201,8 @@ ARCHITECTURES = {
     "convnext-tiny": ConvNeXtTiny,
     "base-cnn": BaseCnn,
     "arn-cnn": ArnCnn,
+    "arn-cnn-no-attention": ArnCnnNoAttention,
+    "arn-cnn-no-residual": ArnCnnNoResidual,
     "resnet50": ResNet50,
     "vgg16": Vgg16,
 }
@@ -498,7 +516,7 @@ def describe(size):
     """Output shapes and parameter counts of every architecture, for the host's tests."""
     for name, arch in ARCHITECTURES.items():
         model = arch(4).eval()
-        s = 64 if name == "arn-cnn" else size
+        s = 64 if name.startswith("arn-cnn") else size
         with torch.no_grad():
             logits, features = model(torch.zeros(2, arch.in_channels, s, s))
         emit("architecture", name=name, input=[2, arch.in_channels, s, s], logits=list(logits.shape), features=list(features.shape),
