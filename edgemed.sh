@@ -156,9 +156,9 @@ demo() {
   echo "Per-series results (database $work/edgemed.db):"
   "$agent" results --series --format table --db "$work/edgemed.db"
   echo
-  echo "Series described 'demo <class> (validation subject, not trained on)' are slices of one subject of that class"
-  echo "that the model never trained on (samples/NOTICE.md); the GE, Philips and Siemens series are phantoms and an EPI"
-  echo "volume with no Alzheimer label: whatever the model says about them is out of its domain."
+  echo "Series described 'demo <class> (held-out subject)' are slices of one subject of that class, held out of the"
+  echo "grouped training split (samples/NOTICE.md); the GE, Philips and Siemens series are phantoms and an EPI volume"
+  echo "with no Alzheimer label: whatever the model says about them is out of its domain."
   echo
   "$agent" status --db "$work/edgemed.db"
 }
