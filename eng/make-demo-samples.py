@@ -2,12 +2,11 @@
 """Builds the labeled demo series in samples/ from slices the shipped model never trained on.
 
 For each class with validation files in the run's split.csv, it takes the largest subject of that class's validation
-part (subjects recovered as the trainer's --group-by similar does: each slice linked to its two most similar slices),
-keeps 6 slices from the middle of that subject in file order, and wraps the original JPEG bytes unchanged in MR Image
-Storage files (JPEG baseline transfer syntax, gdcmimg), then sets synthetic axial geometry and demo identifiers
+part (the split's `group` column, from the trainer's --group-by similar), keeps 6 slices from the middle of that
+subject in file order, and wraps the original JPEG bytes unchanged in MR Image Storage files (JPEG baseline transfer syntax, gdcmimg), then sets synthetic axial geometry and demo identifiers
 (dcmodify). UIDs are derived from the file names, so a rebuild gives the same objects.
 
-Needs Debian's libgdcm-tools, dcmtk, python3-numpy and python3-pil.
+Needs Debian's libgdcm-tools and dcmtk.
 Usage: eng/make-demo-samples.py --split RUN/split.csv --data ../shared/data/alzheimer-mri/train --out samples
 """
 import argparse
@@ -16,10 +15,8 @@ import hashlib
 import os
 import re
 import subprocess
+import sys
 import tempfile
-
-import numpy as np
-from PIL import Image
 
 SLICES = 6
 SPACING_MM = 5.0  # synthetic: the source slices carry no positions
@@ -28,30 +25,6 @@ SPACING_MM = 5.0  # synthetic: the source slices carry no positions
 def uid(*parts):
     """A 2.25 UID (ISO/IEC 9834-8) from a hash of the parts: deterministic, no registered root needed."""
     return "2.25." + str(int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:15], "big"))
-
-
-def subjects(paths):
-    """Components of the graph that links every slice to its two most similar slices (32x32 cosine)."""
-    x = np.stack([np.asarray(Image.open(p).convert("L").resize((32, 32), Image.BILINEAR), dtype=np.float32).ravel() for p in paths])
-    x -= x.mean(1, keepdims=True)
-    x /= np.linalg.norm(x, axis=1, keepdims=True) + 1e-6
-    s = x @ x.T
-    np.fill_diagonal(s, -2)
-    parent = list(range(len(paths)))
-
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, row in enumerate(np.argsort(-s, axis=1)[:, :2]):
-        for j in row:
-            parent[find(i)] = find(j)
-    groups = {}
-    for i, p in enumerate(paths):
-        groups.setdefault(find(i), []).append(p)
-    return list(groups.values())
 
 
 def number(path):
@@ -67,10 +40,12 @@ def main():
     validation = {}
     with open(args.split, newline="") as f:
         for row in csv.DictReader(f):
+            if "group" not in row:
+                sys.exit(f"{args.split} has no group column: train with a version that writes one, with --group-by similar")
             if row["split"] == "validation":
-                validation.setdefault(row["class"], []).append(os.path.join(args.data, row["path"]))
+                validation.setdefault(row["class"], {}).setdefault(row["group"], []).append(os.path.join(args.data, row["path"]))
     for cls in sorted(validation):
-        subject = max(subjects(validation[cls]), key=len)
+        subject = max(validation[cls].values(), key=lambda files: (len(files), min(files)))
         subject.sort(key=number)
         middle = len(subject) // 2
         chosen = subject[middle - SLICES // 2: middle - SLICES // 2 + SLICES]

@@ -46,6 +46,13 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
         {
             Assert.Single(subject.Select(f => parts[f.Path]).Distinct());
         }
+
+        // split.csv numbers the groups (the last column), one number per subject.
+        var csv = Path.Combine(_root, "split.csv");
+        Splitter.Write(csv, grouped, parts);
+        var rows = File.ReadAllLines(csv).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(3, rows.Select(r => r[3]).Distinct().Count());
+        Assert.All(rows.GroupBy(r => r[3]), g => Assert.Single(g.Select(r => truth[Path.Combine(_root, "data", r[0].Trim('"'))]).Distinct()));
     }
 
     [Fact]

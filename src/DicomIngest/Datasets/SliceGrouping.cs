@@ -62,13 +62,8 @@ public static class SliceGrouping
         var parent = Enumerable.Range(0, n).ToArray();
         for (var i = 0; i < n; i++)
         {
-            foreach (var j in new[] { best[i].A, best[i].B })
-            {
-                if (j >= 0)
-                {
-                    parent[Find(parent, i)] = Find(parent, j);
-                }
-            }
+            Join(parent, i, best[i].A);
+            Join(parent, i, best[i].B);
         }
 
         var members = Enumerable.Range(0, n).GroupBy(i => Find(parent, i)).ToList();
@@ -150,6 +145,14 @@ public static class SliceGrouping
         }
 
         return sum;
+    }
+
+    private static void Join(int[] parent, int i, int j)
+    {
+        if (j >= 0)
+        {
+            parent[Find(parent, i)] = Find(parent, j);
+        }
     }
 
     private static int Find(int[] parent, int i)

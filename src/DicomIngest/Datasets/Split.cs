@@ -57,13 +57,22 @@ public static class Splitter
         return parts;
     }
 
-    /// <summary>Writes <c>split.csv</c>: path, class, part.</summary>
+    /// <summary>
+    /// Writes <c>split.csv</c>: path, class, part, group (a number per split group, in order of first appearance; the
+    /// group keys themselves are paths or patient keys and stay out of the file).
+    /// </summary>
     public static void Write(string path, LabeledSet set, IReadOnlyDictionary<string, SplitPart> parts)
     {
-        var csv = new StringBuilder("path,class,split\n");
+        var csv = new StringBuilder("path,class,split,group\n");
+        var numbers = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var file in set.Files)
         {
-            csv.Append(CultureInfo.InvariantCulture, $"\"{Path.GetRelativePath(set.Root, file.Path).Replace("\"", "\"\"", StringComparison.Ordinal)}\",{set.Classes[file.Label]},{parts[file.Path].ToString().ToLowerInvariant()}\n");
+            if (!numbers.TryGetValue(file.Group, out var group))
+            {
+                numbers[file.Group] = group = numbers.Count;
+            }
+
+            csv.Append(CultureInfo.InvariantCulture, $"\"{Path.GetRelativePath(set.Root, file.Path).Replace("\"", "\"\"", StringComparison.Ordinal)}\",{set.Classes[file.Label]},{parts[file.Path].ToString().ToLowerInvariant()},{group}\n");
         }
 
         File.WriteAllText(path, csv.ToString());

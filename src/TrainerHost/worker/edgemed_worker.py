@@ -9,6 +9,7 @@ stdout ({"event": ...}); anything else it prints goes to stderr.
 Run with Debian's /usr/bin/python3 (PyTorch 1.13 from python3-torch / python3-torchvision).
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -307,7 +308,6 @@ class MixedPrecision:
     evaluated, checkpointed and exported."""
 
     def __init__(self, model):
-        import copy
         self.master = model
         self.work = copy.deepcopy(model).to(torch.bfloat16)
         for module in self.work.modules():
