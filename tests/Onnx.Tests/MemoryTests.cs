@@ -63,9 +63,11 @@ public sealed class MemoryTests(ITestOutputHelper output)
 
     private static void AssertFlat((long Managed, long Native, long Rss) growth)
     {
-        // 20,000 runs: 1 MiB of native heap is 52 bytes a run, less than any ONNX Runtime object we could leak.
+        // 20,000 runs: 2 MiB of native heap is 105 bytes a run, below the smallest leak we know how to make (one
+        // unreleased tensor type/shape info: +3.1 to +3.5 MB per window). 1 MiB sat on the noise floor: a clean,
+        // unloaded run on 2026-12-01 saw +1,035 and +1,502 KiB in the two windows of the fresh-input test.
         Assert.InRange(growth.Managed, long.MinValue, 1L << 20);
-        Assert.InRange(growth.Native, long.MinValue, 1L << 20);
+        Assert.InRange(growth.Native, long.MinValue, 2L << 20);
         Assert.InRange(growth.Rss, long.MinValue, 16L << 20);
     }
 
