@@ -19,7 +19,7 @@ public sealed class WorkerTests(ITestOutputHelper output)
             output.WriteLine($"{e.GetProperty("name").GetString(),-15} input {e.GetProperty("input")} logits {e.GetProperty("logits")} features {e.GetProperty("features")} parameters {e.GetProperty("parameters").GetInt64():N0}");
         }
 
-        var featureWidths = new Dictionary<string, int> { ["iconvnext-tiny"] = 256, ["convnext-tiny"] = 768, ["base-cnn"] = 128, ["arn-cnn"] = 256, ["arn-cnn-no-attention"] = 256, ["arn-cnn-no-residual"] = 256, ["resnet50"] = 2048, ["vgg16"] = 4096 };
+        var featureWidths = new Dictionary<string, int> { ["iconvnext-tiny"] = 256, ["convnext-tiny"] = 768, ["base-cnn"] = 128, ["arn-cnn"] = 256, ["arn-cnn-no-attention"] = 256, ["arn-cnn-no-residual"] = 256, ["resnet18"] = 512, ["resnet50"] = 2048, ["vgg16"] = 4096 };
         Assert.Equal(featureWidths.Keys.Order(), found.Keys.Order());
         foreach (var (name, width) in featureWidths)
         {

@@ -5,7 +5,7 @@ namespace EdgeMed.TrainerHost.Training;
 /// <summary>What <c>./edgemed.sh train</c> was asked to do. Defaults are the IConvNeXt paper's.</summary>
 internal sealed record TrainingOptions
 {
-    public static readonly string[] Architectures = ["iconvnext-tiny", "convnext-tiny", "base-cnn", "arn-cnn", "arn-cnn-no-attention", "arn-cnn-no-residual", "resnet50", "vgg16"];
+    public static readonly string[] Architectures = ["iconvnext-tiny", "convnext-tiny", "base-cnn", "arn-cnn", "arn-cnn-no-attention", "arn-cnn-no-residual", "resnet18", "resnet50", "vgg16"];
 
     public required string Data { get; init; }
 

@@ -169,10 +169,11 @@ class ResNet50(nn.Module):
     in_channels = 3
     default_optimizer = "adam"
     default_lambda_fs = 0.0
+    factory = staticmethod(torchvision.models.resnet50)
 
     def __init__(self, classes):
         super().__init__()
-        self.net = torchvision.models.resnet50(weights=None, num_classes=classes)
+        self.net = self.factory(weights=None, num_classes=classes)
 
     def forward(self, x):
         n = self.net
@@ -180,6 +181,11 @@ class ResNet50(nn.Module):
         x = n.layer4(n.layer3(n.layer2(n.layer1(x))))
         features = torch.flatten(n.avgpool(x), 1)
         return n.fc(features), features
+
+
+class ResNet18(ResNet50):
+    """The baseline the issue measures against, and a convnet teacher for distillation (--teacher)."""
+    factory = staticmethod(torchvision.models.resnet18)
 
 
 class Vgg16(nn.Module):
@@ -204,6 +210,7 @@ ARCHITECTURES = {
     "arn-cnn": ArnCnn,
     "arn-cnn-no-attention": ArnCnnNoAttention,
     "arn-cnn-no-residual": ArnCnnNoResidual,
+    "resnet18": ResNet18,
     "resnet50": ResNet50,
     "vgg16": Vgg16,
 }
