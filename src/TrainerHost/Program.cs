@@ -30,13 +30,16 @@ var classWeights = new Option<bool>("--class-weights") { Description = "Weight t
 var subset = new Option<string?>("--subset") { Description = "Files per class, e.g. MildDemented=182,NonDemented=351" };
 var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last completed epoch" };
 var init = new Option<string?>("--init") { Description = "Initial weights (a PyTorch state dict) you bring" };
+var teacher = new Option<string?>("--teacher") { Description = "A finished run folder (same data, --size and split) whose best weights teach this run: knowledge distillation" };
+var distillWeight = new Option<double?>("--distill-weight") { Description = "Share of the loss for matching the teacher's softened outputs (default 0.5 with --teacher)" };
+var distillTemperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term (default 2 with --teacher)" };
 var cache = new Option<string?>("--cache") { Description = "Tensor cache folder (default $EDGEMED_CACHE or ~/.cache/edgemed/tensors)" };
 var maxSteps = new Option<int>("--max-steps") { Description = "Batches per epoch at most (smoke tests)", Hidden = true };
 
 var train = new RootCommand("EdgeMed trainer: retrain and evaluate classification models on labeled slices")
 {
     data, arch, output, epochs, batch, lr, optimizer, threads, size, split, seed, lambdaFs, augment, schedule, warmup, weightDecay, labelSmoothing, dropPath, precision, groupBy,
-    earlyStopping, reduceLr, classWeights, subset, resume, init, cache, maxSteps,
+    earlyStopping, reduceLr, classWeights, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps,
 };
 train.SetAction(async (result, cancellationToken) =>
 {
@@ -55,6 +58,7 @@ train.SetAction(async (result, cancellationToken) =>
             Cache = result.GetValue(cache), MaxSteps = result.GetValue(maxSteps), Schedule = result.GetRequiredValue(schedule),
             WarmupEpochs = result.GetValue(warmup), WeightDecay = result.GetValue(weightDecay), LabelSmoothing = result.GetValue(labelSmoothing),
             DropPath = result.GetValue(dropPath), Precision = result.GetRequiredValue(precision), GroupBy = result.GetRequiredValue(groupBy),
+            Teacher = result.GetValue(teacher), DistillWeight = result.GetValue(distillWeight), DistillTemperature = result.GetValue(distillTemperature),
         };
         await ui.RunAsync(() => TrainingRun.ExecuteAsync(options, "./edgemed.sh train " + string.Join(' ', args), ui, cancellationToken)).ConfigureAwait(false);
     }).ConfigureAwait(false);

@@ -128,6 +128,31 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
         ModelPackage.Load(Path.Combine(run, "package"));
     }
 
+    [Fact]
+    public async Task Distillation_TeachesFromAFinishedRun_AndRefusesATeacherThatSawTheHeldOutImages()
+    {
+        // The teacher (3 channels) and the student (arn-cnn, 1 channel) read the same 64 px tensors.
+        string[] common = ["--data", Trainer.Alzheimer, "--size", "64", "--epochs", "1", "--max-steps", "2", "--batch", "4", "--threads", "2", "--subset", Trainer.Subset(6), "--cache", folders.Cache];
+        var teacher = folders.Run("teacher");
+        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "base-cnn", "--out", teacher]);
+        Assert.True(exit == 0, $"teacher exit {exit}: {stderr}\n{stdout}");
+
+        // Same subset, another split: per class, the student holds out one image the teacher trained on.
+        var leaky = folders.Run("student-leaky");
+        (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "arn-cnn", "--out", leaky, "--teacher", teacher, "--split", "0.5,0.25,0.25"]);
+        Assert.Equal(2, exit);
+        Assert.Contains("it trained on 4 of this run's 12 validation and test images", stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(leaky, "config.json")));
+
+        var student = folders.Run("student");
+        (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "arn-cnn", "--out", student, "--teacher", teacher, "--distill-weight", "0.7", "--distill-temperature", "3"]);
+        output.WriteLine(stdout);
+        Assert.True(exit == 0, $"student exit {exit}: {stderr}\n{stdout}");
+        Assert.Contains("teacher base-cnn: validation accuracy", stdout, StringComparison.Ordinal);
+        Assert.Contains("distillation weight 0.7, temperature 3", stdout, StringComparison.Ordinal);
+        Assert.Equal("arn-cnn", ModelPackage.Load(Path.Combine(student, "package")).Manifest.Arch);
+    }
+
     private static IEnumerable<int> WorkerPids(string run)
     {
         foreach (var dir in Directory.GetDirectories("/proc"))

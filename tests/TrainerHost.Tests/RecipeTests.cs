@@ -53,6 +53,7 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
         var rows = File.ReadAllLines(csv).Skip(1).Select(l => l.Split(',')).ToList();
         Assert.Equal(3, rows.Select(r => r[3]).Distinct().Count());
         Assert.All(rows.GroupBy(r => r[3]), g => Assert.Single(g.Select(r => truth[Path.Combine(_root, "data", r[0].Trim('"'))]).Distinct()));
+        Assert.Equal(grouped.Files.Select(f => (Path.GetRelativePath(grouped.Root, f.Path), parts[f.Path])), Splitter.Read(csv));
     }
 
     [Fact]
@@ -154,7 +155,26 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("0.05 0.0 True True True", result.Trim());
     }
 
+    [Fact]
+    public async Task DistillationLoss_IsZeroForTheTeachersOwnOutputs_AndScalesKlByTemperatureSquared()
+    {
+        var result = await Trainer.PythonAsync(
+            "import torch, torch.nn.functional as F, edgemed_worker as w\n" +
+            "t = torch.tensor([[2.0, 0.0, -1.0, 0.5], [0.1, 0.2, 3.0, -2.0]])\n" +
+            "s = torch.tensor([[0.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 1.0]], requires_grad=True)\n" +
+            "p, q = F.softmax(t / 3, 1), F.softmax(s / 3, 1)\n" +
+            "by_hand = 9 * (p * (p.log() - q.log())).sum(1).mean()\n" +
+            "loss = w.distillation_loss(s, t, 3.0)\n" +
+            "loss.backward()\n" +
+            "print(abs(w.distillation_loss(t, t, 3.0).item()) < 1e-5, (loss - by_hand).abs().item() < 1e-5 * by_hand.item(), loss.item() > 0.01, s.grad.abs().sum().item() > 0)");
+
+        Assert.Equal("True True True True", result.Trim());
+    }
+
     [Theory]
+    [InlineData("--distill-weight", "0.5", "--epochs", "2", "need --teacher")]
+    [InlineData("--teacher", "/nonexistent/run", "--distill-weight", "1.5", "--distill-weight must be in (0, 1]")]
+    [InlineData("--teacher", "/nonexistent/run", "--epochs", "2", "--teacher /nonexistent/run: folder not found")]
     [InlineData("--drop-path", "0.1", "--arch", "base-cnn", "--drop-path applies to the ConvNeXt")]
     [InlineData("--schedule", "cosine", "--reduce-lr-on-plateau", "true", "cannot be combined")]
     [InlineData("--precision", "fp16", "--epochs", "2", "--precision fp16 is unknown")]

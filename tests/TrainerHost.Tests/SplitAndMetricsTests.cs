@@ -41,6 +41,21 @@ public sealed class SplitAndMetricsTests : IDisposable
         Assert.Equal(ExpectedTestFilesOfClassA, testOfA);
     }
 
+    [Fact]
+    public void SplitCsv_ReadsBackWhatWasWritten_EvenPathsWithCommasAndQuotes()
+    {
+        var set = TwoClasses(3);
+        File.WriteAllText(Path.Combine(_root, "a", "odd, \"name\".png"), string.Empty);
+        set = LabeledSet.Scan(_root);
+        var parts = Splitter.Split(set, 0.5, 0.25, seed: 1);
+        var csv = Path.Combine(_root, "split.csv");
+
+        Splitter.Write(csv, set, parts);
+
+        Assert.Equal(set.Files.Select(f => (Path.GetRelativePath(_root, f.Path), parts[f.Path])), Splitter.Read(csv));
+        Assert.Contains(Splitter.Read(csv), r => r.Path == "a/odd, \"name\".png");
+    }
+
     // Recorded once from Splitter.Split (seed 0); a change here changes every run's split.
     private static readonly string[] ExpectedTestFilesOfClassA = ["07.png", "09.png"];
 

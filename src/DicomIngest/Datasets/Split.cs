@@ -77,4 +77,41 @@ public static class Splitter
 
         File.WriteAllText(path, csv.ToString());
     }
+
+    /// <summary>Reads a <c>split.csv</c> written by <see cref="Write"/> (with or without its group column): path relative to the data folder, and part.</summary>
+    public static IReadOnlyList<(string Path, SplitPart Part)> Read(string path)
+    {
+        var rows = new List<(string, SplitPart)>();
+        foreach (var line in File.ReadLines(path).Skip(1).Where(l => l.Length > 0))
+        {
+            string file;
+            string rest;
+            if (line[0] == '"')
+            {
+                var end = 1;
+                while (end < line.Length && (line[end] != '"' || (end + 1 < line.Length && line[end + 1] == '"')))
+                {
+                    end += line[end] == '"' ? 2 : 1;
+                }
+
+                file = line[1..end].Replace("\"\"", "\"", StringComparison.Ordinal);
+                rest = end + 1 < line.Length ? line[(end + 2)..] : string.Empty;
+            }
+            else
+            {
+                var comma = line.IndexOf(',', StringComparison.Ordinal);
+                (file, rest) = comma < 0 ? (line, string.Empty) : (line[..comma], line[(comma + 1)..]);
+            }
+
+            var fields = rest.Split(',');
+            if (fields.Length < 2 || !Enum.TryParse<SplitPart>(fields[1], ignoreCase: true, out var part))
+            {
+                throw new FormatException($"{System.IO.Path.GetFileName(path)}: line \"{line}\" is not path,class,split[,group]");
+            }
+
+            rows.Add((file, part));
+        }
+
+        return rows;
+    }
 }

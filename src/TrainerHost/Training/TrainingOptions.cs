@@ -74,6 +74,15 @@ internal sealed record TrainingOptions
 
     public string? Cache { get; init; }
 
+    /// <summary>A finished run folder whose best weights teach this one (knowledge distillation).</summary>
+    public string? Teacher { get; init; }
+
+    /// <summary>Share of the loss taken by matching the teacher's softened outputs (the rest is cross-entropy on the labels).</summary>
+    public double? DistillWeight { get; init; }
+
+    /// <summary>Softmax temperature for the teacher's and student's outputs in the distillation term.</summary>
+    public double? DistillTemperature { get; init; }
+
     /// <summary>Stop each epoch after this many batches (0: all). For smoke tests and CI, not for real training.</summary>
     public int MaxSteps { get; init; }
 
@@ -144,6 +153,21 @@ internal sealed record TrainingOptions
         if (TrainFraction <= 0 || ValidationFraction < 0 || TestFraction < 0 || Math.Abs(TrainFraction + ValidationFraction + TestFraction - 1) > 1e-6)
         {
             throw new TrainingInputException("--split needs three non-negative fractions that sum to 1, with a positive training fraction (e.g. 0.7,0.1,0.2).");
+        }
+
+        if (Teacher is null && (DistillWeight is not null || DistillTemperature is not null))
+        {
+            throw new TrainingInputException("--distill-weight and --distill-temperature need --teacher.");
+        }
+
+        if (DistillWeight is <= 0 or > 1 || DistillTemperature is <= 0)
+        {
+            throw new TrainingInputException("--distill-weight must be in (0, 1] and --distill-temperature positive.");
+        }
+
+        if (Teacher is not null && !Directory.Exists(Teacher))
+        {
+            throw new TrainingInputException($"--teacher {Teacher}: folder not found.");
         }
 
         if (Init is not null && !File.Exists(Init))

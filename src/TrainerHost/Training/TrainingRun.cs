@@ -23,6 +23,11 @@ internal static class TrainingRun
     /// <summary>Largest |logit difference| between PyTorch and ONNX Runtime accepted on the test split.</summary>
     public const double ParityTolerance = 1e-3;
 
+    /// <summary>Distillation defaults: half the loss from the teacher, outputs softened at temperature 2 (Hinton et al. 2015 use 2–20).</summary>
+    public const double DefaultDistillWeight = 0.5;
+
+    public const double DefaultDistillTemperature = 2.0;
+
     public static async Task<string> ExecuteAsync(TrainingOptions o, string commandLine, TrainingConsole ui, CancellationToken cancellationToken)
     {
         o.Validate();
@@ -62,6 +67,8 @@ internal static class TrainingRun
         }
 
         var parts = Splitter.Split(set, o.TrainFraction, o.ValidationFraction, o.Seed);
+        var teacher = o.Teacher is null ? null : TeacherRun.Load(o.Teacher);
+        teacher?.CheckFits(set, parts, o.Size);
         Splitter.Write(Path.Combine(run, "split.csv"), set, parts);
         var indices = Enum.GetValues<SplitPart>().ToDictionary(p => p, p => new List<int>());
         for (var i = 0; i < cache.Samples.Count; i++)
@@ -80,7 +87,7 @@ internal static class TrainingRun
         var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
         // What a resumed run must share with the run it continues: data, split and everything that shapes the model.
         var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{(o.Schedule == "cosine" ? o.Epochs : 0)}")))[..16];
+            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.Epochs : 0)}")))[..16];
         var configPath = Path.Combine(run, "config.json");
         var config = new Dictionary<string, object?>
         {
@@ -94,6 +101,11 @@ internal static class TrainingRun
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
             ["check"] = check, ["fingerprint"] = fingerprint,
+            ["teacher"] = teacher is null ? null : new Dictionary<string, object>
+            {
+                ["checkpoint"] = teacher.Checkpoint, ["arch"] = teacher.Arch,
+                ["weight"] = o.DistillWeight ?? DefaultDistillWeight, ["temperature"] = o.DistillTemperature ?? DefaultDistillTemperature,
+            },
         };
         await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(config), cancellationToken).ConfigureAwait(false);
 
@@ -132,6 +144,7 @@ internal static class TrainingRun
             $"data {Path.GetFullPath(o.Data)}; tensor cache {cache.Key} ({NormalizationSettings.AlgorithmVersion}, {o.Size} px)",
             $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {checkedOn} split, computed from ONNX Runtime's outputs",
             $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
+            teacher is null ? "no teacher" : string.Create(CultureInfo.InvariantCulture, $"distilled from {teacher.Arch} ({teacher.Folder}), weight {o.DistillWeight ?? DefaultDistillWeight}, temperature {o.DistillTemperature ?? DefaultDistillTemperature}"),
             $"command: {commandLine}",
         ]);
 
@@ -216,6 +229,9 @@ internal static class TrainingRun
                 break;
             case "early_stop":
                 ui.Line($"early stopping at epoch {e.GetProperty("epoch").GetInt32()} (best {e.GetProperty("best_epoch").GetInt32()})");
+                break;
+            case "teacher":
+                ui.Line(string.Create(inv, $"teacher {e.GetProperty("arch").GetString()}: validation accuracy {Number(e, "val_accuracy")}; distillation weight {e.GetProperty("weight").GetDouble()}, temperature {e.GetProperty("temperature").GetDouble()}"));
                 break;
             case "resumed":
                 ui.Line($"resumed after epoch {e.GetProperty("epoch").GetInt32()}");

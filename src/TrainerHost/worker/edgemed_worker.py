@@ -226,6 +226,35 @@ def feature_smoothing_loss(features, labels):
     return torch.stack(per_class).mean()
 
 
+def distillation_loss(student_logits, teacher_logits, temperature):
+    """Hinton et al.'s soft-target term: KL(teacher || student) of the temperature-softened distributions, times
+    T squared so its gradients keep their scale as T changes."""
+    t = temperature
+    return F.kl_div(F.log_softmax(student_logits / t, dim=1), F.softmax(teacher_logits / t, dim=1), reduction="batchmean") * t * t
+
+
+class Teacher:
+    """A finished run's best-validation weights, frozen; runs in bfloat16 when the student does."""
+
+    def __init__(self, spec, classes, bf16):
+        self.model = build_model(spec["arch"], classes)
+        state = torch.load(spec["checkpoint"], map_location="cpu")
+        self.model.load_state_dict(state.get("best_model", state))
+        self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.dtype = torch.bfloat16 if bf16 else torch.float32
+        self.model.to(self.dtype)
+        self.channels = ARCHITECTURES[spec["arch"]].in_channels
+        self.weight, self.temperature = spec["weight"], spec["temperature"]
+
+    def logits(self, x):
+        if x.shape[1] != self.channels:
+            x = x[:, :1].expand(-1, self.channels, -1, -1)
+        with torch.no_grad():
+            return self.model(x.to(self.dtype))[0].float()
+
+
 # ---------------------------------------------------------------- data
 
 class TensorCache:
@@ -437,6 +466,12 @@ def train(cfg):
     smoothing = cfg.get("label_smoothing") or 0.0
     augmentation = cfg.get("augment") or "none"
     mixed = MixedPrecision(model) if cfg.get("precision") == "bf16-mixed" else None
+    teacher = Teacher(cfg["teacher"], classes, mixed is not None) if cfg.get("teacher") else None
+    if teacher is not None:
+        checked = evaluate(teacher.model.float(), cache, val_idx, teacher.channels) if len(val_idx) else None
+        teacher.model.to(teacher.dtype)
+        emit("teacher", arch=cfg["teacher"]["arch"], val_accuracy=checked["accuracy"] if checked else None,
+             weight=teacher.weight, temperature=teacher.temperature)
     for epoch in range(start_epoch, cfg["epochs"] + 1):
         if stopped:
             break  # an early-stopped run that is resumed (e.g. after a failed export) trains no further
@@ -454,6 +489,8 @@ def train(cfg):
                 x = augment(x, cfg["background"], generator, augmentation, cfg.get("mean", 0.5), cfg.get("std", 0.5))
             logits, features = mixed.forward(x) if mixed else model(x)
             loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=smoothing)
+            if teacher is not None:
+                loss = (1 - teacher.weight) * loss + teacher.weight * distillation_loss(logits, teacher.logits(x), teacher.temperature)
             if lambda_fs > 0:
                 loss = loss + lambda_fs * feature_smoothing_loss(features, y)
             optimizer.zero_grad(set_to_none=True)
