@@ -5,16 +5,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
-ORT_VERSION="1.23.2"
-ORT_TARBALL="onnxruntime-node-${ORT_VERSION}.tgz"
-ORT_URL="https://registry.npmjs.org/onnxruntime-node/-/${ORT_TARBALL}"
-NATIVE_DIR="${ROOT}/.native/onnxruntime-${ORT_VERSION}"
-PINS="${ROOT}/eng/onnxruntime.sha256"
 # Debian packages the build, the programs and the tests need (later components add theirs here):
-# curl fetches ONNX Runtime; python3-onnx ships onnx.proto and the reference checker; libgdcm-cil decodes DICOM;
+# ONNX Runtime comes from NuGet (Microsoft.ML.OnnxRuntime); python3-onnx ships onnx.proto and the reference checker; libgdcm-cil decodes DICOM;
 # libturbojpeg0 decodes JPEG; python3-pil is the reference the resampler is tested against; PyTorch trains, with
 # libopenblas0-pthread (without it BLAS falls back to Debian's reference build, about ten times slower).
-APT_PACKAGES=(ca-certificates curl python3-onnx libgdcm-cil libturbojpeg0 python3-pil python3-torch python3-torchvision libopenblas0-pthread)
+APT_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0 python3-pil python3-torch python3-torchvision libopenblas0-pthread)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -25,7 +20,7 @@ usage() {
   cat <<USAGE
 Usage: ./edgemed.sh COMMAND [ARGS...]
 
-  setup        install missing Debian packages, fetch the pinned ONNX Runtime libraries, restore and build
+  setup        install missing Debian packages, restore and build
   build        build the solution (${CONFIGURATION})
   test [ARGS]  setup if needed, then run every test; extra ARGS go to 'dotnet test'
   bench [ARGS] run the benchmarks (BenchmarkDotNet); e.g. ./edgemed.sh bench --filter '*Run*'
@@ -39,12 +34,6 @@ Usage: ./edgemed.sh COMMAND [ARGS...]
   agent run|classify|status|results|quarantine [...]   the edge agent (./edgemed.sh agent --help)
   summary [DIR]             print "N passed, N failed" from the TRX files of the last test run
 USAGE
-}
-
-pin_of() { awk -v f="$1" '$2 == f { print $1 }' "$PINS"; }
-
-sha_ok() { # sha_ok FILE PINNED_NAME
-  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$(pin_of "$2")" ]
 }
 
 as_root() {
@@ -65,28 +54,6 @@ install_apt_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-fetch_onnxruntime() {
-  if sha_ok "$NATIVE_DIR/linux-x64/libonnxruntime.so.1" linux-x64/libonnxruntime.so.1 &&
-     sha_ok "$NATIVE_DIR/linux-arm64/libonnxruntime.so.1" linux-arm64/libonnxruntime.so.1; then
-    return 0
-  fi
-  say "fetching ONNX Runtime ${ORT_VERSION} native libraries from ${ORT_URL}"
-  local work; work="$(mktemp -d)"
-  curl -fsSL --retry 3 -o "$work/$ORT_TARBALL" "$ORT_URL" || die "download of $ORT_URL failed"
-  sha_ok "$work/$ORT_TARBALL" "$ORT_TARBALL" || die "$ORT_TARBALL does not match its SHA-256 pin in eng/onnxruntime.sha256"
-  tar -xzf "$work/$ORT_TARBALL" -C "$work" \
-    package/bin/napi-v6/linux/x64/libonnxruntime.so.1 package/bin/napi-v6/linux/arm64/libonnxruntime.so.1
-  for arch in x64 arm64; do
-    local lib="$work/package/bin/napi-v6/linux/$arch/libonnxruntime.so.1"
-    sha_ok "$lib" "linux-$arch/libonnxruntime.so.1" || die "linux-$arch/libonnxruntime.so.1 does not match its SHA-256 pin"
-    mkdir -p "$NATIVE_DIR/linux-$arch"
-    install -m 0644 "$lib" "$NATIVE_DIR/linux-$arch/libonnxruntime.so.1.tmp"
-    mv -f "$NATIVE_DIR/linux-$arch/libonnxruntime.so.1.tmp" "$NATIVE_DIR/linux-$arch/libonnxruntime.so.1"
-  done
-  rm -rf "$work"
-  say "ONNX Runtime ${ORT_VERSION} placed in ${NATIVE_DIR#"$ROOT"/}"
-}
-
 build() {
   command -v dotnet >/dev/null || die "the .NET 10 SDK (dotnet) is not on PATH"
   dotnet build "$ROOT/EdgeMed.sln" -c "$CONFIGURATION" -nologo -v quiet -clp:ErrorsOnly
@@ -94,7 +61,6 @@ build() {
 
 setup() {
   install_apt_packages
-  fetch_onnxruntime
   build
 }
 

@@ -20,9 +20,9 @@ cp -r "$publish/." /opt/edgemed/
 # The published glue library is the build machine's; GDCM's native glue must be this device's.
 cp /usr/lib/cli/gdcm-sharp-3.0/libgdcmsharpglue.so /opt/edgemed/
 case "$(uname -m)" in
-  aarch64) test -f /opt/edgemed/runtimes/linux-arm64/native/libonnxruntime.so.1 ;;
-  x86_64) test -f /opt/edgemed/runtimes/linux-x64/native/libonnxruntime.so.1 ;;
-esac || { echo "the publish folder lacks ONNX Runtime for $(uname -m) (run ./edgemed.sh setup before publishing)" >&2; exit 2; }
+  aarch64) test -f /opt/edgemed/runtimes/linux-arm64/native/libonnxruntime.so ;;
+  x86_64) test -f /opt/edgemed/runtimes/linux-x64/native/libonnxruntime.so ;;
+esac || { echo "the publish folder lacks ONNX Runtime for $(uname -m) (publish with the Microsoft.ML.OnnxRuntime package restored)" >&2; exit 2; }
 
 id edgemed >/dev/null 2>&1 || useradd --system --home-dir /var/lib/edgemed --shell /usr/sbin/nologin edgemed
 getent group gpio >/dev/null && usermod -aG gpio edgemed

@@ -194,7 +194,7 @@ public sealed class ErrorTests
     [Fact]
     public void CudaProvider_OnBuildOrMachineWithoutIt_ThrowsExecutionProviderUnavailable()
     {
-        // The onnxruntime-node build ships no CUDA provider library, so this holds on GPU machines too.
+        // The Microsoft.ML.OnnxRuntime CPU package ships no CUDA provider library, so this holds on GPU machines too.
         var error = Assert.Throws<ExecutionProviderUnavailableException>(
             () => OnnxSession.FromBytes(TestModels.Add(1).Bytes(), new OnnxSessionOptions { Provider = ExecutionProvider.Cuda }));
 
@@ -208,6 +208,18 @@ public sealed class ErrorTests
             () => OnnxSession.FromBytes(TestModels.Add(1).Bytes(), new OnnxSessionOptions { Provider = ExecutionProvider.TensorRt }));
 
         Assert.Equal(ExecutionProvider.TensorRt, error.Provider);
+    }
+
+    [Theory]
+    [InlineData("[ErrorCode:InvalidProtobuf] Load model failed", OrtErrorCode.InvalidProtobuf, "Load model failed")]
+    [InlineData("[ErrorCode:ShapeInferenceNotRegistered] provider failed", OrtErrorCode.ExecutionProviderFail, "provider failed")]
+    [InlineData("[ErrorCode:SomethingNew] text", OrtErrorCode.Fail, "text")]
+    [InlineData("no code at all", OrtErrorCode.Fail, "no code at all")]
+    public void PackageErrors_KeepOrtsCodeAndMessage(string text, OrtErrorCode code, string message)
+    {
+        // Microsoft.ML.OnnxRuntime keeps the code internal and writes it into the message; its enum names the C API's
+        // codes 11 and 12 by their old meanings.
+        Assert.Equal((code, message), OnnxRuntimeException.Parse(text));
     }
 
     [Fact]

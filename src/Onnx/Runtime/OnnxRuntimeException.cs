@@ -56,9 +56,38 @@ public class OnnxRuntimeException : Exception
 
     /// <summary>ONNX Runtime's error code.</summary>
     public OrtErrorCode ErrorCode { get; }
+
+    /// <summary>
+    /// Ours from Microsoft.ML.OnnxRuntime's exception, whose code is internal and only in its message
+    /// (<c>[ErrorCode:Name] text</c>). Its enum predates the C API's codes 11 (EP_FAIL) and 12; those are mapped by number.
+    /// </summary>
+    internal static OnnxRuntimeException From(Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+    {
+        var (code, message) = Parse(e.Message);
+        return new OnnxRuntimeException(code, message, e);
+    }
+
+    internal static (OrtErrorCode Code, string Message) Parse(string text)
+    {
+        const string Prefix = "[ErrorCode:";
+        var end = text.IndexOf(']', StringComparison.Ordinal);
+        if (!text.StartsWith(Prefix, StringComparison.Ordinal) || end < 0)
+        {
+            return (OrtErrorCode.Fail, text);
+        }
+
+        var name = text[Prefix.Length..end];
+        var code = name switch
+        {
+            "ShapeInferenceNotRegistered" => OrtErrorCode.ExecutionProviderFail,
+            "RequirementNotRegistered" => OrtErrorCode.ModelRequiresCompilation,
+            _ => Enum.TryParse<OrtErrorCode>(name, out var parsed) ? parsed : OrtErrorCode.Fail,
+        };
+        return (code, text[(end + 1)..].TrimStart());
+    }
 }
 
-/// <summary>The ONNX Runtime native library is missing, of the wrong architecture, or of an unsupported version.</summary>
+/// <summary>The ONNX Runtime native library is missing or cannot be loaded on this machine.</summary>
 public sealed class OnnxRuntimeUnavailableException : Exception
 {
     /// <summary>Creates the exception for <paramref name="libraryPath"/>.</summary>

@@ -1,38 +1,41 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Ort = Microsoft.ML.OnnxRuntime;
 
 namespace EdgeMed.Onnx.Runtime;
 
 /// <summary>
-/// A loaded model, ready to run. Thread-safe: one session may serve many threads at once (ONNX Runtime's
-/// <c>Run</c> is). Inputs are checked against the model before any native call. Disposing while runs are in
+/// A loaded model, ready to run, over Microsoft.ML.OnnxRuntime's <c>InferenceSession</c>. Thread-safe: one session
+/// may serve many threads at once (ONNX Runtime's <c>Run</c> is). Inputs are checked against the model before any
+/// native call, so a wrong tensor gets our clear error instead of ONNX Runtime's. Disposing while runs are in
 /// flight is safe: the native session is released when the last run returns.
 /// </summary>
-public sealed unsafe class OnnxSession : IDisposable
+public sealed class OnnxSession : IDisposable
 {
-    private readonly OrtSessionHandle _session;
+    // Runs that cannot be cancelled share one RunOptions: its terminate flag is never set.
+    private static readonly Lazy<Ort.RunOptions> Uncancellable = new(() => new Ort.RunOptions());
+
+    private readonly OrtLease<Ort.InferenceSession> _session;
     private readonly OnnxValueInfo[] _inputs;
     private readonly OnnxValueInfo[] _outputs;
-    private readonly nint[] _inputNames;
-    private readonly nint[] _outputNames;
-    private readonly string[] _outputNameStrings;
+    private readonly string[] _outputNames;
     private readonly Dictionary<string, int> _inputIndex;
     private readonly Dictionary<string, int> _outputIndex;
 
-    private OnnxSession(OrtSessionHandle session)
+    private OnnxSession(Ort.InferenceSession session)
     {
-        _session = session;
-        (_inputs, _inputNames) = ReadValueInfos(session, isInput: true);
-        (_outputs, _outputNames) = ReadValueInfos(session, isInput: false);
-        _outputNameStrings = [.. _outputs.Select(o => o.Name)];
+        _session = new OrtLease<Ort.InferenceSession>(session);
+        _inputs = [.. session.InputNames.Select(n => Describe(n, session.InputMetadata[n]))];
+        _outputs = [.. session.OutputNames.Select(n => Describe(n, session.OutputMetadata[n]))];
+        _outputNames = [.. _outputs.Select(o => o.Name)];
         _inputIndex = Index(_inputs);
         _outputIndex = Index(_outputs);
     }
 
-    internal OrtSessionHandle Handle => _session;
+    /// <summary>The package's session, for benchmarks that compare against calling it directly.</summary>
+    internal Ort.InferenceSession Native => _session.Target;
 
     /// <summary>The model's inputs, in model order.</summary>
     public IReadOnlyList<OnnxValueInfo> Inputs => _inputs;
@@ -54,14 +57,7 @@ public sealed unsafe class OnnxSession : IDisposable
             throw new FileNotFoundException($"ONNX model file not found: {full}", full);
         }
 
-        var utf8Path = Encoding.UTF8.GetBytes(full + "\0");
-        return Create(options, logger, full, (env, opts, session) =>
-        {
-            fixed (byte* p = utf8Path)
-            {
-                return OrtNative.CreateSession(env, p, opts, session);
-            }
-        });
+        return Create(options, logger, full, o => new Ort.InferenceSession(full, o));
     }
 
     /// <summary>Loads a model from bytes held in memory.</summary>
@@ -73,29 +69,16 @@ public sealed unsafe class OnnxSession : IDisposable
             throw new OnnxRuntimeException(OrtErrorCode.InvalidProtobuf, "The model bytes are empty.");
         }
 
-        return Create(options, logger, $"{model.Length} bytes in memory", (env, opts, session) =>
-        {
-            fixed (byte* p = model.Span)
-            {
-                return OrtNative.CreateSessionFromArray(env, p, (nuint)model.Length, opts, session);
-            }
-        });
+        var bytes = MemoryMarshal.TryGetArray(model, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : model.ToArray();
+        return Create(options, logger, $"{model.Length} bytes in memory", o => new Ort.InferenceSession(bytes, o));
     }
 
     /// <summary>Runs the model and returns every output.</summary>
     /// <exception cref="OnnxInputException">The inputs do not match the model.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before or during the run.</exception>
     /// <exception cref="OnnxRuntimeException">ONNX Runtime failed the run.</exception>
-    public OnnxOutputs Run(ReadOnlySpan<NamedTensor> inputs, CancellationToken cancellationToken = default)
-    {
-        Span<int> all = _outputs.Length <= 64 ? stackalloc int[_outputs.Length] : new int[_outputs.Length];
-        for (var i = 0; i < all.Length; i++)
-        {
-            all[i] = i;
-        }
-
-        return RunAllocating(inputs, all, _outputNameStrings, cancellationToken);
-    }
+    public OnnxOutputs Run(ReadOnlySpan<NamedTensor> inputs, CancellationToken cancellationToken = default) =>
+        RunAllocating(inputs, _outputNames, cancellationToken);
 
     /// <summary>Runs the model and returns the named outputs, in the order asked.</summary>
     /// <inheritdoc cref="Run(ReadOnlySpan{NamedTensor}, CancellationToken)" path="/exception"/>
@@ -107,17 +90,16 @@ public sealed unsafe class OnnxSession : IDisposable
             throw new ArgumentException("Ask for at least one output.", nameof(outputNames));
         }
 
-        Span<int> indices = outputNames.Count <= 64 ? stackalloc int[outputNames.Count] : new int[outputNames.Count];
-        for (var i = 0; i < indices.Length; i++)
+        foreach (var name in outputNames)
         {
-            indices[i] = OutputIndex(outputNames[i]);
+            _ = OutputIndex(name);
         }
 
-        return RunAllocating(inputs, indices, [.. outputNames], cancellationToken);
+        return RunAllocating(inputs, [.. outputNames], cancellationToken);
     }
 
     /// <summary>
-    /// Runs the model writing into caller-owned output tensors: nothing is allocated, managed or native, per call.
+    /// Runs the model writing into caller-owned output tensors: ONNX Runtime allocates no output per call.
     /// Each output tensor must have the output's element type and a shape the run produces.
     /// </summary>
     /// <inheritdoc cref="Run(ReadOnlySpan{NamedTensor}, CancellationToken)" path="/exception"/>
@@ -128,55 +110,53 @@ public sealed unsafe class OnnxSession : IDisposable
             throw new ArgumentException("Give at least one output tensor.", nameof(outputs));
         }
 
-        Span<int> indices = outputs.Length <= 64 ? stackalloc int[outputs.Length] : new int[outputs.Length];
+        var names = new string[outputs.Length];
         for (var i = 0; i < outputs.Length; i++)
         {
             ArgumentNullException.ThrowIfNull(outputs[i].Tensor, nameof(outputs));
-            indices[i] = OutputIndex(outputs[i].Name);
-            CheckTensor(_outputs[indices[i]], outputs[i].Tensor, "output");
+            names[i] = _outputs[OutputIndex(outputs[i].Name)].Name;
+            CheckTensor(_outputs[OutputIndex(outputs[i].Name)], outputs[i].Tensor, "output");
         }
 
-        var values = outputs.Length <= 64 ? stackalloc nint[outputs.Length] : new nint[outputs.Length];
-        var added = 0;
-        try
+        var leases = new OrtLease<Ort.OrtValue>[outputs.Length];
+        for (var i = 0; i < outputs.Length; i++)
         {
-            for (; added < outputs.Length; added++)
-            {
-                var ok = false;
-                outputs[added].Tensor.Handle.DangerousAddRef(ref ok);
-                values[added] = outputs[added].Tensor.Handle.DangerousGetHandle();
-            }
+            leases[i] = outputs[i].Tensor.Lease;
+        }
 
-            fixed (nint* outputValues = values)
-            {
-                RunCore(inputs, indices, outputValues, cancellationToken);
-            }
-        }
-        finally
+        RunCore(inputs, (session, options, inputNames, inputValues) =>
         {
-            for (var i = 0; i < added; i++)
+            var added = 0;
+            try
             {
-                outputs[i].Tensor.Handle.DangerousRelease();
+                var values = new Ort.OrtValue[leases.Length];
+                for (; added < leases.Length; added++)
+                {
+                    var ok = false;
+                    leases[added].DangerousAddRef(ref ok);
+                    values[added] = leases[added].Target;
+                }
+
+                session.Run(options, inputNames, inputValues, names, values);
+                return 0;
             }
-        }
+            finally
+            {
+                for (var i = 0; i < added; i++)
+                {
+                    leases[i].DangerousRelease();
+                }
+            }
+        }, cancellationToken);
     }
 
     /// <summary>Releases the session (deferred until runs in flight return).</summary>
     public void Dispose() => _session.Dispose();
 
-    private OnnxOutputs RunAllocating(ReadOnlySpan<NamedTensor> inputs, ReadOnlySpan<int> outputIndices, string[] names, CancellationToken cancellationToken)
-    {
-        var values = outputIndices.Length <= 64 ? stackalloc nint[outputIndices.Length] : new nint[outputIndices.Length];
-        values.Clear();
-        fixed (nint* outputValues = values)
-        {
-            RunCore(inputs, outputIndices, outputValues, cancellationToken);
-        }
+    private OnnxOutputs RunAllocating(ReadOnlySpan<NamedTensor> inputs, string[] names, CancellationToken cancellationToken) =>
+        new(names, RunCore(inputs, (session, options, inputNames, inputValues) => session.Run(options, inputNames, inputValues, names), cancellationToken));
 
-        return new OnnxOutputs(names, values);
-    }
-
-    private void RunCore(ReadOnlySpan<NamedTensor> inputs, ReadOnlySpan<int> outputIndices, nint* outputValues, CancellationToken cancellationToken)
+    private TResult RunCore<TResult>(ReadOnlySpan<NamedTensor> inputs, Func<Ort.InferenceSession, Ort.RunOptions, string[], Ort.OrtValue[], TResult> run, CancellationToken cancellationToken)
     {
         // Refuse before touching native code: a cancelled caller, a disposed session, inputs that do not fit.
         cancellationToken.ThrowIfCancellationRequested();
@@ -184,17 +164,12 @@ public sealed unsafe class OnnxSession : IDisposable
         CheckInputs(inputs);
 
         var count = inputs.Length;
-        var inputNames = count <= 64 ? stackalloc nint[count] : new nint[count];
-        var inputValues = count <= 64 ? stackalloc nint[count] : new nint[count];
-        var outputNames = outputIndices.Length <= 64 ? stackalloc nint[outputIndices.Length] : new nint[outputIndices.Length];
-        for (var i = 0; i < outputIndices.Length; i++)
-        {
-            outputNames[i] = _outputNames[outputIndices[i]];
-        }
-
+        var inputNames = new string[count];
+        var inputValues = new Ort.OrtValue[count];
+        var leases = new OrtLease<Ort.OrtValue>[count];
         var sessionAdded = false;
         var added = 0;
-        OrtRunOptionsHandle? runOptions = null;
+        Ort.RunOptions? runOptions = null;
         var registration = default(CancellationTokenRegistration);
         try
         {
@@ -202,59 +177,47 @@ public sealed unsafe class OnnxSession : IDisposable
             for (; added < count; added++)
             {
                 var ok = false;
-                inputs[added].Tensor.Handle.DangerousAddRef(ref ok);
-                inputValues[added] = inputs[added].Tensor.Handle.DangerousGetHandle();
-                inputNames[added] = _inputNames[_inputIndex[inputs[added].Name]];
+                leases[added] = inputs[added].Tensor.Lease;
+                leases[added].DangerousAddRef(ref ok);
+                inputValues[added] = leases[added].Target;
+                inputNames[added] = _inputs[_inputIndex[inputs[added].Name]].Name;
             }
 
             if (cancellationToken.CanBeCanceled)
             {
                 // Per-run options: the terminate flag must stop this run only, not others sharing the session.
-                runOptions = OrtRunOptionsHandle.Create();
-                registration = cancellationToken.UnsafeRegister(static state => Terminate((OrtRunOptionsHandle)state!), runOptions);
+                runOptions = new Ort.RunOptions();
+                registration = cancellationToken.UnsafeRegister(static state => ((Ort.RunOptions)state!).Terminate = true, runOptions);
             }
 
-            nint status;
-            fixed (nint* inNames = inputNames, inValues = inputValues, outNames = outputNames)
+            try
             {
-                status = OrtNative.Run(_session.DangerousGetHandle(), runOptions?.DangerousGetHandle() ?? 0, inNames, inValues, (nuint)count, outNames, (nuint)outputIndices.Length, outputValues);
+                return run(_session.Target, runOptions ?? Uncancellable.Value, inputNames, inputValues);
             }
-
-            // Waits for a terminate callback in progress, so the run options are not released under it.
-            registration.Dispose();
-            if (status != 0)
+            catch (Ort.OnnxRuntimeException e)
             {
-                var (code, message) = OrtNative.ReadAndRelease(status);
                 if (cancellationToken.IsCancellationRequested)
                 {
-                    throw new OperationCanceledException("The ONNX Runtime run was cancelled.", new OnnxRuntimeException(code, message), cancellationToken);
+                    throw new OperationCanceledException("The ONNX Runtime run was cancelled.", OnnxRuntimeException.From(e), cancellationToken);
                 }
 
-                throw new OnnxRuntimeException(code, message);
+                throw OnnxRuntimeException.From(e);
             }
         }
         finally
         {
+            // Waits for a terminate callback in progress, so the run options are not released under it.
             registration.Dispose();
             runOptions?.Dispose();
             for (var i = 0; i < added; i++)
             {
-                inputs[i].Tensor.Handle.DangerousRelease();
+                leases[i].DangerousRelease();
             }
 
             if (sessionAdded)
             {
                 _session.DangerousRelease();
             }
-        }
-    }
-
-    private static void Terminate(OrtRunOptionsHandle runOptions)
-    {
-        var status = OrtNative.RunOptionsSetTerminate(runOptions.DangerousGetHandle());
-        if (status != 0)
-        {
-            OrtNative.ReleaseStatus(status);
         }
     }
 
@@ -293,7 +256,7 @@ public sealed unsafe class OnnxSession : IDisposable
 
     private static void CheckTensor(OnnxValueInfo expected, OnnxTensor tensor, string role)
     {
-        if (tensor.Handle.IsClosed)
+        if (tensor.Lease.IsClosed)
         {
             throw new ObjectDisposedException(nameof(OnnxTensor), $"The tensor for {role} '{expected.Name}' was disposed.");
         }
@@ -319,102 +282,89 @@ public sealed unsafe class OnnxSession : IDisposable
             ? index
             : throw new OnnxInputException(name ?? "<null>", $"The model has no output named '{name}'. Its outputs: {string.Join("; ", _outputs.Select(o => o.ToString()))}.");
 
-    private static OnnxSession Create(OnnxSessionOptions? options, ILogger? logger, string source, CreateSessionCall create)
+    private static OnnxSession Create(OnnxSessionOptions? options, ILogger? logger, string source, Func<Ort.SessionOptions, Ort.InferenceSession> create)
     {
         options ??= new OnnxSessionOptions();
         options.Validate();
-        var env = OrtEnvironment.Handle;
+        OrtEnvironment.EnsureCreated();
         var started = Stopwatch.GetTimestamp();
-        var handle = new OrtSessionHandle();
+        Ort.InferenceSession? native = null;
         try
         {
             using (var nativeOptions = BuildOptions(options))
             {
-                nint raw;
-                OrtNative.Check(create(env.DangerousGetHandle(), nativeOptions.DangerousGetHandle(), &raw));
-                handle.Assign(raw);
+                native = create(nativeOptions);
             }
 
-            var session = new OnnxSession(handle);
+            var session = new OnnxSession(native);
             var elapsedMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             Log.SessionCreated(logger ?? NullLogger.Instance, source, elapsedMs, session._inputs.Length, session._outputs.Length, options.Provider, options.IntraOpThreads);
             return session;
         }
+        catch (Ort.OnnxRuntimeException e)
+        {
+            native?.Dispose();
+            throw OnnxRuntimeException.From(e);
+        }
         catch
         {
-            handle.Dispose();
+            native?.Dispose();
             throw;
         }
     }
 
-    private delegate nint CreateSessionCall(nint env, nint options, nint* session);
-
-    private static OrtSessionOptionsHandle BuildOptions(OnnxSessionOptions options)
+    private static Ort.SessionOptions BuildOptions(OnnxSessionOptions options)
     {
-        var handle = OrtSessionOptionsHandle.Create();
+        var native = new Ort.SessionOptions();
         try
         {
-            var raw = handle.DangerousGetHandle();
-            if (options.IntraOpThreads > 0)
-            {
-                OrtNative.Check(OrtNative.SetIntraOpNumThreads(raw, options.IntraOpThreads));
-            }
-
-            if (options.InterOpThreads > 0)
-            {
-                OrtNative.Check(OrtNative.SetInterOpNumThreads(raw, options.InterOpThreads));
-            }
-
-            OrtNative.Check(OrtNative.SetSessionGraphOptimizationLevel(raw, (int)options.Optimization));
-            OrtNative.Check(OrtNative.SetSessionExecutionMode(raw, (int)options.ExecutionMode));
+            native.IntraOpNumThreads = options.IntraOpThreads;
+            native.InterOpNumThreads = options.InterOpThreads;
+            native.GraphOptimizationLevel = (Ort.GraphOptimizationLevel)(int)options.Optimization;
+            native.ExecutionMode = options.ExecutionMode == ExecutionMode.Parallel ? Ort.ExecutionMode.ORT_PARALLEL : Ort.ExecutionMode.ORT_SEQUENTIAL;
             if (!options.UseMemoryArena)
             {
-                OrtNative.Check(OrtNative.DisableCpuMemArena(raw));
-                OrtNative.Check(OrtNative.DisableMemPattern(raw));
+                native.EnableCpuMemArena = false;
+                native.EnableMemoryPattern = false;
             }
 
             var spin = options.AllowSpinning ? "1" : "0";
-            AddConfigEntry(raw, "session.intra_op.allow_spinning", spin);
-            AddConfigEntry(raw, "session.inter_op.allow_spinning", spin);
+            native.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);
+            native.AddSessionConfigEntry("session.inter_op.allow_spinning", spin);
             foreach (var (key, value) in options.ConfigEntries)
             {
-                AddConfigEntry(raw, key, value);
+                native.AddSessionConfigEntry(key, value);
             }
 
             switch (options.Provider)
             {
                 case ExecutionProvider.Cuda:
-                    AppendGpuProvider(raw, ExecutionProvider.Cuda, options.DeviceId);
+                    AppendGpuProvider(native, ExecutionProvider.Cuda, options.DeviceId);
                     break;
                 case ExecutionProvider.TensorRt:
-                    AppendGpuProvider(raw, ExecutionProvider.TensorRt, options.DeviceId);
-                    AppendGpuProvider(raw, ExecutionProvider.Cuda, options.DeviceId);
+                    AppendGpuProvider(native, ExecutionProvider.TensorRt, options.DeviceId);
+                    AppendGpuProvider(native, ExecutionProvider.Cuda, options.DeviceId);
                     break;
                 case ExecutionProvider.Cpu:
                 default:
                     break;
             }
 
-            return handle;
+            return native;
+        }
+        catch (Ort.OnnxRuntimeException e)
+        {
+            native.Dispose();
+            throw OnnxRuntimeException.From(e);
         }
         catch
         {
-            handle.Dispose();
+            native.Dispose();
             throw;
         }
     }
 
-    private static void AddConfigEntry(nint options, string key, string value)
-    {
-        var k = Encoding.UTF8.GetBytes(key + "\0");
-        var v = Encoding.UTF8.GetBytes(value + "\0");
-        fixed (byte* pk = k, pv = v)
-        {
-            OrtNative.Check(OrtNative.AddSessionConfigEntry(options, pk, pv));
-        }
-    }
-
-    private static void AppendGpuProvider(nint sessionOptions, ExecutionProvider provider, int deviceId)
+    private static void AppendGpuProvider(Ort.SessionOptions options, ExecutionProvider provider, int deviceId)
     {
         var nativeName = provider == ExecutionProvider.Cuda ? "CUDAExecutionProvider" : "TensorrtExecutionProvider";
         if (!OrtEnvironment.AvailableProviders.Contains(nativeName))
@@ -423,132 +373,29 @@ public sealed unsafe class OnnxSession : IDisposable
                 $"this ONNX Runtime build ({OrtEnvironment.Version}) has only {string.Join(", ", OrtEnvironment.AvailableProviders)}.");
         }
 
-        var cuda = provider == ExecutionProvider.Cuda;
-        nint providerOptions;
-        var status = cuda ? OrtNative.CreateCudaProviderOptions(&providerOptions) : OrtNative.CreateTensorRtProviderOptions(&providerOptions);
-        ThrowUnavailableIfFailed(provider, status);
         try
         {
-            var key = "device_id\0"u8;
-            var value = Encoding.UTF8.GetBytes(deviceId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\0");
-            fixed (byte* k = key, v = value)
+            // Loading the provider library (and CUDA itself) happens here; a machine without them fails at this point.
+            if (provider == ExecutionProvider.Cuda)
             {
-                var keys = stackalloc byte*[1];
-                keys[0] = k;
-                var values = stackalloc byte*[1];
-                values[0] = v;
-                status = cuda
-                    ? OrtNative.UpdateCudaProviderOptions(providerOptions, keys, values, 1)
-                    : OrtNative.UpdateTensorRtProviderOptions(providerOptions, keys, values, 1);
-                ThrowUnavailableIfFailed(provider, status);
-            }
-
-            // Loading the provider library (and CUDA itself) happens here; a CPU-only machine fails at this point.
-            status = cuda ? OrtNative.AppendCudaV2(sessionOptions, providerOptions) : OrtNative.AppendTensorRtV2(sessionOptions, providerOptions);
-            ThrowUnavailableIfFailed(provider, status);
-        }
-        finally
-        {
-            if (cuda)
-            {
-                OrtNative.ReleaseCudaProviderOptions(providerOptions);
+                options.AppendExecutionProvider_CUDA(deviceId);
             }
             else
             {
-                OrtNative.ReleaseTensorRtProviderOptions(providerOptions);
+                options.AppendExecutionProvider_Tensorrt(deviceId);
             }
         }
-    }
-
-    private static void ThrowUnavailableIfFailed(ExecutionProvider provider, nint status)
-    {
-        if (status != 0)
+        catch (Ort.OnnxRuntimeException e)
         {
-            var (code, message) = OrtNative.ReadAndRelease(status);
+            var (code, message) = OnnxRuntimeException.Parse(e.Message);
             throw new ExecutionProviderUnavailableException(provider, code, message);
         }
     }
 
-    private static (OnnxValueInfo[] Infos, nint[] NativeNames) ReadValueInfos(OrtSessionHandle session, bool isInput)
-    {
-        var raw = session.DangerousGetHandle();
-        nuint count;
-        OrtNative.Check(isInput ? OrtNative.SessionGetInputCount(raw, &count) : OrtNative.SessionGetOutputCount(raw, &count));
-        var infos = new OnnxValueInfo[(int)count];
-        var names = new nint[(int)count];
-        for (nuint i = 0; i < count; i++)
-        {
-            byte* namePtr;
-            OrtNative.Check(isInput
-                ? OrtNative.SessionGetInputName(raw, i, OrtEnvironment.DefaultAllocator, &namePtr)
-                : OrtNative.SessionGetOutputName(raw, i, OrtEnvironment.DefaultAllocator, &namePtr));
-            string name;
-            try
-            {
-                name = Marshal.PtrToStringUTF8((nint)namePtr) ?? string.Empty;
-            }
-            finally
-            {
-                OrtNative.Check(OrtNative.AllocatorFree(OrtEnvironment.DefaultAllocator, namePtr));
-            }
-
-            names[(int)i] = session.KeepName(name);
-            nint typeInfo;
-            OrtNative.Check(isInput ? OrtNative.SessionGetInputTypeInfo(raw, i, &typeInfo) : OrtNative.SessionGetOutputTypeInfo(raw, i, &typeInfo));
-            try
-            {
-                infos[(int)i] = ReadTensorInfo(name, typeInfo);
-            }
-            finally
-            {
-                OrtNative.ReleaseTypeInfo(typeInfo);
-            }
-        }
-
-        return (infos, names);
-    }
-
-    private static OnnxValueInfo ReadTensorInfo(string name, nint typeInfo)
-    {
-        int onnxType;
-        OrtNative.Check(OrtNative.GetOnnxTypeFromTypeInfo(typeInfo, &onnxType));
-        if (onnxType != 1 /* ONNX_TYPE_TENSOR */)
-        {
-            return new OnnxValueInfo(name, TensorElementType.Undefined, [], []);
-        }
-
-        nint tensorInfo; // owned by typeInfo
-        OrtNative.Check(OrtNative.CastTypeInfoToTensorInfo(typeInfo, &tensorInfo));
-        var (elementType, shape, symbolic) = ReadTypeAndShape(tensorInfo);
-        return new OnnxValueInfo(name, elementType, shape, symbolic);
-    }
-
-    /// <summary>Reads element type, dimensions and symbolic dimension names from an <c>OrtTensorTypeAndShapeInfo</c>.</summary>
-    internal static (TensorElementType ElementType, long[] Shape, string[] Symbolic) ReadTypeAndShape(nint tensorInfo)
-    {
-        int elementType;
-        OrtNative.Check(OrtNative.GetTensorElementType(tensorInfo, &elementType));
-        nuint rank;
-        OrtNative.Check(OrtNative.GetDimensionsCount(tensorInfo, &rank));
-        var shape = new long[(int)rank];
-        var symbolic = new string[(int)rank];
-        if (rank > 0)
-        {
-            var symbols = stackalloc byte*[(int)rank];
-            fixed (long* dims = shape)
-            {
-                OrtNative.Check(OrtNative.GetDimensions(tensorInfo, dims, rank));
-            }
-
-            OrtNative.Check(OrtNative.GetSymbolicDimensions(tensorInfo, symbols, rank));
-            for (var d = 0; d < (int)rank; d++)
-            {
-                symbolic[d] = Marshal.PtrToStringUTF8((nint)symbols[d]) ?? string.Empty;
-            }
-        }
-
-        return ((TensorElementType)elementType, shape, symbolic);
-    }
+    private static OnnxValueInfo Describe(string name, Ort.NodeMetadata metadata) =>
+        metadata.IsTensor
+            ? new OnnxValueInfo(name, (TensorElementType)(int)metadata.ElementDataType, [.. metadata.Dimensions.Select(d => (long)d)], [.. metadata.SymbolicDimensions.Select(s => s ?? string.Empty)])
+            : new OnnxValueInfo(name, TensorElementType.Undefined, [], []);
 
     private static Dictionary<string, int> Index(OnnxValueInfo[] infos)
     {

@@ -1,3 +1,5 @@
+using Microsoft.ML.OnnxRuntime;
+
 namespace EdgeMed.Onnx.Runtime;
 
 /// <summary>
@@ -5,17 +7,17 @@ namespace EdgeMed.Onnx.Runtime;
 /// <c>OrtValue</c> once, so running a session on it copies nothing. Reuse one across runs by writing into
 /// <see cref="Span{T}"/> from <see cref="AsSpan{T}"/>; dispose it to unpin.
 /// </summary>
-public sealed unsafe class OnnxTensor : IDisposable
+public sealed class OnnxTensor : IDisposable
 {
     private readonly long[] _shape;
-    private readonly OrtValueHandle _value;
+    private readonly OrtLease<OrtValue> _value;
 
     // The Memory<T> itself (boxed): spans handed out reference the array, so the GC keeps it alive while they are used.
     private readonly object _memory;
 
-    private OnnxTensor(OrtValueHandle value, object memory, TensorElementType elementType, long[] shape, long elementCount)
+    private OnnxTensor(OrtValue value, object memory, TensorElementType elementType, long[] shape, long elementCount)
     {
-        _value = value;
+        _value = new OrtLease<OrtValue>(value);
         _memory = memory;
         _shape = shape;
         ElementType = elementType;
@@ -31,7 +33,7 @@ public sealed unsafe class OnnxTensor : IDisposable
     /// <summary>Number of elements (the product of <see cref="Shape"/>).</summary>
     public long ElementCount { get; }
 
-    internal OrtValueHandle Handle => _value;
+    internal OrtLease<OrtValue> Lease => _value;
 
     /// <summary>Wraps <paramref name="data"/> with <paramref name="shape"/>; the memory stays pinned until disposal.</summary>
     /// <exception cref="ArgumentException">Unsupported element type, a negative dimension, or a length that does not match the shape.</exception>
@@ -60,24 +62,20 @@ public sealed unsafe class OnnxTensor : IDisposable
             throw new ArgumentException($"Shape [{string.Join(',', shape.ToArray())}] needs {count} elements but the buffer has {data.Length}.", nameof(data));
         }
 
+        OrtEnvironment.EnsureCreated();
         var shapeCopy = shape.ToArray();
-        var pin = data.Pin();
-        var handle = new OrtValueHandle();
-        nint value;
-        nint status;
-        fixed (long* dims = shapeCopy)
+        OrtValue value;
+        try
         {
-            status = OrtNative.CreateTensorWithDataAsOrtValue(OrtEnvironment.CpuMemoryInfo, pin.Pointer, (nuint)data.Length * (nuint)sizeof(T), dims, (nuint)shapeCopy.Length, (int)elementType, &value);
+            // Pins the memory until the value is disposed.
+            value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, data, shapeCopy);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            throw OnnxRuntimeException.From(e);
         }
 
-        if (status != 0)
-        {
-            pin.Dispose();
-            throw OrtNative.ToException(status);
-        }
-
-        handle.Adopt(value, pin);
-        return new OnnxTensor(handle, data, elementType, shapeCopy, count);
+        return new OnnxTensor(value, data, elementType, shapeCopy, count);
     }
 
     /// <summary>Wraps an array; see <see cref="Create{T}(Memory{T}, ReadOnlySpan{long})"/>.</summary>

@@ -1,17 +1,20 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Ort = Microsoft.ML.OnnxRuntime;
 
 namespace EdgeMed.Onnx.Runtime;
 
 /// <summary>
-/// The one ONNX Runtime environment of the process. ONNX Runtime wants a single <c>OrtEnv</c> that outlives every
-/// session; it is created on first use and lives until the process ends. Its log messages go to the logger set by
-/// <see cref="UseLogger"/>.
+/// The one ONNX Runtime environment of the process (Microsoft.ML.OnnxRuntime's <c>OrtEnv</c>), created on first use
+/// with our log callback, so ONNX Runtime's own messages go to the logger set by <see cref="UseLogger"/>.
 /// </summary>
-public static unsafe class OrtEnvironment
+public static class OrtEnvironment
 {
     private static readonly Lazy<State> Shared = new(Create, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    // ORT keeps only a function pointer: the delegate must live as long as the environment (the process).
+    private static readonly Ort.DOrtLoggingFunction LogCallback = OnLog;
+
     private static ILogger _logger = NullLogger.Instance;
 
     /// <summary>Sends ONNX Runtime's own log messages to <paramref name="logger"/> (replacing the previous one).</summary>
@@ -21,70 +24,52 @@ public static unsafe class OrtEnvironment
         Volatile.Write(ref _logger, logger);
     }
 
-    /// <summary>The native library's version, e.g. <c>1.23.2</c>. Loads the library.</summary>
+    /// <summary>The native library's version, e.g. <c>1.31.1</c>. Loads the library.</summary>
     /// <exception cref="OnnxRuntimeUnavailableException">The native library is missing or unusable.</exception>
     public static string Version => Shared.Value.Version;
 
-    /// <summary>The path the native library was loaded from.</summary>
+    /// <summary>The path the native library was loaded from (as the process maps it).</summary>
     public static string LibraryPath => Shared.Value.LibraryPath;
 
     /// <summary>Execution providers compiled into the native library (e.g. CPUExecutionProvider).</summary>
     public static IReadOnlyList<string> AvailableProviders => Shared.Value.Providers;
 
-    internal static OrtEnvHandle Handle => Shared.Value.Env;
-
-    /// <summary>Memory info for tensors over CPU memory (process lifetime, never released).</summary>
-    internal static nint CpuMemoryInfo => Shared.Value.CpuMemoryInfo;
-
-    /// <summary>ONNX Runtime's default allocator (owned by ONNX Runtime, never released).</summary>
-    internal static nint DefaultAllocator => Shared.Value.Allocator;
+    /// <summary>Makes sure the environment exists before a session is created (ORT would otherwise create a default one without our logger).</summary>
+    internal static void EnsureCreated() => _ = Shared.Value;
 
     private static State Create()
     {
-        // Load the library first, so a missing one surfaces as OnnxRuntimeUnavailableException rather than a type initializer failure.
-        var api = OrtLibrary.Api;
-        _ = api;
-        var env = new OrtEnvHandle();
-        nint raw;
-        var logId = "edgemed"u8;
-        fixed (byte* id = logId)
-        {
-            // ORT's VERBOSE=0 … FATAL=4; warnings and worse reach the logger, as ORT's own default.
-            OrtNative.Check(OrtNative.CreateEnvWithCustomLogger((nint)(delegate* unmanaged<nint, int, byte*, byte*, byte*, byte*, void>)&OnLog, 0, 2, id, &raw));
-        }
-
-        env.Assign(raw);
-
-        nint memoryInfo;
-        OrtNative.Check(OrtNative.CreateCpuMemoryInfo(1 /* OrtArenaAllocator */, 0 /* OrtMemTypeDefault */, &memoryInfo));
-        nint allocator;
-        OrtNative.Check(OrtNative.GetAllocatorWithDefaultOptions(&allocator));
-        return new State(env, memoryInfo, allocator, OrtLibrary.Version, OrtLibrary.LoadedPath, ReadProviders());
-    }
-
-    private static string[] ReadProviders()
-    {
-        byte** names;
-        int count;
-        OrtNative.Check(OrtNative.GetAvailableProviders(&names, &count));
         try
         {
-            var providers = new string[count];
-            for (var i = 0; i < count; i++)
-            {
-                providers[i] = Marshal.PtrToStringUTF8((nint)names[i]) ?? string.Empty;
-            }
-
-            return providers;
+            // Warnings and worse reach the logger, as ORT's own default.
+            var options = new Ort.EnvironmentCreationOptions { logId = "edgemed", logLevel = Ort.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, loggingFunction = LogCallback };
+            var env = Ort.OrtEnv.CreateInstanceWithOptions(ref options);
+            return new State(env.GetVersionString(), MappedLibraryPath(), env.GetAvailableProviders());
         }
-        finally
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {
-            OrtNative.Check(OrtNative.ReleaseAvailableProviders(names, count));
+            var expected = Path.Combine(AppContext.BaseDirectory, "runtimes", $"linux-{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant()}", "native", "libonnxruntime.so");
+            throw new OnnxRuntimeUnavailableException(expected,
+                $"The ONNX Runtime native library could not be loaded ({e.GetBaseException().Message}). It ships in the Microsoft.ML.OnnxRuntime package: rebuild with ./edgemed.sh, or reinstall the release for this architecture.", e);
         }
     }
 
-    [UnmanagedCallersOnly]
-    private static void OnLog(nint param, int severity, byte* category, byte* logId, byte* codeLocation, byte* message)
+    /// <summary>Where libonnxruntime is mapped in this process; the package's resolver picks it, so ask the kernel.</summary>
+    private static string MappedLibraryPath()
+    {
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            var at = line.IndexOf('/', StringComparison.Ordinal);
+            if (at > 0 && line.AsSpan(at).Contains("libonnxruntime.so", StringComparison.Ordinal))
+            {
+                return line[at..];
+            }
+        }
+
+        return string.Empty;
+    }
+
+    private static void OnLog(nint param, Ort.OrtLoggingLevel severity, string category, string logId, string codeLocation, string message)
     {
         // Called on ORT's threads; an exception escaping here would take the process down.
         try
@@ -92,17 +77,15 @@ public static unsafe class OrtEnvironment
             var logger = Volatile.Read(ref _logger);
             var level = severity switch
             {
-                0 => LogLevel.Trace,
-                1 => LogLevel.Information,
-                2 => LogLevel.Warning,
-                3 => LogLevel.Error,
+                Ort.OrtLoggingLevel.ORT_LOGGING_LEVEL_VERBOSE => LogLevel.Trace,
+                Ort.OrtLoggingLevel.ORT_LOGGING_LEVEL_INFO => LogLevel.Information,
+                Ort.OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING => LogLevel.Warning,
+                Ort.OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR => LogLevel.Error,
                 _ => LogLevel.Critical,
             };
             if (logger.IsEnabled(level))
             {
-                var categoryText = Marshal.PtrToStringUTF8((nint)category) ?? string.Empty;
-                var messageText = Marshal.PtrToStringUTF8((nint)message) ?? string.Empty;
-                Log.OrtMessage(logger, level, categoryText, messageText);
+                Log.OrtMessage(logger, level, category ?? string.Empty, message ?? string.Empty);
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
@@ -112,10 +95,10 @@ public static unsafe class OrtEnvironment
         }
     }
 
-    private sealed record State(OrtEnvHandle Env, nint CpuMemoryInfo, nint Allocator, string Version, string LibraryPath, string[] Providers);
+    private sealed record State(string Version, string LibraryPath, string[] Providers);
 }
 
-/// <summary>Log messages of the ONNX Runtime binding (event ids 2000–2999).</summary>
+/// <summary>Log messages of the ONNX Runtime layer (event ids 2000–2999).</summary>
 internal static partial class Log
 {
     [LoggerMessage(EventId = 2000, Message = "ONNX Runtime [{Category}] {OrtMessage}")]
