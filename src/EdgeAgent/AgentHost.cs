@@ -9,6 +9,7 @@ using EdgeMed.EdgeAgent.Share;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
@@ -98,7 +99,15 @@ internal static class AgentHost
 
         services.AddSingleton(sp => new DiskWatermark(Path.GetDirectoryName(Path.GetFullPath(Options(sp).Database))!, Options(sp).MinFreeDiskMegabytes, Logger(sp, "Disk")));
         services.AddSingleton(sp => new ShareScanner(Options(sp).Share, sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<DiskWatermark>(), sp.GetRequiredService<AgentHealth>(), Options(sp).ScanInterval, Options(sp).SettleTime, Logger(sp, "Share")));
-        services.AddSingleton(_ => new SystemdNotifier());
+        // With a notify socket, the hosting package's SystemdLifetime sends READY=1 once the host has started and
+        // STOPPING=1 on stop; SystemdService adds STATUS= and the watchdog through the same notifier. Chosen by the
+        // socket, not by AddSystemd(), which switches on only when systemd is the parent process (tests and
+        // `agent bench` listen on a socket of their own).
+        services.AddSingleton<ISystemdNotifier, SystemdNotifier>();
+        if (Environment.GetEnvironmentVariable("NOTIFY_SOCKET") is { Length: > 0 })
+        {
+            services.AddSingleton<IHostLifetime, SystemdLifetime>();
+        }
         services.AddSingleton<ILightDriver>(sp =>
         {
             var lights = Options(sp).Lights;

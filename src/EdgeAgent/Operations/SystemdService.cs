@@ -1,13 +1,22 @@
+using System.Globalization;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 
 namespace EdgeMed.EdgeAgent.Operations;
 
 /// <summary>
-/// Speaks systemd's notify protocol for the service: READY=1 once the host has started (model loaded, database open),
-/// STATUS= with the agent's health line, WATCHDOG=1 at half the interval systemd asked for, STOPPING=1 on stop.
+/// What systemd hears from the service beyond READY and STOPPING (sent by Microsoft.Extensions.Hosting.Systemd's
+/// lifetime): STATUS= with the agent's health line for <c>systemctl status</c>, and WATCHDOG=1 at half the interval
+/// systemd asked for (<c>WATCHDOG_USEC</c>), so a hung process is restarted.
 /// </summary>
-public sealed class SystemdService(SystemdNotifier notifier, AgentHealth health, IHostApplicationLifetime lifetime) : BackgroundService
+public sealed class SystemdService(ISystemdNotifier notifier, AgentHealth health, IHostApplicationLifetime lifetime) : BackgroundService
 {
+    /// <summary>The watchdog interval systemd asked for in <paramref name="watchdogUsec"/> (WATCHDOG_USEC), or null.</summary>
+    public static TimeSpan? WatchdogInterval(string? watchdogUsec) =>
+        long.TryParse(watchdogUsec, NumberStyles.Integer, CultureInfo.InvariantCulture, out var microseconds) && microseconds > 0
+            ? TimeSpan.FromTicks(microseconds * 10)
+            : null;
+
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -18,26 +27,26 @@ public sealed class SystemdService(SystemdNotifier notifier, AgentHealth health,
 
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var onStarted = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
-        using var onStopping = lifetime.ApplicationStopping.Register(notifier.Stopping);
         try
         {
             await started.Task.WaitAsync(stoppingToken).ConfigureAwait(false);
-            notifier.Ready();
-            notifier.Status(health.Describe());
-            var period = notifier.WatchdogInterval is { } w ? w / 2 : TimeSpan.FromSeconds(5);
-            using var timer = new PeriodicTimer(period);
+            Status();
+            var watchdog = WatchdogInterval(Environment.GetEnvironmentVariable("WATCHDOG_USEC"));
+            using var timer = new PeriodicTimer(watchdog is { } w ? w / 2 : TimeSpan.FromSeconds(5));
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                if (notifier.WatchdogInterval is not null)
+                if (watchdog is not null)
                 {
-                    notifier.Watchdog();
+                    notifier.Notify(new ServiceState("WATCHDOG=1"));
                 }
 
-                notifier.Status(health.Describe());
+                Status();
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
     }
+
+    private void Status() => notifier.Notify(new ServiceState("STATUS=" + health.Describe().ReplaceLineEndings(" ")));
 }
