@@ -112,7 +112,7 @@ internal static class AgentHost
         {
             var lights = Options(sp).Lights;
             return lights.AnyWired
-                ? GpiodLightDriver.Open(lights.Chip, new[] { lights.ReadyPin, lights.BusyPin, lights.AlertPin, lights.FaultPin }.Where(p => p >= 0), lights.ActiveLow)
+                ? GpioLightDriver.Open(lights.Chip, new[] { lights.ReadyPin, lights.BusyPin, lights.AlertPin, lights.FaultPin }.Where(p => p >= 0), lights.ActiveLow)
                 : new NullLightDriver("no light wired (EdgeMed:Lights)");
         });
         services.AddHostedService<AgentService>();

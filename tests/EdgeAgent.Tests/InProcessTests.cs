@@ -237,7 +237,19 @@ public sealed class InProcessTests : IDisposable
         health.ShareAvailable = false;
         lights.Draw(blinkPhase: true);
         Assert.Equal(new Dictionary<int, bool> { [17] = false, [27] = false, [22] = true, [23] = true }, driver.Lines);
-        Assert.IsType<NullLightDriver>(GpiodLightDriver.Open("gpiochip99", [17], activeLow: false));
+    }
+
+    [Theory]
+    [InlineData("gpiochip99", "no GPIO chip /dev/gpiochip99")]
+    [InlineData("/dev/gpiochip99", "no GPIO chip /dev/gpiochip99")]
+    [InlineData("99", "no GPIO chip /dev/gpiochip99")]
+    [InlineData("pinctrl-bcm2835", "is not gpiochipN, /dev/gpiochipN or a number")]
+    public void GpioLights_WithoutAUsableChip_AreOffAndSayWhy(string chip, string why)
+    {
+        using var driver = GpioLightDriver.Open(chip, [17], activeLow: false);
+
+        Assert.IsType<NullLightDriver>(driver);
+        Assert.Contains(why, driver.Description, StringComparison.Ordinal);
     }
 
     private sealed class RecordingDriver : ILightDriver

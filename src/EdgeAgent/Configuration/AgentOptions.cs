@@ -151,7 +151,7 @@ public sealed class DicomSettings
 /// <summary>Status lights on GPIO lines through libgpiod. A pin of -1 is not wired.</summary>
 public sealed class LightOptions
 {
-    /// <summary>The GPIO chip, by name (<c>gpiochip0</c>), path or number; when it does not exist the lights do nothing.</summary>
+    /// <summary>The GPIO chip: <c>gpiochip0</c>, <c>/dev/gpiochip0</c> or <c>0</c>; when it does not exist the lights do nothing.</summary>
     public string Chip { get; set; } = "gpiochip0";
 
     /// <summary>Lines are lit by a low level.</summary>
