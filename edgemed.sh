@@ -7,9 +7,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
 # Debian packages the build, the programs and the tests need (later components add theirs here):
 # ONNX Runtime comes from NuGet (Microsoft.ML.OnnxRuntime); python3-onnx ships onnx.proto and the reference checker; libgdcm-cil decodes DICOM;
-# libturbojpeg0 decodes JPEG; python3-pil is the reference the resampler is tested against; PyTorch trains, with
+# libturbojpeg0 decodes JPEG; fonts-dejavu-core is the report figures' font; python3-pil is the reference the resampler is tested against; PyTorch trains, with
 # libopenblas0-pthread (without it BLAS falls back to Debian's reference build, about ten times slower).
-APT_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0 python3-pil python3-torch python3-torchvision libopenblas0-pthread)
+APT_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0 fonts-dejavu-core python3-pil python3-torch python3-torchvision libopenblas0-pthread)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 

@@ -1,10 +1,10 @@
-using EdgeMed.DicomIngest.Images;
+using ScottPlot;
 
 namespace EdgeMed.TrainerHost.Reporting;
 
 /// <summary>
-/// The report's figures as PNG, drawn on a plain RGB canvas (no plotting library is available here). Figures carry
-/// no text; report.md states each one's axes and colors, which follow <see cref="Palette"/> in class order.
+/// The report's figures as PNG, drawn with ScottPlot (SkiaSharp) in DejaVu Sans from Debian's fonts-dejavu-core:
+/// titles, axis labels and legends on every figure; classes keep <see cref="Palette"/>'s colors in class order.
 /// </summary>
 internal static class Plots
 {
@@ -16,84 +16,138 @@ internal static class Plots
 
     public static readonly string[] PaletteNames = ["blue", "orange", "green", "red", "purple", "brown", "pink", "gray"];
 
-    /// <summary>Loss (left) and accuracy (right) per epoch; training blue, validation orange.</summary>
-    public static byte[] Curves(IReadOnlyList<(double TrainLoss, double? ValLoss, double TrainAcc, double? ValAcc)> epochs)
+    private const string Font = "DejaVu Sans";
+
+    private const string FontFolder = "/usr/share/fonts/truetype/dejavu";
+
+    /// <summary>
+    /// Registers DejaVu Sans from its files: SkiaSharp's dependency-free native build finds no system fonts by
+    /// family name where fontconfig is absent (a fresh Debian), and text would then not be drawn.
+    /// </summary>
+    static Plots()
     {
-        var canvas = new Canvas(840, 360);
-        var losses = epochs.SelectMany(e => new[] { e.TrainLoss, e.ValLoss ?? e.TrainLoss }).ToArray();
-        var lossMax = losses.Length == 0 ? 1 : Math.Max(1e-6, losses.Max() * 1.05);
-        var left = new Panel(canvas, 40, 20, 360, 300, 1, Math.Max(1, epochs.Count), 0, lossMax);
-        var right = new Panel(canvas, 440, 20, 360, 300, 1, Math.Max(1, epochs.Count), 0, 1);
-        left.Frame();
-        right.Frame();
-        right.HorizontalGrid(0.25);
-        left.Series(epochs.Select((e, i) => (i + 1.0, e.TrainLoss)), Palette[0]);
-        left.Series(epochs.Where(e => e.ValLoss is not null).Select((e, i) => (i + 1.0, e.ValLoss!.Value)), Palette[1]);
-        right.Series(epochs.Select((e, i) => (i + 1.0, e.TrainAcc)), Palette[0]);
-        right.Series(epochs.Where(e => e.ValAcc is not null).Select((e, i) => (i + 1.0, e.ValAcc!.Value)), Palette[1]);
-        return canvas.ToPng();
+        if (!File.Exists(Path.Combine(FontFolder, "DejaVuSans.ttf")))
+        {
+            throw new InvalidOperationException($"{FontFolder}/DejaVuSans.ttf is missing: install Debian's fonts-dejavu-core (./edgemed.sh setup does).");
+        }
+
+        ScottPlot.Fonts.AddFontFile(Font, Path.Combine(FontFolder, "DejaVuSans.ttf"), bold: false, italic: false);
+        ScottPlot.Fonts.AddFontFile(Font, Path.Combine(FontFolder, "DejaVuSans-Bold.ttf"), bold: true, italic: false);
     }
 
-    /// <summary>Confusion matrix: rows true class, columns predicted, white (0) to dark blue (the whole row).</summary>
-    public static byte[] Confusion(int[][] matrix)
+    /// <summary>Loss (left) and accuracy (right) per epoch, training and validation.</summary>
+    public static byte[] Curves(IReadOnlyList<(double TrainLoss, double? ValLoss, double TrainAcc, double? ValAcc)> epochs)
+    {
+        var loss = NewPlot("Loss per epoch", "epoch", "loss");
+        var accuracy = NewPlot("Accuracy per epoch", "epoch", "accuracy");
+        var x = Enumerable.Range(1, epochs.Count).Select(e => (double)e).ToArray();
+        Line(loss, x, [.. epochs.Select(e => e.TrainLoss)], "training", 0);
+        Line(accuracy, x, [.. epochs.Select(e => e.TrainAcc)], "training", 0);
+        var withVal = epochs.Select((e, i) => (Epoch: i + 1.0, e.ValLoss, e.ValAcc)).Where(e => e.ValLoss is not null).ToArray();
+        if (withVal.Length > 0)
+        {
+            Line(loss, [.. withVal.Select(e => e.Epoch)], [.. withVal.Select(e => e.ValLoss!.Value)], "validation", 1);
+            Line(accuracy, [.. withVal.Select(e => e.Epoch)], [.. withVal.Select(e => e.ValAcc ?? 0)], "validation", 1);
+        }
+
+        accuracy.Axes.SetLimitsY(0, 1);
+        loss.ShowLegend(Alignment.UpperRight);
+        accuracy.ShowLegend(Alignment.LowerRight);
+        return SideBySide([loss, accuracy], 560, 400);
+    }
+
+    /// <summary>Confusion matrix: rows true class, columns predicted; each cell shows its count and share of the row.</summary>
+    public static byte[] Confusion(int[][] matrix, IReadOnlyList<string> classes)
     {
         var k = matrix.Length;
-        var cell = Math.Max(24, 360 / Math.Max(1, k));
-        var canvas = new Canvas((cell * k) + 2, (cell * k) + 2);
+        var plot = NewPlot("Confusion matrix (share of each true class)", "predicted class", "true class");
+        var shares = new double[k, k];
         for (var r = 0; r < k; r++)
         {
             var total = Math.Max(1, matrix[r].Sum());
             for (var c = 0; c < k; c++)
             {
-                var share = (double)matrix[r][c] / total;
-                var shade = (byte)(255 - (share * 200));
-                canvas.Fill(1 + (c * cell), 1 + (r * cell), cell - 1, cell - 1, ((byte)(shade * 0.6), (byte)(shade * 0.75), 255));
+                shares[r, c] = (double)matrix[r][c] / total;
             }
         }
 
-        return canvas.ToPng();
+        var heatmap = plot.Add.Heatmap(shares);
+        heatmap.Colormap = new ScottPlot.Colormaps.Blues().Reversed(); // white for none of the row, dark blue for all of it
+        heatmap.ManualRange = new ScottPlot.Range(0, 1);
+        plot.Add.ColorBar(heatmap).Label = "share of the row";
+        for (var r = 0; r < k; r++)
+        {
+            for (var c = 0; c < k; c++)
+            {
+                // Heatmap row 0 is drawn at the top, at y = k - 1.
+                var text = plot.Add.Text($"{matrix[r][c]}\n{shares[r, c]:P0}", c, k - 1 - r);
+                text.LabelFontName = Font;
+                text.LabelFontSize = 14;
+                text.LabelAlignment = Alignment.MiddleCenter;
+                text.LabelFontColor = shares[r, c] > 0.5 ? Colors.White : Colors.Black;
+            }
+        }
+
+        var ticks = Enumerable.Range(0, k).Select(i => (double)i).ToArray();
+        plot.Axes.Bottom.SetTicks(ticks, [.. classes]);
+        plot.Axes.Left.SetTicks(ticks, [.. classes.Reverse()]);
+        plot.Axes.Bottom.TickLabelStyle.FontName = Font;
+        plot.Axes.Left.TickLabelStyle.FontName = Font;
+        return plot.GetImageBytes(Math.Max(560, 130 * k + 240), Math.Max(460, 110 * k + 120), ImageFormat.Png);
     }
 
-    /// <summary>One-vs-rest ROC per class (class colors), false positive rate across, true positive rate up; gray diagonal.</summary>
-    public static byte[] Roc(IReadOnlyList<RocCurve> curves)
+    /// <summary>One-vs-rest ROC per class with its AUC in the legend; the chance diagonal in gray.</summary>
+    public static byte[] Roc(IReadOnlyList<RocCurve> curves, IReadOnlyList<double> aucs)
     {
-        var canvas = new Canvas(440, 440);
-        var panel = new Panel(canvas, 30, 20, 390, 390, 0, 1, 0, 1);
-        panel.Frame();
-        panel.Series([(0, 0), (1, 1)], (200, 200, 200));
+        var plot = NewPlot("ROC, one class against the rest", "false positive rate", "true positive rate");
+        var chance = plot.Add.Line(0, 0, 1, 1);
+        chance.Color = Colors.Gray;
+        chance.LinePattern = LinePattern.Dashed;
+        chance.LegendText = "chance";
         for (var c = 0; c < curves.Count; c++)
         {
-            panel.Series(curves[c].FalsePositiveRate.Zip(curves[c].TruePositiveRate), Palette[c % Palette.Length]);
+            if (curves[c].FalsePositiveRate.Length == 0 || double.IsNaN(aucs[c]))
+            {
+                continue; // a class absent from the data (or the only one present) has no curve
+            }
+
+            Line(plot, curves[c].FalsePositiveRate, curves[c].TruePositiveRate, $"{curves[c].Name} (AUC {aucs[c]:F3})", c);
         }
 
-        return canvas.ToPng();
+        plot.Axes.SetLimits(0, 1, 0, 1);
+        plot.ShowLegend(Alignment.LowerRight);
+        return plot.GetImageBytes(620, 560, ImageFormat.Png);
     }
 
-    /// <summary>Features projected on their first three principal components: PC1×PC2, PC1×PC3, PC2×PC3, points in class colors.</summary>
-    public static byte[] Pca(float[] features, int width, IReadOnlyList<int> labels)
+    /// <summary>Features projected on their first three principal components: PC1×PC2, PC1×PC3, PC2×PC3, one color per class.</summary>
+    public static byte[] Pca(float[] features, int width, IReadOnlyList<int> labels, IReadOnlyList<string> classes)
     {
         var projected = Pca3(features, width, labels.Count);
-        var canvas = new Canvas(1140, 380);
         (int X, int Y)[] pairs = [(0, 1), (0, 2), (1, 2)];
-        for (var p = 0; p < 3; p++)
+        var plots = new List<Plot>();
+        foreach (var (a, b) in pairs)
         {
-            var (a, b) = pairs[p];
-            var xs = Enumerable.Range(0, labels.Count).Select(i => projected[(i * 3) + a]).ToArray();
-            var ys = Enumerable.Range(0, labels.Count).Select(i => projected[(i * 3) + b]).ToArray();
-            var panel = new Panel(canvas, 20 + (p * 375), 20, 340, 340, Min(xs), Max(xs), Min(ys), Max(ys));
-            panel.Frame();
-            for (var i = 0; i < labels.Count; i++)
+            var plot = NewPlot($"PC{a + 1} × PC{b + 1}", $"PC{a + 1}", $"PC{b + 1}");
+            for (var c = 0; c < classes.Count; c++)
             {
-                panel.Point(xs[i], ys[i], Palette[labels[i] % Palette.Length]);
+                var members = Enumerable.Range(0, labels.Count).Where(i => labels[i] == c).ToArray();
+                if (members.Length == 0)
+                {
+                    continue;
+                }
+
+                var points = plot.Add.ScatterPoints(members.Select(i => projected[(i * 3) + a]).ToArray(), members.Select(i => projected[(i * 3) + b]).ToArray());
+                points.Color = ColorOf(c).WithAlpha(0.7);
+                points.MarkerSize = 5;
+                points.LegendText = classes[c];
             }
+
+            plot.ShowLegend(Alignment.UpperRight);
+            plots.Add(plot);
         }
 
-        return canvas.ToPng();
+        return SideBySide([.. plots], 480, 440);
     }
-
-    private static double Min(double[] v) => v.Length == 0 ? 0 : v.Min();
-
-    private static double Max(double[] v) => v.Length == 0 ? 1 : Math.Max(v.Max(), v.Min() + 1e-9);
 
     /// <summary>Projection (N × 3) onto the top three eigenvectors of the features' covariance, by power iteration with deflation.</summary>
     internal static double[] Pca3(float[] features, int width, int n)
@@ -196,90 +250,42 @@ internal static class Plots
         return projected;
     }
 
-    private sealed class Canvas(int width, int height)
+    private static Plot NewPlot(string title, string x, string y)
     {
-        private readonly ushort[] _rgb = Enumerable.Repeat((ushort)255, width * height * 3).ToArray();
-
-        public int Width => width;
-
-        public int Height => height;
-
-        public void Set(int x, int y, (byte R, byte G, byte B) color)
-        {
-            if (x < 0 || y < 0 || x >= width || y >= height)
-            {
-                return;
-            }
-
-            var i = ((y * width) + x) * 3;
-            (_rgb[i], _rgb[i + 1], _rgb[i + 2]) = (color.R, color.G, color.B);
-        }
-
-        public void Fill(int x, int y, int w, int h, (byte R, byte G, byte B) color)
-        {
-            for (var yy = y; yy < y + h; yy++)
-            {
-                for (var xx = x; xx < x + w; xx++)
-                {
-                    Set(xx, yy, color);
-                }
-            }
-        }
-
-        public void Line(double x0, double y0, double x1, double y1, (byte R, byte G, byte B) color, int thickness = 2)
-        {
-            var steps = (int)Math.Max(1, Math.Max(Math.Abs(x1 - x0), Math.Abs(y1 - y0)));
-            for (var s = 0; s <= steps; s++)
-            {
-                var x = (int)Math.Round(x0 + ((x1 - x0) * s / steps));
-                var y = (int)Math.Round(y0 + ((y1 - y0) * s / steps));
-                Fill(x - (thickness / 2), y - (thickness / 2), thickness, thickness, color);
-            }
-        }
-
-        public byte[] ToPng() => PngCodec.Write(new PngImage(width, height, 3, 8, _rgb));
+        var plot = new Plot();
+        plot.Font.Set(Font);
+        plot.Title(title);
+        plot.XLabel(x);
+        plot.YLabel(y);
+        return plot;
     }
 
-    private sealed class Panel(Canvas canvas, int left, int top, int width, int height, double xMin, double xMax, double yMin, double yMax)
+    private static void Line(Plot plot, double[] x, double[] y, string label, int color)
     {
-        private static readonly (byte, byte, byte) Axis = (60, 60, 60);
+        var line = plot.Add.ScatterLine(x, y);
+        line.Color = ColorOf(color);
+        line.LineWidth = 2;
+        line.LegendText = label;
+    }
 
-        private double X(double x) => left + ((x - xMin) / Math.Max(1e-12, xMax - xMin) * width);
+    private static Color ColorOf(int index)
+    {
+        var (r, g, b) = Palette[index % Palette.Length];
+        return new Color(r, g, b);
+    }
 
-        private double Y(double y) => top + height - ((y - yMin) / Math.Max(1e-12, yMax - yMin) * height);
-
-        public void Frame()
+    /// <summary>Panels of equal size in one row, as one PNG.</summary>
+    private static byte[] SideBySide(Plot[] plots, int width, int height)
+    {
+        var multiplot = new Multiplot();
+        multiplot.Reset(plots[0]); // a new multiplot holds one empty plot of its own
+        foreach (var plot in plots.Skip(1))
         {
-            canvas.Line(left, top, left, top + height, Axis, 1);
-            canvas.Line(left, top + height, left + width, top + height, Axis, 1);
+            multiplot.AddPlot(plot);
         }
 
-        public void HorizontalGrid(double step)
-        {
-            for (var y = yMin + step; y < yMax + 1e-9; y += step)
-            {
-                canvas.Line(left, Y(y), left + width, Y(y), (225, 225, 225), 1);
-            }
-        }
-
-        public void Series(IEnumerable<(double X, double Y)> points, (byte R, byte G, byte B) color)
-        {
-            (double X, double Y)? previous = null;
-            foreach (var p in points)
-            {
-                if (previous is { } q)
-                {
-                    canvas.Line(X(q.X), Y(q.Y), X(p.X), Y(p.Y), color);
-                }
-                else
-                {
-                    canvas.Fill((int)X(p.X) - 2, (int)Y(p.Y) - 2, 4, 4, color);
-                }
-
-                previous = p;
-            }
-        }
-
-        public void Point(double x, double y, (byte R, byte G, byte B) color) => canvas.Fill((int)X(x) - 2, (int)Y(y) - 2, 4, 4, color);
+        multiplot.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        using var image = multiplot.Render(width * plots.Length, height);
+        return image.GetImageBytes(ImageFormat.Png);
     }
 }

@@ -15,11 +15,11 @@ internal static class ReportWriter
     public static void Write(string folder, string title, ClassificationMetrics m, IReadOnlyList<string> classes, float[] features, int featureWidth, IReadOnlyList<int> labels, IReadOnlyList<EpochRecord>? history, IEnumerable<string> notes)
     {
         Directory.CreateDirectory(folder);
-        File.WriteAllBytes(Path.Combine(folder, "confusion_matrix.png"), Plots.Confusion(m.ConfusionMatrix));
-        File.WriteAllBytes(Path.Combine(folder, "roc.png"), Plots.Roc(m.Roc));
+        File.WriteAllBytes(Path.Combine(folder, "confusion_matrix.png"), Plots.Confusion(m.ConfusionMatrix, classes));
+        File.WriteAllBytes(Path.Combine(folder, "roc.png"), Plots.Roc(m.Roc, [.. m.PerClass.Select(c => c.Auc)]));
         if (featureWidth >= 3 && labels.Count >= 3)
         {
-            File.WriteAllBytes(Path.Combine(folder, "pca.png"), Plots.Pca(features, featureWidth, labels));
+            File.WriteAllBytes(Path.Combine(folder, "pca.png"), Plots.Pca(features, featureWidth, labels, classes));
         }
 
         if (history is { Count: > 0 })
