@@ -230,28 +230,26 @@ public static class Quantizer
     private static ((double Fp32, double Int8) Batch1, (double Fp32, double Int8) Batch8) Latency(byte[] fp32, byte[] int8, CalibrationSource source, int threads)
     {
         var options = new OnnxSessionOptions { IntraOpThreads = threads };
-        using var a = OnnxSession.FromBytes(fp32, options);
-        using var b = OnnxSession.FromBytes(int8, options);
         (double, double) Measure(int batch, int repeats)
         {
-            var shape = source.Shape.ToArray();
-            shape[0] = batch;
-            var data = new float[shape.Aggregate(1L, (x, y) => x * y)];
-            var sample = (int)(data.Length / batch);
+            var a = OnnxSession.FromBytes(fp32, options);
+            var b = OnnxSession.FromBytes(int8, options);
+            using var runnerA = new BatchRunner(a, source.Shape.AsSpan(1), batch, [.. a.Outputs.Select(o => o.Name)]);
+            using var runnerB = new BatchRunner(b, source.Shape.AsSpan(1), batch, [.. b.Outputs.Select(o => o.Name)]);
             for (var i = 0; i < batch; i++)
             {
-                source.Fill(i % source.Count, data.AsSpan(i * sample, sample));
+                source.Fill(i % source.Count, runnerA.Sample(i));
+                runnerA.Sample(i).CopyTo(runnerB.Sample(i));
             }
 
-            using var tensor = OnnxTensor.Create(data, shape);
             var timesA = new List<double>();
             var timesB = new List<double>();
             for (var r = 0; r < repeats + 2; r++)
             {
-                foreach (var (session, times) in new[] { (a, timesA), (b, timesB) })
+                foreach (var (runner, times) in new[] { (runnerA, timesA), (runnerB, timesB) })
                 {
                     var start = Stopwatch.GetTimestamp();
-                    using (session.Run([new NamedTensor(session.Inputs[0].Name, tensor)]))
+                    using (runner.Run(batch, CancellationToken.None))
                     {
                     }
 
@@ -287,24 +285,20 @@ public static class Quantizer
         ModelProto Expose(ModelProto m) => ModelEdits.ExposeOutputs(m, probes);
 
         var options = new OnnxSessionOptions { IntraOpThreads = request.Threads };
-        using var a = OnnxSession.FromBytes(Expose(fp32).ToByteArray(), options);
-        using var b = OnnxSession.FromBytes(Expose(int8).ToByteArray(), options);
         var names = new List<string> { logits };
         names.AddRange(probes);
+        using var a = new BatchRunner(OnnxSession.FromBytes(Expose(fp32).ToByteArray(), options), source.Shape.AsSpan(1), 1, names);
+        using var b = new BatchRunner(OnnxSession.FromBytes(Expose(int8).ToByteArray(), options), source.Shape.AsSpan(1), 1, names);
         var signal = new double[probes.Count];
         var noise = new double[probes.Count];
         var dot = new double[probes.Count];
         var normA = new double[probes.Count];
         var normB = new double[probes.Count];
         int agree = 0, correctA = 0, correctB = 0;
-        var buffer = new float[source.Shape.Aggregate(1L, (x, y) => x * y)];
-        using var tensor = OnnxTensor.Create(buffer, source.Shape);
-        for (var i = 0; i < indices.Count; i++)
+        a.RunAll(indices.Count, source.Fill, (i, _, oa) =>
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            source.Fill(i, buffer);
-            using var oa = a.Run([new NamedTensor(a.Inputs[0].Name, tensor)], names, cancellationToken);
-            using var ob = b.Run([new NamedTensor(b.Inputs[0].Name, tensor)], names, cancellationToken);
+            a.Sample(0).CopyTo(b.Sample(0));
+            using var ob = b.Run(1, cancellationToken);
             var pa = ArgMax(oa.GetSpan<float>(0));
             var pb = ArgMax(ob.GetSpan<float>(0));
             var label = cache.Samples[i].Label;
@@ -324,7 +318,7 @@ public static class Quantizer
                     normB[t] += (double)y[k] * y[k];
                 }
             }
-        }
+        }, cancellationToken);
 
         var n = indices.Count;
         var tensors = probes.Select((p, t) => new

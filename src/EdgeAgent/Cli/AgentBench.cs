@@ -62,7 +62,11 @@ internal static class AgentBench
                 for (var start = 0; start < slices.Count; start += batch)
                 {
                     var count = Math.Min(batch, slices.Count - start);
-                    normalized.AsSpan(start * length, count * length).CopyTo(model.Input);
+                    for (var b = 0; b < count; b++)
+                    {
+                        normalized.AsSpan((start + b) * length, length).CopyTo(model.Runner.Sample(b));
+                    }
+
                     _ = model.Run(count, cancellationToken);
                 }
 

@@ -18,14 +18,11 @@ public sealed class LoadedModel
     internal LoadedModel(ModelPackage package, OnnxSession session, int batchSize)
     {
         Package = package;
-        Session = session;
         var m = package.Manifest;
         Classes = m.Classes;
         Settings = m.Input.ToNormalizationSettings();
         Normalizer = new SliceNormalizer(Settings);
-        InputName = session.Inputs[0].Name;
-        BatchSize = batchSize;
-        Input = new float[batchSize * Normalizer.OutputLength];
+        Runner = new BatchRunner(session, [Settings.Channels, Settings.Size, Settings.Size], batchSize, [m.Outputs[0]]);
         Identity = new ModelIdentity(m.Name, m.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), package.ModelSha256, m.Input.PreprocessingVersion);
     }
 
@@ -44,22 +41,16 @@ public sealed class LoadedModel
     /// <summary>Normalizes one slice into the model's input layout.</summary>
     public SliceNormalizer Normalizer { get; }
 
-    internal OnnxSession Session { get; }
-
-    internal string InputName { get; }
+    /// <summary>The session with its batch buffer; fetches the manifest's logits output only.</summary>
+    internal BatchRunner Runner { get; }
 
     /// <summary>Slices per run.</summary>
-    public int BatchSize { get; }
+    public int BatchSize => Runner.BatchSize;
 
-    /// <summary>Input buffer for one batch (NCHW).</summary>
-    internal float[] Input { get; }
-
-    /// <summary>Runs <paramref name="count"/> slices already normalized into <see cref="Input"/>; returns logits (count × classes).</summary>
+    /// <summary>Runs <paramref name="count"/> slices already normalized into the runner's slots; returns logits (count × classes).</summary>
     internal float[] Run(int count, CancellationToken cancellationToken)
     {
-        var size = Settings.Size;
-        using var tensor = OnnxTensor.Create(Input.AsMemory(0, count * Normalizer.OutputLength), count, Settings.Channels, size, size);
-        using var outputs = Session.Run([new NamedTensor(InputName, tensor)], ["logits"], cancellationToken);
+        using var outputs = Runner.Run(count, cancellationToken);
         return outputs.GetSpan<float>(0).ToArray();
     }
 
@@ -84,7 +75,7 @@ public sealed class LoadedModel
     {
         if (Interlocked.Decrement(ref _references) == 0)
         {
-            Session.Dispose();
+            Runner.Dispose();
         }
     }
 }

@@ -86,7 +86,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
                 var t0 = Stopwatch.GetTimestamp();
                 for (var b = 0; b < count; b++)
                 {
-                    model.Normalizer.Normalize(slices[start + b].Slice, model.Input.AsSpan(b * length, length));
+                    model.Normalizer.Normalize(slices[start + b].Slice, model.Runner.Sample(b));
                 }
 
                 var t1 = Stopwatch.GetTimestamp();

@@ -1,32 +1,16 @@
 using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.Onnx.Runtime;
 
 namespace EdgeMed.EdgeAgent.Pipeline;
 
 /// <summary>Per-slice probabilities from logits, and the series result from its slices.</summary>
 public static class SeriesVerdict
 {
-    /// <summary>Softmax of one row of logits (max-subtracted, in double).</summary>
+    /// <summary>Softmax of one row of logits (the one implementation, <see cref="BatchRunner.Softmax"/>).</summary>
     public static double[] Softmax(ReadOnlySpan<float> logits)
     {
-        var max = double.NegativeInfinity;
-        foreach (var v in logits)
-        {
-            max = Math.Max(max, v);
-        }
-
         var p = new double[logits.Length];
-        var sum = 0.0;
-        for (var i = 0; i < p.Length; i++)
-        {
-            p[i] = Math.Exp(logits[i] - max);
-            sum += p[i];
-        }
-
-        for (var i = 0; i < p.Length; i++)
-        {
-            p[i] /= sum;
-        }
-
+        BatchRunner.Softmax(logits, p);
         return p;
     }
 

@@ -56,8 +56,11 @@ public sealed record PackageManifest
     /// <summary>Input settings.</summary>
     public PackageInput Input { get; init; } = new();
 
+    /// <summary>The outputs the trainer's worker exports: logits, then pre-logits features.</summary>
+    public static readonly IReadOnlyList<string> DefaultOutputs = ["logits", "features"];
+
     /// <summary>Output names: logits first, then features.</summary>
-    public IReadOnlyList<string> Outputs { get; init; } = ["logits", "features"];
+    public IReadOnlyList<string> Outputs { get; init; } = DefaultOutputs;
 
     /// <summary>Precision of the model: fp32 or int8.</summary>
     public string Precision { get; init; } = "fp32";

@@ -30,33 +30,28 @@ public static class CalibrationRunner
 
         var exposed = ModelEdits.ExposeOutputs(model, tensors);
 
-        using var session = OnnxSession.FromBytes(exposed.ToByteArray(), new OnnxSessionOptions { IntraOpThreads = threads });
-        var input = session.Inputs[0];
         var names = tensors.ToList();
+        var session = OnnxSession.FromBytes(exposed.ToByteArray(), new OnnxSessionOptions { IntraOpThreads = threads });
+        using var runner = new BatchRunner(session, source.Shape.AsSpan(1), batchSize: 1, names);
         var statistics = names.ToDictionary(n => n, n => new TensorStatistics(n), StringComparer.Ordinal);
-        var buffer = new float[source.Shape.Aggregate(1L, (a, b) => a * b)];
-        using var tensor = OnnxTensor.Create(buffer, source.Shape);
         var passes = method == CalibrationMethod.MinMax ? 1 : 2;
         for (var pass = 0; pass < passes; pass++)
         {
-            for (var i = 0; i < source.Count; i++)
+            var histograms = pass == 1;
+            runner.RunAll(source.Count, source.Fill, (_, _, outputs) =>
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                source.Fill(i, buffer);
-                using var outputs = session.Run([new NamedTensor(input.Name, tensor)], names, cancellationToken);
                 for (var t = 0; t < names.Count; t++)
                 {
-                    var values = outputs.GetSpan<float>(t);
-                    if (pass == 0)
+                    if (histograms)
                     {
-                        statistics[names[t]].ObserveRange(values);
+                        statistics[names[t]].ObserveHistogram(outputs.GetSpan<float>(t));
                     }
                     else
                     {
-                        statistics[names[t]].ObserveHistogram(values);
+                        statistics[names[t]].ObserveRange(outputs.GetSpan<float>(t));
                     }
                 }
-            }
+            }, cancellationToken);
         }
 
         return statistics;

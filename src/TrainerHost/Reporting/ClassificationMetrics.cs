@@ -1,3 +1,5 @@
+using EdgeMed.Onnx.Runtime;
+
 namespace EdgeMed.TrainerHost.Reporting;
 
 /// <summary>Precision, recall, F1 and support of one class.</summary>
@@ -121,28 +123,17 @@ internal sealed record ClassificationMetrics
         };
     }
 
-    /// <summary>Softmax of logits (N × K, row-major), computed stably.</summary>
+    /// <summary>Softmax of logits (N × K, row-major), row by row with <see cref="BatchRunner.Softmax"/>.</summary>
     public static float[] Softmax(ReadOnlySpan<float> logits, int k)
     {
         var result = new float[logits.Length];
+        Span<double> row = stackalloc double[k];
         for (var i = 0; i < logits.Length / k; i++)
         {
-            var row = logits.Slice(i * k, k);
-            var max = float.NegativeInfinity;
-            foreach (var v in row)
-            {
-                max = Math.Max(max, v);
-            }
-
-            double sum = 0;
+            BatchRunner.Softmax(logits.Slice(i * k, k), row);
             for (var c = 0; c < k; c++)
             {
-                sum += Math.Exp(row[c] - max);
-            }
-
-            for (var c = 0; c < k; c++)
-            {
-                result[(i * k) + c] = (float)(Math.Exp(row[c] - max) / sum);
+                result[(i * k) + c] = (float)row[c];
             }
         }
 

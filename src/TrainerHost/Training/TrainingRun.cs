@@ -126,7 +126,7 @@ internal static class TrainingRun
         history.AddRange(ReadHistory(Path.Combine(run, "history.json")));
 
         // The exported model must reproduce PyTorch, or the run fails.
-        var onnx = OnnxEvaluator.Run(Path.Combine(run, "model.onnx"), cache, check, channels, set.Classes.Count, o.Threads, cancellationToken);
+        var onnx = OnnxEvaluator.Run(Path.Combine(run, "model.onnx"), PackageManifest.DefaultOutputs, cache, check, channels, set.Classes.Count, o.Threads, cancellationToken);
         var checkedOn = indices[SplitPart.Test].Count > 0 ? "test" : indices[SplitPart.Validation].Count > 0 ? "validation" : "training";
         var torch = ReadFloats(Path.Combine(run, "check_logits.f32"));
         var (delta, sameArgmax) = Compare(torch, onnx.Logits, set.Classes.Count);
@@ -201,7 +201,7 @@ internal static class TrainingRun
         }
 
         var all = Enumerable.Range(0, cache.Samples.Count).ToList();
-        var outputs = OnnxEvaluator.Run(package.ModelPath, cache, all, input.Channels, package.Manifest.Classes.Count, threads, cancellationToken);
+        var outputs = OnnxEvaluator.Run(package.ModelPath, package.Manifest.Outputs, cache, all, input.Channels, package.Manifest.Classes.Count, threads, cancellationToken);
         var labels = all.Select(i => cache.Samples[i].Label).ToList();
         var metrics = ClassificationMetrics.Compute(labels, ClassificationMetrics.Softmax(outputs.Logits, set.Classes.Count), set.Classes);
         ReportWriter.Write(output, $"Evaluation of {package.Manifest.Name} ({package.Manifest.Arch}, {package.Manifest.Precision})", metrics, set.Classes, outputs.Features, outputs.FeatureWidth, labels, null,
