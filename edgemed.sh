@@ -5,11 +5,13 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
-# Debian packages the build, the programs and the tests need (later components add theirs here):
-# ONNX Runtime comes from NuGet (Microsoft.ML.OnnxRuntime); python3-onnx ships onnx.proto and the reference checker; libgdcm-cil decodes DICOM;
-# libturbojpeg0 decodes JPEG; fonts-dejavu-core is the report figures' font; python3-pil is the reference the resampler is tested against; PyTorch trains, with
-# libopenblas0-pthread (without it BLAS falls back to Debian's reference build, about ten times slower).
-APT_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0 fonts-dejavu-core python3-pil python3-torch python3-torchvision libopenblas0-pthread)
+# Debian packages, by what needs them. Every build needs python3-onnx (it ships onnx.proto); the agent and `dicom`
+# need GDCM (libgdcm-cil) and libjpeg-turbo (libturbojpeg0); training adds PyTorch with libopenblas0-pthread (without
+# it BLAS falls back to Debian's reference build, about ten times slower) and fonts-dejavu-core (the report figures'
+# font); the tests add python3-pil, the reference the resampler is tested against. `setup` and `test` install all.
+BASE_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0)
+TRAINING_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread fonts-dejavu-core)
+TEST_PACKAGES=(python3-pil)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -43,9 +45,9 @@ as_root() {
   fi
 }
 
-install_apt_packages() {
+install_apt_packages() { # install_apt_packages PACKAGE...
   local missing=()
-  for p in "${APT_PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -60,7 +62,7 @@ build() {
 }
 
 setup() {
-  install_apt_packages
+  install_apt_packages "${BASE_PACKAGES[@]}" "${TRAINING_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
   build
 }
 
@@ -92,8 +94,12 @@ exe_of() { echo "$ROOT/src/$1/bin/$CONFIGURATION/net10.0/EdgeMed.$1"; }
 
 ensure_built() {
   local exe; exe="$(exe_of "$1")"
+  case "$1" in
+    TrainerHost) install_apt_packages "${BASE_PACKAGES[@]}" "${TRAINING_PACKAGES[@]}" >&2 ;;
+    *) install_apt_packages "${BASE_PACKAGES[@]}" >&2 ;;
+  esac
   if [ ! -x "$exe" ]; then
-    setup >&2
+    build >&2
   elif [ -n "$(find "$ROOT/src" "$ROOT"/Directory.*.props \( -name '*.cs' -o -name '*.csproj' -o -name '*.py' -o -name '*.props' -o -name appsettings.json \) -newer "$exe.dll" -print -quit)" ]; then
     build >&2
   fi
@@ -107,7 +113,7 @@ program() {
 
 # Copies samples/ into a temporary share, runs the agent until every file is finished, prints the series results.
 demo() {
-  setup
+  ensure_built EdgeAgent
   local models="$ROOT/models" agent; agent="$(exe_of EdgeAgent)"
   compgen -G "$models/*/manifest.json" >/dev/null || die "no model package under models/ (expected e.g. models/<name>/manifest.json)"
   local work; work="$(mktemp -d -t edgemed-demo.XXXXXX)"
