@@ -101,9 +101,9 @@ public sealed class InProcessTests : IDisposable
         using (var database = AgentDatabase.Open(_w.Database))
         {
             // Two attempts recorded and never finished: what two crashes of the agent on this file leave behind.
-            var row = database.RegisterFile(info.FullName, info.Length, new DateTimeOffset(info.LastWriteTimeUtc).ToUnixTimeMilliseconds());
-            database.BeginAttempt(row.Id, "0");
-            database.BeginAttempt(row.Id, "0");
+            var row = database.Files.Register(info.FullName, info.Length, new DateTimeOffset(info.LastWriteTimeUtc).ToUnixTimeMilliseconds());
+            database.Files.BeginAttempt(row.Id, "0");
+            database.Files.BeginAttempt(row.Id, "0");
         }
 
         var (exit, _, error) = Classify("table", file);
@@ -119,11 +119,11 @@ public sealed class InProcessTests : IDisposable
         var refused = Path.Combine(_w.Share, "x.dcm");
         File.WriteAllText(refused, "not DICOM");
         using var database = AgentDatabase.Open(_w.Database);
-        var row = database.RegisterFile(refused, 9, 1);
+        var row = database.Files.Register(refused, 9, 1);
         var target = Path.Combine(_w.Quarantine, "x.dcm");
         Directory.CreateDirectory(_w.Quarantine);
         File.Move(refused, target);
-        database.SetState(row.Id, FileStates.Quarantined, "not-dicom", "test", target);
+        database.Files.SetState(row.Id, FileStates.Quarantined, "not-dicom", "test", target);
 
         using var host = AgentHost.Build(AgentMode.Query, null, Overrides);
         var output = new StringWriter();
@@ -131,8 +131,8 @@ public sealed class InProcessTests : IDisposable
         Assert.Contains("not-dicom", output.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, AgentCommands.QuarantineRetry(host, [row.Id], all: false, output, TextWriter.Null));
         Assert.True(File.Exists(refused));
-        Assert.Equal(FileStates.Queued, database.GetFile(row.Id)!.State);
-        Assert.Equal("1", database.Status()[StatusKeys.RetryGeneration].Value);
+        Assert.Equal(FileStates.Queued, database.Files.Get(row.Id)!.State);
+        Assert.Equal("1", database.Status.All()[StatusKeys.RetryGeneration].Value);
         Assert.Equal(2, AgentCommands.QuarantineRetry(host, [row.Id], all: false, output, TextWriter.Null)); // no longer quarantined
     }
 
@@ -164,10 +164,10 @@ public sealed class InProcessTests : IDisposable
 
         Assert.False(catalog.Scan());
         Assert.Same(inUse, catalog.Current);
-        var refused = database.Rows("SELECT folder, reason FROM models WHERE state = 'refused' ORDER BY folder");
+        var refused = database.Models.InState(ModelStates.Refused);
         Assert.Equal(3, refused.Count);
-        Assert.Contains(refused, r => ((string)r["reason"]!).Contains("SHA-256", StringComparison.OrdinalIgnoreCase) || ((string)r["reason"]!).Contains("hash", StringComparison.OrdinalIgnoreCase));
-        Assert.Contains(refused, r => ((string)r["reason"]!).Contains("slice-normalizer/0", StringComparison.Ordinal));
+        Assert.Contains(refused, r => r.Reason!.Contains("SHA-256", StringComparison.OrdinalIgnoreCase) || r.Reason.Contains("hash", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains(refused, r => r.Reason!.Contains("slice-normalizer/0", StringComparison.Ordinal));
 
         // Classes must match when the installation names them.
         var strict = new AgentOptions { BatchSize = 2, IntraOpThreads = 1, ExpectedClasses = ["a", "b"] };
@@ -184,15 +184,23 @@ public sealed class InProcessTests : IDisposable
     {
         using (var database = AgentDatabase.Open(_w.Database))
         {
-            database.RegisterFile("/share/a.dcm", 1, 2);
-            Assert.Equal("wal", database.Rows("PRAGMA journal_mode").Single().Values.Single());
-            Assert.Equal(2L, database.Rows("PRAGMA synchronous").Single().Values.Single()); // FULL
+            database.Files.Register("/share/a.dcm", 1, 2);
+            Assert.Equal("wal", database.Pragma("journal_mode"));
+            Assert.Equal(2L, database.Pragma("synchronous")); // FULL
         }
 
         using (var database = AgentDatabase.Open(_w.Database))
         {
-            Assert.NotNull(database.FindFile("/share/a.dcm", 1, 2));
-            database.Rows($"PRAGMA user_version = {AgentDatabase.SchemaVersion + 1}");
+            Assert.NotNull(database.Files.Find("/share/a.dcm", 1, 2));
+        }
+
+        // A newer EdgeMed wrote this file: its schema version is ahead of ours.
+        using (var newer = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_w.Database};Pooling=False"))
+        {
+            newer.Open();
+            using var command = newer.CreateCommand();
+            command.CommandText = $"PRAGMA user_version = {AgentDatabase.SchemaVersion + 1}";
+            command.ExecuteNonQuery();
         }
 
         var e = Assert.Throws<InvalidOperationException>(() => AgentDatabase.Open(_w.Database));

@@ -83,7 +83,7 @@ internal static class AgentBench
                 clock.Restart();
                 var exit = await AgentCommands.ClassifyAsync(host, files.ToArray(), "csv", TextWriter.Null, TextWriter.Null, cancellationToken).ConfigureAwait(false);
                 var seconds = clock.Elapsed.TotalSeconds;
-                var stored = host.Services.GetService(typeof(Ledger.AgentDatabase)) is Ledger.AgentDatabase db ? db.Rows("SELECT count(*) AS n FROM slices")[0]["n"] : null;
+                var stored = host.Services.GetService(typeof(Ledger.AgentDatabase)) is Ledger.AgentDatabase db ? db.Results.CountSlices() : (long?)null;
                 pipeline.Add(Convert.ToInt64(stored, CultureInfo.InvariantCulture) / seconds);
                 latency.Add(seconds * 1000 / slices.Count);
                 await output.WriteLineAsync(FormattableString.Invariant($"  round {round + 1}: bare {bare[^1]:F2} slices/s, pipeline {pipeline[^1]:F2} slices/s ({stored} stored, exit {exit}), ratio {pipeline[^1] / bare[^1]:F3}")).ConfigureAwait(false);

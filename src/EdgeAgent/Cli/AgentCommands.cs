@@ -45,7 +45,7 @@ internal static class AgentCommands
         await pipeline.ConfigureAwait(false);
 
         var database = host.Services.GetRequiredService<AgentDatabase>();
-        var records = database.FilesByPath(files.Select(f => f.Path).ToList());
+        var records = database.Files.ByPath(files.Select(f => f.Path).ToList());
         var refused = 0;
         foreach (var f in records.Where(f => f.State != FileStates.Done))
         {
@@ -53,7 +53,7 @@ internal static class AgentCommands
             await error.WriteLineAsync($"{f.Path}: {f.State}{(f.Reason is null ? "" : $" ({f.Reason}: {f.Detail})")}").ConfigureAwait(false);
         }
 
-        ResultFormatter.Write(output, format, database.SliceRows(fileIds: records.Where(f => f.State == FileStates.Done).Select(f => f.Id).ToList()));
+        ResultFormatter.Write(output, format, database.Results.SliceRows(fileIds: records.Where(f => f.State == FileStates.Done).Select(f => f.Id).ToList()));
         return refused > 0 ? 1 : 0;
     }
 
@@ -61,14 +61,14 @@ internal static class AgentCommands
     {
         var options = host.Services.GetRequiredService<IOptions<AgentOptions>>().Value;
         var database = host.Services.GetRequiredService<AgentDatabase>();
-        var status = database.Status();
+        var status = database.Status.All();
         string Get(string key) => status.TryGetValue(key, out var v) ? $"{v.Value}   (at {v.UpdatedAt})" : "-";
-        var since = AgentDatabase.Format(DateTimeOffset.UtcNow.AddDays(-1));
-        var counts = database.Rows("SELECT state, count(*) AS n FROM files WHERE updated_at >= $since GROUP BY state ORDER BY state", ("$since", since));
-        var queue = database.Rows("SELECT state, count(*) AS n FROM files WHERE state IN ('queued', 'read') GROUP BY state ORDER BY state");
-        var series = database.Rows("SELECT count(*) AS n, sum(low_confidence) AS low FROM series WHERE classified_at >= $since", ("$since", since))[0];
-        string Counts(IEnumerable<IReadOnlyDictionary<string, object?>> rows) =>
-            rows.Any() ? string.Join(", ", rows.Select(r => $"{r["n"]} {r["state"]}")) : "none";
+        var since = DateTimeOffset.UtcNow.AddDays(-1);
+        var counts = database.Files.CountByState(since);
+        var queue = database.Files.CountByState(null);
+        var series = database.Results.CountSeries(since);
+        static string Counts(IReadOnlyList<(string State, long Count)> rows) =>
+            rows.Count > 0 ? string.Join(", ", rows.Select(r => $"{r.Count} {r.State}")) : "none";
         ResultFormatter.WriteBlock(output,
         [
             ("database", $"{database.FilePath} (schema {AgentDatabase.SchemaVersion})"),
@@ -78,7 +78,7 @@ internal static class AgentCommands
             ("health", Get(StatusKeys.Health)),
             ("queue", Counts(queue)),
             ("files, 24 h", Counts(counts)),
-            ("series, 24 h", $"{series["n"]} classified, {series["low"] ?? 0L} low-confidence"),
+            ("series, 24 h", $"{series.Series} classified, {series.LowConfidence} low-confidence"),
             ("last error", Get(StatusKeys.LastError)),
         ]);
         return 0;
@@ -90,11 +90,11 @@ internal static class AgentCommands
         var from = ResultFormatter.ParseSince(since);
         if (!seriesLevel)
         {
-            ResultFormatter.Write(output, format, database.SliceRows(from));
+            ResultFormatter.Write(output, format, database.Results.SliceRows(from));
             return 0;
         }
 
-        var rows = database.SeriesRows(from);
+        var rows = database.Results.SeriesRows(from);
         if (format == "json")
         {
             output.WriteLine(System.Text.Json.JsonSerializer.Serialize(rows, ResultFormatter.Indented));
@@ -116,7 +116,7 @@ internal static class AgentCommands
 
     public static int QuarantineList(IHost host, TextWriter output)
     {
-        var files = host.Services.GetRequiredService<AgentDatabase>().QuarantinedFiles();
+        var files = host.Services.GetRequiredService<AgentDatabase>().Files.Quarantined();
         foreach (var f in files)
         {
             var where = string.IsNullOrEmpty(f.QuarantinePath) ? $"{f.Path} (marked in place)" : $"{f.QuarantinePath} (from {f.Path})";
@@ -130,7 +130,7 @@ internal static class AgentCommands
     public static int QuarantineRetry(IHost host, long[] ids, bool all, TextWriter output, TextWriter error)
     {
         var database = host.Services.GetRequiredService<AgentDatabase>();
-        var files = database.QuarantinedFiles().Where(f => all || ids.Contains(f.Id)).ToList();
+        var files = database.Files.Quarantined().Where(f => all || ids.Contains(f.Id)).ToList();
         if (files.Count == 0)
         {
             error.WriteLine(all ? "Nothing is quarantined." : $"No quarantined file with id {string.Join(", ", ids)} (see: agent quarantine list).");
@@ -160,7 +160,7 @@ internal static class AgentCommands
                 continue;
             }
 
-            database.ResetForRetry(f.Id);
+            database.Files.ResetForRetry(f.Id);
             output.WriteLine($"{f.Id}: queued again ({f.Path})");
         }
 

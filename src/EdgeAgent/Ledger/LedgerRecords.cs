@@ -25,6 +25,50 @@ public static class FileStates
     public static bool IsTerminal(string state) => state is Done or Duplicate or Ignored or Quarantined;
 }
 
+/// <summary>States of a model package in the <c>models</c> table.</summary>
+public static class ModelStates
+{
+    /// <summary>Validated, warmed up and serving (or served until a newer one came).</summary>
+    public const string Loaded = "loaded";
+
+    /// <summary>Refused at load; the reason says why.</summary>
+    public const string Refused = "refused";
+}
+
+/// <summary>
+/// The agent's reason codes of a file's state (the decoder's own, such as <c>not-dicom</c>, come from DicomIngest's
+/// <c>ReasonCodes</c>). Stored as text; scripts and the CLI filter on them.
+/// </summary>
+public static class FileReasons
+{
+    /// <summary>Same bytes as a file already taken.</summary>
+    public const string SameContent = "same-content";
+
+    /// <summary>Same SOP Instance UID as a file already read.</summary>
+    public const string SopInstanceSeen = "sop-instance-seen";
+
+    /// <summary>Put back in the queue by <c>agent quarantine retry</c>.</summary>
+    public const string Retry = "retry";
+
+    /// <summary>The file disappeared between the scan and the read; it is looked for again.</summary>
+    public const string Vanished = "vanished";
+
+    /// <summary>Inference or storage of its series failed; read again.</summary>
+    public const string SeriesFailed = "series-failed";
+
+    /// <summary>The agent died while working on it, more often than allowed.</summary>
+    public const string AgentCrashed = "agent-crashed";
+
+    /// <summary>The instance has no Series Instance UID.</summary>
+    public const string MissingSeriesUid = "missing-series-uid";
+
+    /// <summary>Its modality is not among the configured ones.</summary>
+    public const string ModalityFiltered = "modality-filtered";
+
+    /// <summary>It has no slice in the configured planes.</summary>
+    public const string PlaneFiltered = "plane-filtered";
+}
+
 /// <summary>One version (path, size, modification time) of a file in the ledger.</summary>
 /// <param name="Id">Row id.</param>
 /// <param name="Path">Full path where it was seen.</param>

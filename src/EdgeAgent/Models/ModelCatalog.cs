@@ -94,8 +94,8 @@ public sealed class ModelCatalog : IDisposable
                 _refused[folder] = fingerprint;
                 var name = Path.GetFileName(folder);
                 Log.ModelRefused(_logger, name, e.Message, current is null ? "none" : current.Identity.Name);
-                _database.RecordModel(TryModelHash(folder), folder, null, null, null, null, null, null, "refused", e.Message);
-                _database.SetStatus(StatusKeys.LastError, $"model package {name} refused: {e.Message}");
+                _database.Models.Record(TryModelHash(folder), folder, null, null, null, null, null, null, ModelStates.Refused, e.Message);
+                _database.Status.Set(StatusKeys.LastError, $"model package {name} refused: {e.Message}");
             }
         }
 
@@ -155,8 +155,8 @@ public sealed class ModelCatalog : IDisposable
         _currentFingerprint = fingerprint;
         _health.ModelLoaded = true;
         var id = model.Identity;
-        _database.RecordModel(id.Sha256, model.Package.Folder, id.Name, id.Version, model.Package.Manifest.Arch, model.Package.Manifest.Precision, model.Classes, id.PreprocessingVersion, "loaded", null);
-        _database.SetStatus(StatusKeys.Model, $"{id.Name} {id.Version} ({model.Package.Manifest.Precision}, sha256 {id.Sha256[..12]})");
+        _database.Models.Record(id.Sha256, model.Package.Folder, id.Name, id.Version, model.Package.Manifest.Arch, model.Package.Manifest.Precision, model.Classes, id.PreprocessingVersion, ModelStates.Loaded, null);
+        _database.Status.Set(StatusKeys.Model, $"{id.Name} {id.Version} ({model.Package.Manifest.Precision}, sha256 {id.Sha256[..12]})");
         if (previous is null)
         {
             Log.ModelLoaded(_logger, id.Name, id.Version, id.Sha256[..12], model.Package.Manifest.Precision, model.Classes.Count);

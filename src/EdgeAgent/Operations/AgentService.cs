@@ -22,15 +22,15 @@ public sealed class AgentService(
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        database.SetStatus(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
+        database.Status.Set(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
         models.Scan();
         if (models.Current is null)
         {
             Log.NoModel(logger, o.Models);
-            database.SetStatus(StatusKeys.Model, "none: waiting for a model package in " + o.Models);
+            database.Status.Set(StatusKeys.Model, "none: waiting for a model package in " + o.Models);
         }
 
-        var unfinished = database.CountUnfinished();
+        var unfinished = database.Files.CountUnfinished();
         Log.AgentStarting(logger, o.Share, o.Models, o.Database, unfinished);
         return base.StartAsync(cancellationToken);
     }
@@ -65,7 +65,7 @@ public sealed class AgentService(
         }
         catch (Exception e)
         {
-            database.SetStatus(StatusKeys.LastError, e.Message);
+            database.Status.Set(StatusKeys.LastError, e.Message);
             Log.AgentFailed(logger, e);
             Environment.ExitCode = 1; // systemd restarts the service; the ledger resumes the work
             throw;
@@ -80,11 +80,11 @@ public sealed class AgentService(
         {
             if (tick++ % 5 == 0)
             {
-                database.SetStatus(StatusKeys.Health, health.Describe());
+                database.Status.Set(StatusKeys.Health, health.Describe());
             }
 
             // --stop-when-idle: every file on the share is finished and nothing is left in the ledger.
-            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.CountUnfinished() == 0)
+            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.Files.CountUnfinished() == 0)
             {
                 Log.AgentIdle(logger, health.SeriesStored);
                 lifetime.StopApplication();

@@ -63,7 +63,7 @@ public sealed class InstanceReader
         ArgumentNullException.ThrowIfNull(candidate);
         ArgumentNullException.ThrowIfNull(abandon);
         var started = Stopwatch.GetTimestamp();
-        var file = _database.RegisterFile(candidate.Path, candidate.Size, candidate.ModifiedMs);
+        var file = _database.Files.Register(candidate.Path, candidate.Size, candidate.ModifiedMs);
         if (FileStates.IsTerminal(file.State))
         {
             return null;
@@ -80,24 +80,24 @@ public sealed class InstanceReader
             return null;
         }
 
-        if (_database.FindSameContent(file.Id, sha256) is { } original)
+        if (_database.Files.FindSameContent(file.Id, sha256) is { } original)
         {
-            _database.SetState(file.Id, FileStates.Duplicate, "same-content", $"same bytes as file {original.Id}");
-            Log.FileDuplicate(_logger, file.Id, "same-content", original.Id);
+            _database.Files.SetState(file.Id, FileStates.Duplicate, FileReasons.SameContent, $"same bytes as file {original.Id}");
+            Log.FileDuplicate(_logger, file.Id, FileReasons.SameContent, original.Id);
             return null;
         }
 
         // Work started before and never finished: the agent died on it (out of memory, a native fault) as often as allowed.
         if (file.Attempts >= _maxAttempts)
         {
-            var reason = file.Reason is "decoder-crashed" or "decoder-timeout" ? file.Reason : "agent-crashed";
+            var reason = file.Reason == ReasonCodes.Of(IngestFailure.DecoderCrashed) || file.Reason == ReasonCodes.Of(IngestFailure.DecoderTimeout) ? file.Reason : FileReasons.AgentCrashed;
             Quarantine(file, reason, $"{file.Attempts} attempts ended without a result (the agent or its decoder stopped while working on this file)");
             return null;
         }
 
         while (true)
         {
-            var attempts = _database.BeginAttempt(file.Id, sha256);
+            var attempts = _database.Files.BeginAttempt(file.Id, sha256);
             DicomInstance instance;
             try
             {
@@ -105,12 +105,12 @@ public sealed class InstanceReader
             }
             catch (OperationCanceledException)
             {
-                _database.EndAttempt(file.Id);
+                _database.Files.EndAttempt(file.Id);
                 throw;
             }
             catch (DicomIngestException e) when (e.Reason == IngestFailure.Unreadable && !File.Exists(candidate.Path))
             {
-                _database.EndAttempt(file.Id);
+                _database.Files.EndAttempt(file.Id);
                 Vanished(file, candidate, abandon, e.Message);
                 return null;
             }
@@ -119,7 +119,7 @@ public sealed class InstanceReader
                 // The decoder process died or hung on this file and was restarted; the agent lives on. Try again, up to the limit.
                 if (attempts < _maxAttempts)
                 {
-                    _database.SetState(file.Id, FileStates.Queued, e.ReasonCode, e.Message);
+                    _database.Files.SetState(file.Id, FileStates.Queued, e.ReasonCode, e.Message);
                     Log.FileRetried(_logger, file.Id, e.ReasonCode, attempts, _maxAttempts);
                     continue;
                 }
@@ -142,13 +142,13 @@ public sealed class InstanceReader
         var m = instance.Metadata;
         if (string.IsNullOrEmpty(m.SeriesInstanceUid))
         {
-            Quarantine(file, "missing-series-uid", "the instance has no Series Instance UID, so it cannot be grouped");
+            Quarantine(file, FileReasons.MissingSeriesUid, "the instance has no Series Instance UID, so it cannot be grouped");
             return null;
         }
 
         if (!_modalities.Contains(m.Modality ?? string.Empty))
         {
-            Ignore(file, m, "modality-filtered", $"modality {m.Modality ?? "(none)"} is not in {string.Join(", ", _modalities)}");
+            Ignore(file, m, FileReasons.ModalityFiltered, $"modality {m.Modality ?? "(none)"} is not in {string.Join(", ", _modalities)}");
             return null;
         }
 
@@ -156,13 +156,13 @@ public sealed class InstanceReader
         if (slices.Count == 0)
         {
             var planes = string.Join(", ", instance.Slices.Select(s => s.Plane).Distinct());
-            Ignore(file, m, "plane-filtered", $"no {string.Join("/", _planes)} slices (found {planes})");
+            Ignore(file, m, FileReasons.PlaneFiltered, $"no {string.Join("/", _planes)} slices (found {planes})");
             return null;
         }
 
-        if (!_database.MarkRead(file.Id, m.SopInstanceUid, m.SeriesInstanceUid))
+        if (!_database.Files.MarkRead(file.Id, m.SopInstanceUid, m.SeriesInstanceUid))
         {
-            Log.FileDuplicate(_logger, file.Id, "sop-instance-seen", 0);
+            Log.FileDuplicate(_logger, file.Id, FileReasons.SopInstanceSeen, 0);
             return null;
         }
 
@@ -173,14 +173,14 @@ public sealed class InstanceReader
 
     private void Ignore(FileRecord file, InstanceMetadata m, string reason, string detail)
     {
-        _database.SetState(file.Id, FileStates.Ignored, reason, detail, sopInstanceUid: m.SopInstanceUid, seriesInstanceUid: m.SeriesInstanceUid);
+        _database.Files.SetState(file.Id, FileStates.Ignored, reason, detail, sopInstanceUid: m.SopInstanceUid, seriesInstanceUid: m.SeriesInstanceUid);
         Log.FileIgnored(_logger, file.Id, reason, detail);
     }
 
     private void Vanished(FileRecord file, FileCandidate candidate, Action<FileCandidate> abandon, string detail)
     {
         // Not the file's fault: the share went away or the file was removed. Offered again if it comes back.
-        _database.SetState(file.Id, FileStates.Queued, "vanished", detail);
+        _database.Files.SetState(file.Id, FileStates.Queued, FileReasons.Vanished, detail);
         abandon(candidate);
         Log.FileVanished(_logger, file.Id);
     }
@@ -189,11 +189,11 @@ public sealed class InstanceReader
     {
         // Ledger first: a crash between the two leaves a quarantined row and a file the scanner will not take again.
         var destination = _quarantine.Destination(file.Path);
-        _database.SetState(file.Id, FileStates.Quarantined, reason, detail, destination);
+        _database.Files.SetState(file.Id, FileStates.Quarantined, reason, detail, destination);
         var moved = destination is not null && QuarantineFolder.TryMove(file.Path, destination);
         if (destination is not null && !moved)
         {
-            _database.SetState(file.Id, FileStates.Quarantined, reason, detail + " (left in place: the share refused the move)", quarantinePath: string.Empty);
+            _database.Files.SetState(file.Id, FileStates.Quarantined, reason, detail + " (left in place: the share refused the move)", quarantinePath: string.Empty);
         }
 
         Log.FileQuarantined(_logger, file.Id, reason, detail, moved);

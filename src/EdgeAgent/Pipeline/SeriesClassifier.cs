@@ -35,7 +35,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         using var lease = await models.AcquireAsync(cancellationToken).ConfigureAwait(false);
         var model = lease.Model;
         var fileIds = series.Instances.Select(i => i.FileId).ToList();
-        database.BeginInference(fileIds);
+        database.Files.BeginInference(fileIds);
         try
         {
             var summary = Classify(series, model, fileIds, cancellationToken);
@@ -49,7 +49,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         }
         catch (OperationCanceledException)
         {
-            database.EndInference(fileIds);
+            database.Files.EndInference(fileIds);
             throw;
         }
         catch (Exception e) when (e is Onnx.Runtime.OnnxRuntimeException or Microsoft.Data.Sqlite.SqliteException or IOException)
@@ -59,7 +59,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             Log.SeriesFailed(logger, series.SeriesInstanceUid, e.Message);
             foreach (var instance in series.Instances)
             {
-                database.SetState(instance.FileId, FileStates.Queued, "series-failed", e.Message);
+                database.Files.SetState(instance.FileId, FileStates.Queued, FileReasons.SeriesFailed, e.Message);
                 abandon(instance.Candidate);
             }
 
@@ -113,7 +113,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             series.SeriesInstanceUid, first.StudyInstanceUid, first.Modality, first.SeriesDescription, fileIds, results, model.Identity,
             series.Instances.Sum(i => i.ReadMs), Milliseconds(normalizeTicks), Milliseconds(inferenceTicks),
             Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs));
-        var summary = database.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices));
+        var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices));
         health.StorageFailed = false;
         Log.SeriesClassified(logger, series.SeriesInstanceUid, summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
             summary.LowConfidence, summary.QualityFlags.Length == 0 ? "none" : summary.QualityFlags, batch.NormalizeMs, batch.InferenceMs, model.Identity.Name);

@@ -119,7 +119,7 @@ public sealed class ShareScanner : IDisposable
         }
 
         EnsureWatcher();
-        var generation = _database.Status().TryGetValue(StatusKeys.RetryGeneration, out var g) ? g.Value : null;
+        var generation = _database.Status.All().TryGetValue(StatusKeys.RetryGeneration, out var g) ? g.Value : null;
         if (generation != _retryGeneration)
         {
             _retryGeneration = generation;
@@ -156,7 +156,7 @@ public sealed class ShareScanner : IDisposable
             if (!_settling.TryGetValue(file.Path, out var previous) || previous.Size != file.Size || previous.ModifiedMs != file.ModifiedMs)
             {
                 // First sight of this version: finished before? Then never offer it again.
-                var known = _database.FindFile(file.Path, file.Size, file.ModifiedMs);
+                var known = _database.Files.Find(file.Path, file.Size, file.ModifiedMs);
                 if (known is not null && FileStates.IsTerminal(known.State))
                 {
                     MarkHandled(file);
@@ -182,7 +182,7 @@ public sealed class ShareScanner : IDisposable
 
         if (TrackFinished)
         {
-            ShareFinished = _settling.Count == 0 && files.All(f => _database.FindFile(f.Path, f.Size, f.ModifiedMs) is { } row && FileStates.IsTerminal(row.State));
+            ShareFinished = _settling.Count == 0 && files.All(f => _database.Files.Find(f.Path, f.Size, f.ModifiedMs) is { } row && FileStates.IsTerminal(row.State));
         }
 
         foreach (var gone in _settling.Keys.Where(p => !seen.Contains(p)).ToList())

@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using static EdgeMed.EdgeAgent.Ledger.AgentDatabase;
+
+namespace EdgeMed.EdgeAgent.Ledger;
+
+/// <summary>Slice and series results (tables <c>slices</c> and <c>series</c>).</summary>
+public sealed class ResultStore
+{
+    private const string SliceColumns = "s.file_id, s.sop_instance_uid, s.frame, s.tile, s.position, s.probabilities, s.predicted_class, s.max_probability, s.entropy, s.model_sha256";
+
+    private readonly AgentDatabase _database;
+
+    internal ResultStore(AgentDatabase database) => _database = database;
+
+    /// <summary>
+    /// Stores the slices of a series part, recomputes the series result from all of its stored slices and marks the
+    /// files done, in one transaction: after a crash either all of it is there or none (and the files are read again).
+    /// </summary>
+    public SeriesSummary StoreSeries(SeriesBatch batch, Func<IReadOnlyList<SliceResult>, SeriesSummary> summarize)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        ArgumentNullException.ThrowIfNull(summarize);
+        return _database.InTransaction((c, t) =>
+        {
+            var now = Now();
+            foreach (var s in batch.Slices)
+            {
+                Execute(c,
+                    """
+                    INSERT OR REPLACE INTO slices(series_instance_uid, sop_instance_uid, frame, tile, file_id, position, predicted_class, max_probability, entropy, probabilities, model_sha256, classified_at)
+                    VALUES($series, $sop, $frame, $tile, $file, $pos, $cls, $p, $h, $probs, $model, $now)
+                    """,
+                    t, ("$series", batch.SeriesInstanceUid), ("$sop", s.SopInstanceUid), ("$frame", s.Frame), ("$tile", s.Tile), ("$file", s.FileId),
+                    ("$pos", s.Position), ("$cls", s.PredictedClass), ("$p", s.MaxProbability), ("$h", s.Entropy),
+                    ("$probs", JsonSerializer.Serialize(s.Probabilities)), ("$model", s.ModelSha256), ("$now", now));
+            }
+
+            var all = ReadSlices(c, t, "WHERE series_instance_uid = $s ORDER BY position, sop_instance_uid, frame, tile", ("$s", batch.SeriesInstanceUid));
+            var summary = summarize(all);
+            Execute(c,
+                """
+                INSERT INTO series(series_instance_uid, study_instance_uid, modality, description, slice_count, predicted_class, max_probability, entropy, probabilities,
+                  best_sop_instance_uid, best_frame, best_position, low_confidence, quality_flags, model_name, model_version, model_sha256, preprocessing_version,
+                  read_ms, normalize_ms, inference_ms, latency_ms, classified_at, updates)
+                VALUES($series, $study, $mod, $desc, $n, $cls, $p, $h, $probs, $bsop, $bframe, $bpos, $low, $flags, $mname, $mver, $msha, $pre, $rms, $nms, $ims, $lms, $now, 1)
+                ON CONFLICT(series_instance_uid) DO UPDATE SET slice_count = excluded.slice_count, predicted_class = excluded.predicted_class,
+                  max_probability = excluded.max_probability, entropy = excluded.entropy, probabilities = excluded.probabilities,
+                  best_sop_instance_uid = excluded.best_sop_instance_uid, best_frame = excluded.best_frame, best_position = excluded.best_position,
+                  low_confidence = excluded.low_confidence, quality_flags = excluded.quality_flags, model_name = excluded.model_name,
+                  model_version = excluded.model_version, model_sha256 = excluded.model_sha256, preprocessing_version = excluded.preprocessing_version,
+                  read_ms = read_ms + excluded.read_ms, normalize_ms = normalize_ms + excluded.normalize_ms, inference_ms = inference_ms + excluded.inference_ms,
+                  latency_ms = excluded.latency_ms, classified_at = excluded.classified_at, updates = updates + 1
+                """,
+                t, ("$series", batch.SeriesInstanceUid), ("$study", batch.StudyInstanceUid), ("$mod", batch.Modality), ("$desc", batch.Description),
+                ("$n", summary.SliceCount), ("$cls", summary.PredictedClass), ("$p", summary.MaxProbability), ("$h", summary.Entropy),
+                ("$probs", JsonSerializer.Serialize(summary.Probabilities)), ("$bsop", summary.BestSlice.SopInstanceUid), ("$bframe", summary.BestSlice.Frame),
+                ("$bpos", summary.BestSlice.Position), ("$low", summary.LowConfidence ? 1 : 0), ("$flags", summary.QualityFlags),
+                ("$mname", batch.Model.Name), ("$mver", batch.Model.Version), ("$msha", batch.Model.Sha256), ("$pre", batch.Model.PreprocessingVersion),
+                ("$rms", batch.ReadMs), ("$nms", batch.NormalizeMs), ("$ims", batch.InferenceMs), ("$lms", batch.LatencyMs), ("$now", now));
+            foreach (var id in batch.FileIds)
+            {
+                Execute(c, $"UPDATE files SET state = '{FileStates.Done}', attempts = 0, reason = NULL, detail = NULL, updated_at = $now WHERE id = $id", t, ("$now", now), ("$id", id));
+            }
+
+            return summary;
+        });
+    }
+
+    /// <summary>Stored slices with their file paths, oldest first, optionally since a time or for some files only.</summary>
+    public IReadOnlyList<(string Path, string SeriesInstanceUid, SliceResult Slice, string ClassifiedAt)> SliceRows(DateTimeOffset? since = null, IReadOnlyCollection<long>? fileIds = null)
+    {
+        var where = since is null ? "1 = 1" : "s.classified_at >= $since";
+        if (fileIds is not null)
+        {
+            where += fileIds.Count == 0 ? " AND 0" : $" AND s.file_id IN ({string.Join(',', fileIds.Select(i => i.ToString(CultureInfo.InvariantCulture)))})";
+        }
+
+        return _database.Locked(c => Query(c,
+            $"SELECT f.path, s.series_instance_uid, s.classified_at, {SliceColumns} FROM slices s JOIN files f ON f.id = s.file_id WHERE {where} ORDER BY s.classified_at, s.series_instance_uid, s.position, s.sop_instance_uid, s.frame, s.tile",
+            null, r => (r.GetString(0), r.GetString(1), ReadSlice(r, 3), r.GetString(2)), ("$since", since is { } t ? Format(t) : null)));
+    }
+
+    /// <summary>Series results as column name → value rows, newest first, optionally since a time.</summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, object?>> SeriesRows(DateTimeOffset? since = null) => _database.Locked(c => Query(c,
+        "SELECT * FROM series WHERE $since IS NULL OR classified_at >= $since ORDER BY classified_at DESC, series_instance_uid",
+        null, AsDictionary, ("$since", since is { } t ? Format(t) : null)));
+
+    /// <summary>Series classified since <paramref name="since"/>, and how many of them with low confidence.</summary>
+    public (long Series, long LowConfidence) CountSeries(DateTimeOffset since) => _database.Locked(c => Query(c,
+        "SELECT count(*), coalesce(sum(low_confidence), 0) FROM series WHERE classified_at >= $since", null, r => (r.GetInt64(0), r.GetInt64(1)), ("$since", Format(since))).Single());
+
+    /// <summary>Slices stored, all series.</summary>
+    public long CountSlices() => _database.Locked(c => Convert.ToInt64(Scalar(c, "SELECT count(*) FROM slices"), CultureInfo.InvariantCulture));
+
+    private static List<SliceResult> ReadSlices(SqliteConnection connection, SqliteTransaction transaction, string where, params (string Name, object? Value)[] parameters) =>
+        Query(connection, $"SELECT {SliceColumns} FROM slices s {where}", transaction, r => ReadSlice(r, 0), parameters);
+
+    private static SliceResult ReadSlice(SqliteDataReader reader, int first) => new(
+        reader.GetInt64(first), reader.GetString(first + 1), reader.GetInt32(first + 2), reader.GetInt32(first + 3),
+        reader.IsDBNull(first + 4) ? null : reader.GetDouble(first + 4),
+        JsonSerializer.Deserialize<Dictionary<string, double>>(reader.GetString(first + 5)) ?? [],
+        reader.GetString(first + 6), reader.GetDouble(first + 7), reader.GetDouble(first + 8), reader.GetString(first + 9));
+}
