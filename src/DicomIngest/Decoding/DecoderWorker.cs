@@ -1,5 +1,5 @@
-using System.Runtime.InteropServices;
 using System.Text;
+using EdgeMed.DicomIngest.Interop;
 using Microsoft.Win32.SafeHandles;
 
 namespace EdgeMed.DicomIngest.Decoding;
@@ -25,8 +25,8 @@ internal static class DecoderWorker
     /// </summary>
     public static int RunOnStandardStreams()
     {
-        var replies = Dup(1);
-        if (replies < 0 || Dup2(2, 1) < 0)
+        var replies = LibC.Dup(1);
+        if (replies < 0 || LibC.Dup2(2, 1) < 0)
         {
             return 3;
         }
@@ -82,12 +82,6 @@ internal static class DecoderWorker
             writer.Flush();
         }
     }
-
-    [DllImport("libc", EntryPoint = "dup", SetLastError = true)]
-    private static extern int Dup(int fd);
-
-    [DllImport("libc", EntryPoint = "dup2", SetLastError = true)]
-    private static extern int Dup2(int oldFd, int newFd);
 
     private static void WriteBytes(BinaryWriter writer, byte[] bytes)
     {

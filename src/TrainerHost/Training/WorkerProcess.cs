@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text.Json;
+using EdgeMed.TrainerHost.Interop;
 
 namespace EdgeMed.TrainerHost.Training;
 
@@ -97,7 +97,7 @@ internal static class WorkerProcess
         {
             if (!process.HasExited)
             {
-                _ = Kill(process.Id, 15); // SIGTERM: the worker raises KeyboardInterrupt and reports "interrupted"
+                _ = LibC.Kill(process.Id, LibC.SigTerm); // SIGTERM: the worker raises KeyboardInterrupt and reports "interrupted"
                 if (!process.WaitForExit(10_000))
                 {
                     process.Kill(entireProcessTree: true);
@@ -109,7 +109,4 @@ internal static class WorkerProcess
             // Already gone.
         }
     }
-
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
 }
