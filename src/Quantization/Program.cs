@@ -1,6 +1,6 @@
 using System.CommandLine;
 using EdgeMed.DicomIngest.Datasets;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using EdgeMed.Quantization;
 using EdgeMed.Quantization.Calibration;
 

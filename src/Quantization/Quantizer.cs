@@ -6,7 +6,7 @@ using System.Text.Json;
 using EdgeMed.DicomIngest.Datasets;
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.Onnx.Model;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using EdgeMed.Onnx.Runtime;
 using EdgeMed.Quantization.Calibration;
 using Google.Protobuf;

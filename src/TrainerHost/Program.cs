@@ -1,6 +1,6 @@
 using System.CommandLine;
 using EdgeMed.DicomIngest.Datasets;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using EdgeMed.TrainerHost.Training;
 
 // ./edgemed.sh train --data DIR --arch A --out RUNDIR [options]   and   ./edgemed.sh train evaluate --model PACKAGE --data DIR

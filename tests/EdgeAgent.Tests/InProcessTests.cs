@@ -5,7 +5,7 @@ using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.EdgeAgent.Lights;
 using EdgeMed.EdgeAgent.Models;
 using EdgeMed.EdgeAgent.Operations;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 

@@ -1,7 +1,7 @@
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.Onnx;
 using EdgeMed.Onnx.Model;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using static EdgeMed.Onnx.Model.GraphBuilder;
 
 namespace EdgeMed.EdgeAgent.Tests;

@@ -3,7 +3,7 @@ using EdgeMed.DicomIngest.Datasets;
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.Onnx;
 using EdgeMed.Onnx.Model;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using EdgeMed.Onnx.Runtime;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using Xunit.Abstractions;
 
 namespace EdgeMed.TrainerHost.Tests;

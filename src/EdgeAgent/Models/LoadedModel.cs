@@ -1,7 +1,7 @@
 using System.Globalization;
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.EdgeAgent.Ledger;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using EdgeMed.Onnx.Runtime;
 
 namespace EdgeMed.EdgeAgent.Models;

@@ -3,7 +3,7 @@ using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.EdgeAgent.Operations;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using EdgeMed.Onnx.Runtime;
 using Microsoft.Extensions.Logging;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using EdgeMed.DicomIngest;
 using EdgeMed.DicomIngest.Normalization;
-using EdgeMed.Onnx.Packages;
+using EdgeMed.Packages;
 using EdgeMed.DicomIngest.Datasets;
 using EdgeMed.TrainerHost.Reporting;
 

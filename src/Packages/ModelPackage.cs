@@ -1,48 +1,40 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using EdgeMed.DicomIngest.Normalization;
 
-namespace EdgeMed.Onnx.Packages;
+namespace EdgeMed.Packages;
 
-/// <summary>What a model expects as input: the settings its preprocessing must reproduce exactly.</summary>
+/// <summary>What a model expects as input: the tensor's name and the preprocessing it must be given, exactly.</summary>
 public sealed record PackageInput
 {
     /// <summary>Input tensor name.</summary>
     public string Name { get; init; } = "input";
 
-    /// <summary>Height and width.</summary>
-    public int Size { get; init; } = 224;
-
-    /// <summary>Channels (the slice replicated).</summary>
-    public int Channels { get; init; } = 3;
-
-    /// <summary>Mean subtracted after scaling to [0, 1].</summary>
-    public float Mean { get; init; } = 0.5f;
-
-    /// <summary>Standard deviation divided by.</summary>
-    public float Std { get; init; } = 0.5f;
-
-    /// <summary>Version of the preprocessing algorithm (SliceNormalizer's AlgorithmVersion).</summary>
+    /// <summary>Version of the preprocessing algorithm (<see cref="NormalizationSettings.AlgorithmVersion"/> when it was made).</summary>
     public string PreprocessingVersion { get; init; } = string.Empty;
 
-    /// <summary>Lower percentile of the robust window.</summary>
-    public double LowerPercentile { get; init; } = 0.5;
+    /// <summary>The normalization the model was trained with, channels as the model takes them.</summary>
+    public NormalizationSettings Normalization { get; init; } = new();
 
-    /// <summary>Upper percentile of the robust window.</summary>
-    public double UpperPercentile { get; init; } = 99.5;
+    /// <summary>Height and width.</summary>
+    [JsonIgnore]
+    public int Size => Normalization.Size;
 
-    /// <summary>Whether the DICOM VOI window is used when present.</summary>
-    public bool UseVoiWindow { get; init; } = true;
-
-    /// <summary>Whether the aspect ratio is kept with padding.</summary>
-    public bool PreserveAspect { get; init; }
+    /// <summary>Channels (the slice replicated).</summary>
+    [JsonIgnore]
+    public int Channels => Normalization.Channels;
 }
 
 /// <summary>The manifest of a model package (<c>manifest.json</c>).</summary>
 public sealed record PackageManifest
 {
+    /// <summary>This build's manifest format: 2 nests the preprocessing under <c>input.normalization</c>; 1 had its fields flat in <c>input</c> and is still read.</summary>
+    public const int CurrentFormat = 2;
+
     /// <summary>Format version of this manifest.</summary>
-    public int FormatVersion { get; init; } = 1;
+    public int FormatVersion { get; init; } = CurrentFormat;
 
     /// <summary>Model name (e.g. the run folder's name).</summary>
     public string Name { get; init; } = string.Empty;
@@ -143,12 +135,17 @@ public sealed class ModelPackage
         PackageManifest manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<PackageManifest>(File.ReadAllText(manifestPath), Json)
+            manifest = ReadManifest(File.ReadAllText(manifestPath))
                 ?? throw new ModelPackageException($"{manifestPath} is empty.");
         }
         catch (JsonException e)
         {
             throw new ModelPackageException($"{manifestPath} is not a valid manifest: {e.Message}");
+        }
+
+        if (manifest.FormatVersion > PackageManifest.CurrentFormat)
+        {
+            throw new ModelPackageException($"{manifestPath} has format {manifest.FormatVersion}, newer than this EdgeMed's {PackageManifest.CurrentFormat}; update EdgeMed to use it.");
         }
 
         if (manifest.Classes is null || manifest.Input is null || manifest.Files is null || manifest.Files.Values.Any(v => v is null))
@@ -161,7 +158,7 @@ public sealed class ModelPackage
             throw new ModelPackageException($"{manifestPath}: the class list must name at least two distinct classes.");
         }
 
-        if (manifest.Input.Size <= 0 || manifest.Input.Channels <= 0 || manifest.Input.Std <= 0 || string.IsNullOrEmpty(manifest.Input.PreprocessingVersion))
+        if (manifest.Input.Normalization is null || manifest.Input.Size <= 0 || manifest.Input.Channels <= 0 || manifest.Input.Normalization.Std <= 0 || string.IsNullOrEmpty(manifest.Input.PreprocessingVersion))
         {
             throw new ModelPackageException($"{manifestPath}: input settings are incomplete.");
         }
@@ -254,6 +251,32 @@ public sealed class ModelPackage
     /// </summary>
     public static bool IsInsidePackage(string name) =>
         !string.IsNullOrEmpty(name) && !name.Contains('\\', StringComparison.Ordinal) && name.Split('/').All(p => p is not ("" or "." or ".."));
+
+    /// <summary>
+    /// Parses a manifest of any format this build reads. Format 1 (before 2026-12) kept the eight normalization
+    /// settings flat in <c>input</c>; they are moved under <c>input.normalization</c> before binding.
+    /// </summary>
+    public static PackageManifest? ReadManifest(string json)
+    {
+        var root = JsonNode.Parse(json);
+        if (root is JsonObject manifest && manifest["input"] is JsonObject input && input["normalization"] is null
+            && (manifest["format_version"]?.GetValue<int>() ?? 1) == 1)
+        {
+            var normalization = new JsonObject();
+            foreach (var key in new[] { "size", "channels", "mean", "std", "lower_percentile", "upper_percentile", "use_voi_window", "preserve_aspect" })
+            {
+                if (input[key] is { } value)
+                {
+                    input.Remove(key);
+                    normalization[key] = value;
+                }
+            }
+
+            input["normalization"] = normalization;
+        }
+
+        return root?.Deserialize<PackageManifest>(Json);
+    }
 
     /// <summary>Lowercase hex SHA-256 of a file.</summary>
     public static string Sha256(string path)
