@@ -30,12 +30,13 @@ bare() { # bare EDGEMED_SH: one bench round, prints the bare slices/s
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-base_file="$WORK/base.txt" head_file="$WORK/head.txt"
+base_file="$WORK/base.txt" head_file="$WORK/head.txt" ratio_file="$WORK/ratio.txt"
 for round in $(seq 1 "$ROUNDS"); do
   b="$(bare "$WORK/base/edgemed.sh")"; h="$(bare "$ROOT/edgemed.sh")"
-  echo "round $round: base $b slices/s, this checkout $h slices/s"
-  echo "$b" >> "$base_file"; echo "$h" >> "$head_file"
+  r="$(awk -v h="$h" -v b="$b" 'BEGIN { printf "%.3f", h / b }')"
+  echo "round $round: base $b slices/s, this checkout $h slices/s, ratio $r"
+  echo "$b" >> "$base_file"; echo "$h" >> "$head_file"; echo "$r" >> "$ratio_file"
 done
 b="$(median < "$base_file")" h="$(median < "$head_file")"
 echo "model $(basename "$MODEL"), batch $BATCH, $THREADS threads, $ROUNDS alternating rounds"
-echo "median: base ($BASE) $b slices/s, this checkout ($(git -C "$ROOT" rev-parse --short HEAD)) $h slices/s, ratio $(awk -v h="$h" -v b="$b" 'BEGIN { printf "%.3f", h / b }')"
+echo "median: base ($BASE) $b slices/s, this checkout ($(git -C "$ROOT" rev-parse --short HEAD)) $h slices/s; median of the per-round ratios $(median < "$ratio_file")"
