@@ -97,7 +97,7 @@ public static class Quantizer
         log($"plan: {plan.Count} nodes to int8 ({string.Join(", ", plan.GroupBy(p => p.OpType).Select(g => $"{g.Count()} {g.Key}"))}); {kept.Count} kept float");
 
         var input = package.Manifest.Input;
-        var settings = input.ToNormalizationSettings();
+        var settings = input.Normalization;
         var calibrationSet = LabeledSet.Scan(request.Calibration, package.Manifest.Classes);
         var cache = await TensorCache.OpenOrBuildAsync(calibrationSet, settings, request.Cache ?? TensorCache.DefaultRoot, null, cancellationToken).ConfigureAwait(false);
         var chosen = Stratified(cache, request.Samples);

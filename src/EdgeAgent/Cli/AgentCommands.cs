@@ -65,7 +65,7 @@ internal static class AgentCommands
         string Get(string key) => status.TryGetValue(key, out var v) ? $"{v.Value}   (at {v.UpdatedAt})" : "-";
         var since = DateTimeOffset.UtcNow.AddDays(-1);
         var counts = database.Files.CountByState(since);
-        var queue = database.Files.CountByState(null);
+        var queue = database.Files.CountUnfinishedByState();
         var series = database.Results.CountSeries(since);
         static string Counts(IReadOnlyList<(string State, long Count)> rows) =>
             rows.Count > 0 ? string.Join(", ", rows.Select(r => $"{r.Count} {r.State}")) : "none";

@@ -95,12 +95,11 @@ public sealed class FileLedger
     public long CountUnfinished() => _database.Locked(c =>
         Convert.ToInt64(Scalar(c, $"SELECT count(*) FROM files WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}')"), CultureInfo.InvariantCulture));
 
-    /// <summary>Files per state among those updated since <paramref name="since"/>, or among the unfinished ones when it is null.</summary>
-    public IReadOnlyList<(string State, long Count)> CountByState(DateTimeOffset? since) => _database.Locked(c => Query(c,
-        since is null
-            ? $"SELECT state, count(*) FROM files WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}') GROUP BY state ORDER BY state"
-            : "SELECT state, count(*) FROM files WHERE updated_at >= $since GROUP BY state ORDER BY state",
-        null, r => (r.GetString(0), r.GetInt64(1)), ("$since", since is { } t ? Format(t) : null)));
+    /// <summary>Files per state among those updated since <paramref name="since"/>.</summary>
+    public IReadOnlyList<(string State, long Count)> CountByState(DateTimeOffset since) => CountStates("WHERE updated_at >= $since", ("$since", Format(since)));
+
+    /// <summary>Unfinished files (the queue) per state.</summary>
+    public IReadOnlyList<(string State, long Count)> CountUnfinishedByState() => CountStates($"WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}')");
 
     /// <summary>Quarantined files, newest first.</summary>
     public IReadOnlyList<FileRecord> Quarantined() => _database.Locked(c => Select(c, $"WHERE state = '{FileStates.Quarantined}' ORDER BY updated_at DESC, id DESC"));
@@ -120,6 +119,9 @@ public sealed class FileLedger
         Execute(c, $"INSERT INTO agent_status(key, value, updated_at) VALUES('{StatusKeys.RetryGeneration}', '1', $now) ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
             t, ("$now", Now()));
     });
+
+    private List<(string State, long Count)> CountStates(string where, params (string Name, object? Value)[] parameters) => _database.Locked(c =>
+        Query(c, $"SELECT state, count(*) FROM files {where} GROUP BY state ORDER BY state", null, r => (r.GetString(0), r.GetInt64(1)), parameters));
 
     private void AddAttempts(IReadOnlyList<long> fileIds, int delta) => _database.InTransaction((c, t) =>
     {

@@ -20,7 +20,7 @@ public sealed class LoadedModel
         Package = package;
         var m = package.Manifest;
         Classes = m.Classes;
-        Settings = m.Input.ToNormalizationSettings();
+        Settings = m.Input.Normalization;
         Normalizer = new SliceNormalizer(Settings);
         Runner = new BatchRunner(session, [Settings.Channels, Settings.Size, Settings.Size], batchSize, [m.Outputs[0]]);
         Identity = new ModelIdentity(m.Name, m.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), package.ModelSha256, m.Input.PreprocessingVersion);

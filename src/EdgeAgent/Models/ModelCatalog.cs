@@ -118,7 +118,7 @@ public sealed class ModelCatalog : IDisposable
             throw new ModelPackageException($"classes [{string.Join(", ", m.Classes)}] differ from EdgeMed:ExpectedClasses [{string.Join(", ", options.ExpectedClasses)}]");
         }
 
-        m.Input.ToNormalizationSettings().Validate();
+        m.Input.Normalization.Validate();
         var session = OnnxSession.Open(package.ModelPath, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads, AllowSpinning = options.AllowSpinning, UseMemoryArena = options.UseMemoryArena });
         try
         {

@@ -114,8 +114,9 @@ public sealed class OnnxSession : IDisposable
         for (var i = 0; i < outputs.Length; i++)
         {
             ArgumentNullException.ThrowIfNull(outputs[i].Tensor, nameof(outputs));
-            names[i] = _outputs[OutputIndex(outputs[i].Name)].Name;
-            CheckTensor(_outputs[OutputIndex(outputs[i].Name)], outputs[i].Tensor, "output");
+            var expected = _outputs[OutputIndex(outputs[i].Name)];
+            names[i] = expected.Name;
+            CheckTensor(expected, outputs[i].Tensor, "output");
         }
 
         var leases = new OrtLease<Ort.OrtValue>[outputs.Length];

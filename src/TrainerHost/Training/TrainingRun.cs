@@ -193,7 +193,7 @@ internal static class TrainingRun
             set = LabeledSet.Scan(data, package.Manifest.Classes, headers);
         }
 
-        var settings = input.ToNormalizationSettings();
+        var settings = input.Normalization;
         var cache = await TensorCache.OpenOrBuildAsync(set, settings, cacheRoot ?? TensorCache.DefaultRoot, ui.Cache, cancellationToken).ConfigureAwait(false);
         if (cache.Samples.Count == 0)
         {
