@@ -8,10 +8,11 @@ CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
 # Debian packages, by what needs them. Every build needs python3-onnx (it ships onnx.proto); the agent and `dicom`
 # need GDCM (libgdcm-cil) and libjpeg-turbo (libturbojpeg0); training adds PyTorch with libopenblas0-pthread (without
 # it BLAS falls back to Debian's reference build, about ten times slower) and fonts-dejavu-core (the report figures'
-# font); the tests add python3-pil, the reference the resampler is tested against. `setup` and `test` install all.
+# font); the tests add python3-pil, the reference the resampler is tested against, and systemd for systemd-analyze
+# (the unit's checks; nothing is started). `setup` and `test` install all.
 BASE_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0)
 TRAINING_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread fonts-dejavu-core)
-TEST_PACKAGES=(python3-pil)
+TEST_PACKAGES=(python3-pil systemd)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -32,6 +33,8 @@ Usage: ./edgemed.sh COMMAND [ARGS...]
   train evaluate --model PACKAGE --data DIR      evaluate a model package on a labeled folder
   quantize --model PKG --calib DIR --out PKG [--method minmax|percentile|entropy] [--samples N] [--eval DIR]
                             int8 post-training quantization with a report
+  publish [--rid linux-x64|linux-arm64] [--version V] [--out DIR]
+                            a self-contained release tarball for a device (no .NET needed there): dist/edgemed-V-RID.tar.gz
   demo                      classify the bundled sample DICOM (samples/) with the newest package under models/ and print the results
   agent run|classify|status|results|quarantine [...]   the edge agent (./edgemed.sh agent --help)
   summary [DIR]             print "N passed, N failed" from the TRX files of the last test run
@@ -135,6 +138,52 @@ demo() {
   "$agent" status --db "$work/edgemed.db"
 }
 
+# A self-contained release for one device architecture: the agent with its .NET runtime and ONNX Runtime, the
+# default model package, the unit, device templates and install scripts, and VERSION; one tarball and its .sha256.
+publish() {
+  local rid version out
+  case "$(uname -m)" in aarch64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
+  out="$ROOT/dist"
+  version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' "$ROOT/Directory.Build.props")-$(git -C "$ROOT" rev-parse --short=7 HEAD)"
+  [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] || version="$version-dirty"
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --rid) rid="${2:?--rid needs linux-x64 or linux-arm64}"; shift 2 ;;
+      --version) version="${2:?--version needs a value}"; shift 2 ;;
+      --out) out="${2:?--out needs a folder}"; shift 2 ;;
+      *) die "publish: unknown option $1 (--rid, --version, --out)" ;;
+    esac
+  done
+  case "$rid" in linux-x64|linux-arm64) ;; *) die "publish: --rid must be linux-x64 or linux-arm64, not $rid" ;; esac
+  [[ "$version" =~ ^[0-9A-Za-z][0-9A-Za-z.+-]*$ ]] || die "publish: version '$version' must be letters, digits, '.', '+' or '-'"
+  install_apt_packages "${BASE_PACKAGES[@]}"
+  local name="edgemed-$version-$rid" stage
+  stage="$(mktemp -d -t edgemed-publish.XXXXXX)"
+  trap 'rm -rf "$stage"' RETURN
+  local tree="$stage/$name"
+  say "publishing $name"
+  # Self-contained: the device needs no .NET. GDCM's native glue is the device's own (install.sh copies it from
+  # Debian's libgdcm-cil there), so the build machine's x64 copy is left out.
+  # A build of its own (--artifacts-path): the checkout's bin/ and obj/, and tests running from them, stay as they are.
+  # The agent is its own decoder process (DecoderWorkerHostAttribute), so the referenced DicomIngest program's host
+  # files, which the SDK brings in two flavours (NETSDK1152), are not needed: either is accepted, then removed.
+  dotnet publish "$ROOT/src/EdgeAgent/EdgeMed.EdgeAgent.csproj" -c Release -r "$rid" --self-contained --artifacts-path "$stage/artifacts" \
+    -p:ErrorOnDuplicatePublishOutputFiles=false \
+    -p:Version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' "$ROOT/Directory.Build.props")" -p:InformationalVersion="$version" \
+    -o "$tree/app" -nologo -v quiet -clp:ErrorsOnly >&2
+  rm -f "$tree/app/libgdcmsharpglue.so" "$tree/app/"*.pdb "$tree/app/EdgeMed.DicomIngest" "$tree/app/EdgeMed.DicomIngest.runtimeconfig.json" "$tree/app/EdgeMed.DicomIngest.deps.json"
+  mkdir -p "$tree/models"
+  for package in "$ROOT"/models/*/; do [ -f "$package/manifest.json" ] && cp -r "$package" "$tree/models/"; done
+  cp -r "$ROOT/deploy/devices" "$tree/devices"
+  cp "$ROOT/deploy/edgemed.service" "$ROOT/deploy/install.sh" "$ROOT/deploy/uninstall.sh" "$ROOT/deploy/README.md" "$tree/"
+  printf 'version=%s\nrid=%s\ncommit=%s\nbuilt=%s\n' "$version" "$rid" "$(git -C "$ROOT" rev-parse HEAD)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$tree/VERSION"
+  mkdir -p "$out"
+  tar -C "$stage" --owner=0 --group=0 -czf "$out/$name.tar.gz" "$name"
+  (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
+  say "$(du -h "$out/$name.tar.gz" | cut -f1) $out/$name.tar.gz"
+  echo "$out/$name.tar.gz"
+}
+
 cmd="${1:-}"; [ $# -gt 0 ] && shift
 case "$cmd" in
   setup) setup ;;
@@ -142,6 +191,7 @@ case "$cmd" in
   test) run_tests "$@" ;;
   bench) setup; dotnet run --project "$ROOT/tests/Benchmarks/EdgeMed.Benchmarks.csproj" -c Release -- "$@" ;;
   demo) demo ;;
+  publish) publish "$@" ;;
   agent) program EdgeAgent "$@" ;;
   dicom) program DicomIngest "$@" ;;
   train) program TrainerHost "$@" ;;

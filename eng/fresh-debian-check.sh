@@ -20,7 +20,7 @@ chroot $R env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install
 # This workplace's TLS proxy CA (on every machine here, CI's too) lives in the host bundle.
 cp /etc/ssl/certs/ca-certificates.crt $R/etc/ssl/certs/ca-certificates.crt
 # Back to a root without the project's own packages, in case an earlier check installed them.
-PKGS=$(sed -n 's/^APT_PACKAGES=(\(.*\))/\1/p' "$REPO"/edgemed.sh | sed 's/ca-certificates//')
+PKGS=$(sed -n 's/^[A-Z]*_PACKAGES=(\(.*\))/\1/p' "$REPO"/edgemed.sh | tr '\n' ' ' | sed 's/ca-certificates//')
 chroot $R env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq --autoremove $PKGS python3 >/dev/null 2>&1 || true
 # A clean clone at the same path, with shared/ beside it, as CI has them.
 SHARED="$(cd "$SHARED" && pwd)"

@@ -24,6 +24,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Every file on the share is finished ({SeriesStored} series stored this run); stopping as asked (--stop-when-idle)")]
     internal static partial void AgentIdle(ILogger logger, long seriesStored);
 
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "CPU {Architecture}, {Cores} cores; int8 dot-product instructions: {Int8DotProduct} ({Instructions})")]
+    internal static partial void CpuDescribed(ILogger logger, System.Runtime.InteropServices.Architecture architecture, int cores, bool int8DotProduct, string instructions);
+
     [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "Share {Share} is unavailable; scanning on until it returns")]
     internal static partial void ShareUnavailable(ILogger logger, string share);
 
@@ -63,14 +66,17 @@ internal static partial class Log
     [LoggerMessage(EventId = 3401, Level = LogLevel.Error, Message = "Series {SeriesUid} failed: {Error}; its files will be read again")]
     internal static partial void SeriesFailed(ILogger logger, string seriesUid, string error);
 
-    [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Model {Name} {Version} loaded (sha256 {Sha256}, {Precision}, {Classes} classes)")]
-    internal static partial void ModelLoaded(ILogger logger, string name, string version, string sha256, string precision, int classes);
+    [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Model {Name} {Version} loaded (sha256 {Sha256}, {Precision}, {Classes} classes) on {Provider}")]
+    internal static partial void ModelLoaded(ILogger logger, string name, string version, string sha256, string precision, int classes, EdgeMed.Onnx.Runtime.ExecutionProvider provider);
 
     [LoggerMessage(EventId = 3501, Level = LogLevel.Information, Message = "Model swapped: {OldName} {OldVersion} → {Name} {Version} (sha256 {Sha256}); series in flight finish on the old one")]
     internal static partial void ModelSwapped(ILogger logger, string oldName, string oldVersion, string name, string version, string sha256);
 
     [LoggerMessage(EventId = 3502, Level = LogLevel.Error, Message = "Model package {Package} refused: {Reason}; in use: {Current}")]
     internal static partial void ModelRefused(ILogger logger, string package, string reason, string current);
+
+    [LoggerMessage(EventId = 3504, Level = LogLevel.Warning, Message = "Execution provider {Provider} unavailable ({Reason}); inference runs on the CPU")]
+    internal static partial void ProviderFallback(ILogger logger, EdgeMed.Onnx.Runtime.ExecutionProvider provider, string reason);
 
     [LoggerMessage(EventId = 3503, Level = LogLevel.Warning, Message = "Models folder {Folder} does not exist")]
     internal static partial void ModelsFolderMissing(ILogger logger, string folder);

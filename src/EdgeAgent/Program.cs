@@ -1,9 +1,18 @@
 using System.CommandLine;
+using EdgeMed.DicomIngest.Decoding;
 using EdgeMed.EdgeAgent;
 using EdgeMed.EdgeAgent.Cli;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+
+[assembly: DecoderWorkerHost]
+
+// The isolated DICOM decoder is this program too (see DecoderWorkerHostAttribute); it starts before anything else loads.
+if (DecoderWorkerHostAttribute.RunIfWorker(args) is { } workerExit)
+{
+    return workerExit;
+}
 
 // Options every command takes; command-line values override the configuration files and EDGEMED__ variables.
 var db = new Option<string?>("--db") { Description = "SQLite database (default ./data/edgemed.db, or /var/lib/edgemed/edgemed.db under systemd)", Recursive = true };
@@ -108,5 +117,9 @@ bench.SetAction(async (r, ct) =>
     }
 });
 
-var root = new RootCommand("EdgeMed agent: scanner share → DICOM → axial slices → int8 model → SQLite") { run, classify, status, results, quarantineCommand, bench, db, config };
+var settingKey = new Argument<string?>("key") { Description = "One setting, e.g. Share or Lights:ReadyPin (default: all, as JSON)", Arity = ArgumentArity.ZeroOrOne };
+var settings = new Command("settings", "The settings in effect (files, EDGEMED__ variables and defaults merged), or one setting's value") { settingKey };
+settings.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host => Task.FromResult(SettingsCommand.Print(host, r.GetValue(settingKey), Console.Out, Console.Error))));
+
+var root = new RootCommand("EdgeMed agent: scanner share → DICOM → axial slices → int8 model → SQLite") { run, classify, status, results, quarantineCommand, bench, settings, db, config };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Reflection;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -128,15 +129,24 @@ internal sealed class DecoderProcess(TimeSpan timeout, ILogger? logger = null) :
         return process;
     }
 
-    /// <summary>The worker is this assembly run with <c>decode-worker</c>: its apphost when present, else <c>dotnet exec</c>.</summary>
+    /// <summary>
+    /// The worker is this program itself when its entry assembly is a <see cref="DecoderWorkerHostAttribute"/> (the
+    /// agent), else this assembly run with <c>decode-worker</c>: its apphost when present, else <c>dotnet exec</c>.
+    /// </summary>
     internal static ProcessStartInfo WorkerStartInfo()
     {
         var assembly = typeof(DecoderProcess).Assembly.Location;
         var folder = Path.GetDirectoryName(assembly)!;
         var apphost = Path.Combine(folder, Path.GetFileNameWithoutExtension(assembly));
         var runtimeConfig = Path.ChangeExtension(assembly, ".runtimeconfig.json");
+        var entry = Assembly.GetEntryAssembly();
         ProcessStartInfo start;
-        if (File.Exists(apphost) && File.Exists(runtimeConfig))
+        if (entry?.GetCustomAttribute<DecoderWorkerHostAttribute>() is not null && Environment.ProcessPath is { } self
+            && string.Equals(Path.GetFileName(self), entry.GetName().Name, StringComparison.Ordinal))
+        {
+            start = new ProcessStartInfo(self);
+        }
+        else if (File.Exists(apphost) && File.Exists(runtimeConfig))
         {
             start = new ProcessStartInfo(apphost);
         }

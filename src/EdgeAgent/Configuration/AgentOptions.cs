@@ -1,5 +1,6 @@
 using EdgeMed.DicomIngest;
 using EdgeMed.DicomIngest.Slices;
+using EdgeMed.Onnx.Runtime;
 
 namespace EdgeMed.EdgeAgent.Configuration;
 
@@ -54,6 +55,12 @@ public sealed class AgentOptions
 
     /// <summary>ONNX Runtime intra-op threads; 0 lets ONNX Runtime use one per core.</summary>
     public int IntraOpThreads { get; set; }
+
+    /// <summary>Where inference runs: Cpu, Cuda or TensorRt. A GPU provider the installed ONNX Runtime lacks falls back to the CPU, with one warning per model load.</summary>
+    public ExecutionProvider ExecutionProvider { get; set; } = ExecutionProvider.Cpu;
+
+    /// <summary>Only model packages of this precision are loaded (<c>int8</c> or <c>fp32</c>); empty: any. A CPU without int8 dot-product instructions (Raspberry Pi 4) may run fp32 as fast.</summary>
+    public string Precision { get; set; } = string.Empty;
 
     /// <summary>Let ONNX Runtime's threads spin between runs: a little faster, but burns CPU while the agent waits for files.</summary>
     public bool AllowSpinning { get; set; }

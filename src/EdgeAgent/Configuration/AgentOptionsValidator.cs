@@ -27,6 +27,8 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         Check(options.MaxBufferedSlices >= 1, "EdgeMed:MaxBufferedSlices must be at least 1.");
         Check(options.BatchSize is >= 1 and <= 256, "EdgeMed:BatchSize must be between 1 and 256.");
         Check(options.IntraOpThreads is >= 0 and <= 256, "EdgeMed:IntraOpThreads must be 0 (one per core) or a thread count up to 256.");
+        Check(Enum.IsDefined(options.ExecutionProvider), $"EdgeMed:ExecutionProvider must be one of {string.Join(", ", Enum.GetNames<EdgeMed.Onnx.Runtime.ExecutionProvider>())}.");
+        Check(options.Precision is "" or "int8" or "fp32", $"EdgeMed:Precision is '{options.Precision}'; it must be int8, fp32 or empty (any).");
         Check(options.MinConfidence is >= 0 and <= 1, "EdgeMed:MinConfidence must be between 0 and 1.");
         Check(options.MaxNormalizedEntropy is >= 0 and <= 1, "EdgeMed:MaxNormalizedEntropy must be between 0 and 1.");
         Check(options.MinSeriesSlices >= 0, "EdgeMed:MinSeriesSlices must not be negative.");

@@ -15,9 +15,10 @@ public sealed class LoadedModel
 {
     private int _references = 1;
 
-    internal LoadedModel(ModelPackage package, OnnxSession session, int batchSize)
+    internal LoadedModel(ModelPackage package, OnnxSession session, int batchSize, ExecutionProvider provider)
     {
         Package = package;
+        Provider = provider;
         var m = package.Manifest;
         Classes = m.Classes;
         Settings = m.Input.Normalization;
@@ -25,6 +26,9 @@ public sealed class LoadedModel
         Runner = new BatchRunner(session, [Settings.Channels, Settings.Size, Settings.Size], batchSize, [m.Outputs[0]]);
         Identity = new ModelIdentity(m.Name, m.CreatedAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture), package.ModelSha256, m.Input.PreprocessingVersion);
     }
+
+    /// <summary>Where its inference runs (the CPU when a configured GPU provider was unavailable).</summary>
+    public ExecutionProvider Provider { get; }
 
     /// <summary>The package.</summary>
     public ModelPackage Package { get; }

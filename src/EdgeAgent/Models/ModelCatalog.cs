@@ -6,6 +6,7 @@ using EdgeMed.EdgeAgent.Operations;
 using EdgeMed.Packages;
 using EdgeMed.Onnx.Runtime;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EdgeMed.EdgeAgent.Models;
 
@@ -85,7 +86,7 @@ public sealed class ModelCatalog : IDisposable
 
             try
             {
-                var model = Load(folder, _options);
+                var model = Load(folder, _options, _logger);
                 Swap(model, fingerprint);
                 return true;
             }
@@ -103,7 +104,7 @@ public sealed class ModelCatalog : IDisposable
     }
 
     /// <summary>Validates and warms up one package. Throws with the reason when it does not pass.</summary>
-    public static LoadedModel Load(string folder, AgentOptions options)
+    public static LoadedModel Load(string folder, AgentOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var package = ModelPackage.Load(folder, NormalizationSettings.AlgorithmVersion);
@@ -118,8 +119,13 @@ public sealed class ModelCatalog : IDisposable
             throw new ModelPackageException($"classes [{string.Join(", ", m.Classes)}] differ from EdgeMed:ExpectedClasses [{string.Join(", ", options.ExpectedClasses)}]");
         }
 
+        if (options.Precision.Length > 0 && !string.Equals(m.Precision, options.Precision, StringComparison.Ordinal))
+        {
+            throw new ModelPackageException($"precision {m.Precision}; this device takes {options.Precision} packages (EdgeMed:Precision)");
+        }
+
         m.Input.Normalization.Validate();
-        var session = OnnxSession.Open(package.ModelPath, new OnnxSessionOptions { IntraOpThreads = options.IntraOpThreads, AllowSpinning = options.AllowSpinning, UseMemoryArena = options.UseMemoryArena });
+        var (session, provider) = OpenSession(package.ModelPath, options, logger ?? NullLogger.Instance);
         try
         {
             var shape = new long[] { options.BatchSize, m.Input.Channels, m.Input.Size, m.Input.Size };
@@ -133,7 +139,7 @@ public sealed class ModelCatalog : IDisposable
                 throw new ModelPackageException($"model has no 'logits' output (outputs: {string.Join(", ", session.Outputs.Select(o => o.Name))})");
             }
 
-            var model = new LoadedModel(package, session, options.BatchSize);
+            var model = new LoadedModel(package, session, options.BatchSize, provider);
             var logits = model.Run(options.BatchSize, CancellationToken.None); // warm-up: the first run allocates and plans
             if (logits.Length != options.BatchSize * m.Classes.Count || logits.Any(v => !float.IsFinite(v)))
             {
@@ -149,6 +155,28 @@ public sealed class ModelCatalog : IDisposable
         }
     }
 
+    /// <summary>A session on the configured provider; a GPU provider this ONNX Runtime build lacks falls back to the CPU.</summary>
+    private static (OnnxSession Session, ExecutionProvider Provider) OpenSession(string path, AgentOptions options, ILogger logger)
+    {
+        OnnxSessionOptions With(ExecutionProvider provider) => new()
+        {
+            IntraOpThreads = options.IntraOpThreads,
+            AllowSpinning = options.AllowSpinning,
+            UseMemoryArena = options.UseMemoryArena,
+            Provider = provider,
+        };
+
+        try
+        {
+            return (OnnxSession.Open(path, With(options.ExecutionProvider)), options.ExecutionProvider);
+        }
+        catch (ExecutionProviderUnavailableException e) when (options.ExecutionProvider != ExecutionProvider.Cpu)
+        {
+            Log.ProviderFallback(logger, options.ExecutionProvider, e.Message);
+            return (OnnxSession.Open(path, With(ExecutionProvider.Cpu)), ExecutionProvider.Cpu);
+        }
+    }
+
     private void Swap(LoadedModel model, string fingerprint)
     {
         var previous = Interlocked.Exchange(ref _current, model);
@@ -159,7 +187,7 @@ public sealed class ModelCatalog : IDisposable
         _database.Status.Set(StatusKeys.Model, $"{id.Name} {id.Version} ({model.Package.Manifest.Precision}, sha256 {id.Sha256[..12]})");
         if (previous is null)
         {
-            Log.ModelLoaded(_logger, id.Name, id.Version, id.Sha256[..12], model.Package.Manifest.Precision, model.Classes.Count);
+            Log.ModelLoaded(_logger, id.Name, id.Version, id.Sha256[..12], model.Package.Manifest.Precision, model.Classes.Count, model.Provider);
         }
         else
         {

@@ -23,6 +23,8 @@ public sealed class AgentService(
     {
         var o = options.Value;
         database.Status.Set(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
+        var cpu = CpuFeatures.OfThisMachine();
+        Log.CpuDescribed(logger, cpu.Architecture, Environment.ProcessorCount, cpu.Int8DotProduct, cpu.Instructions);
         models.Scan();
         if (models.Current is null)
         {

@@ -1,0 +1,65 @@
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.Onnx.Runtime;
+
+namespace EdgeMed.EdgeAgent.Tests;
+
+/// <summary>Each rule of <see cref="AgentOptionsValidator"/> on its own: the defaults pass, one bad value fails naming its setting.</summary>
+public sealed class AgentOptionsValidatorTests
+{
+    private static readonly Dictionary<string, Action<AgentOptions>> Breaks = new()
+    {
+        ["EdgeMed:ScanInterval"] = o => o.ScanInterval = TimeSpan.Zero,
+        ["EdgeMed:SettleTime"] = o => o.SettleTime = TimeSpan.FromSeconds(-1),
+        ["EdgeMed:SeriesQuietPeriod"] = o => o.SeriesQuietPeriod = TimeSpan.FromSeconds(-1),
+        ["EdgeMed:ModelScanInterval"] = o => o.ModelScanInterval = TimeSpan.Zero,
+        ["EdgeMed:MaxAttempts"] = o => o.MaxAttempts = 0,
+        ["EdgeMed:MaxBufferedSlices"] = o => o.MaxBufferedSlices = 0,
+        ["EdgeMed:BatchSize"] = o => o.BatchSize = 257,
+        ["EdgeMed:IntraOpThreads"] = o => o.IntraOpThreads = -1,
+        ["EdgeMed:ExecutionProvider"] = o => o.ExecutionProvider = (ExecutionProvider)7,
+        ["EdgeMed:Precision"] = o => o.Precision = "int4",
+        ["EdgeMed:MinConfidence"] = o => o.MinConfidence = 1.5,
+        ["EdgeMed:MaxNormalizedEntropy"] = o => o.MaxNormalizedEntropy = -0.1,
+        ["EdgeMed:MinSeriesSlices"] = o => o.MinSeriesSlices = -1,
+        ["EdgeMed:MinFreeDiskMegabytes"] = o => o.MinFreeDiskMegabytes = -1,
+        ["EdgeMed:Modalities"] = o => o.Modalities = [],
+        ["EdgeMed:Planes has 'Diagonal'"] = o => o.Planes = ["Diagonal"],
+        ["EdgeMed:ExpectedClasses"] = o => o.ExpectedClasses = ["a", "a"],
+        ["EdgeMed:Dicom:MaxPixels"] = o => o.Dicom.MaxPixels = 0,
+        ["EdgeMed:Dicom:DecodeTimeout"] = o => o.Dicom.DecodeTimeout = TimeSpan.Zero,
+        ["EdgeMed:Dicom:PlaneToleranceDegrees"] = o => o.Dicom.PlaneToleranceDegrees = 60,
+        ["EdgeMed:Dicom:PatientKeySalt"] = o => o.Dicom.PatientKeySalt = string.Empty,
+        ["EdgeMed:Lights: two lights share one pin"] = o => (o.Lights.ReadyPin, o.Lights.BusyPin) = (17, 17),
+        ["EdgeMed:Lights:AlertHold"] = o => o.Lights.AlertHold = TimeSpan.FromSeconds(-1),
+        ["EdgeMed:Quarantine must not be inside the share"] = o => (o.Share, o.Quarantine) = ("/mnt/scanner", "/mnt/scanner/quarantine"),
+    };
+
+    public static TheoryData<string> Rules => [.. Breaks.Keys];
+
+    [Fact]
+    public void Defaults_Pass()
+    {
+        Assert.True(new AgentOptionsValidator().Validate(null, new AgentOptions()).Succeeded);
+    }
+
+    [Theory]
+    [MemberData(nameof(Rules))]
+    public void OneBadValue_FailsNamingItsSetting(string rule)
+    {
+        var options = new AgentOptions();
+        Breaks[rule](options);
+        var result = new AgentOptionsValidator().Validate(null, options);
+        Assert.True(result.Failed, rule);
+        var failure = Assert.Single(result.Failures!);
+        Assert.Contains(rule, failure, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("int8")]
+    [InlineData("fp32")]
+    public void Precision_AcceptsInt8Fp32OrAny(string precision)
+    {
+        Assert.True(new AgentOptionsValidator().Validate(null, new AgentOptions { Precision = precision }).Succeeded);
+    }
+}
