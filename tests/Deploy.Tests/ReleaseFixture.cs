@@ -11,16 +11,27 @@ public sealed class ReleaseFixture : IDisposable
 {
     public const string Version = "1.0.0-test";
 
+    private readonly Lazy<string> _arm64;
+
     public ReleaseFixture()
     {
         Work = Directory.CreateTempSubdirectory("edgemed-deploy-").FullName;
-        var (code, output) = Run("bash", [Path.Combine(Repository, "edgemed.sh"), "publish", "--rid", "linux-x64", "--version", Version, "--out", Path.Combine(Work, "dist")], TimeSpan.FromMinutes(15));
-        Assert.True(code == 0, "publish failed:\n" + output);
+        Release = Publish("linux-x64");
         Tarball = Path.Combine(Work, "dist", $"edgemed-{Version}-linux-x64.tar.gz");
+        _arm64 = new Lazy<string>(() => Publish("linux-arm64"));
+    }
+
+    /// <summary>The linux-arm64 release, published and unpacked on first use.</summary>
+    public string Arm64Release => _arm64.Value;
+
+    private string Publish(string rid)
+    {
+        var (code, output) = Run("bash", [Path.Combine(Repository, "edgemed.sh"), "publish", "--rid", rid, "--version", Version, "--out", Path.Combine(Work, "dist")], TimeSpan.FromMinutes(15));
+        Assert.True(code == 0, "publish failed:\n" + output);
         Directory.CreateDirectory(Path.Combine(Work, "unpacked"));
-        (code, output) = Run("tar", ["-xzf", Tarball, "-C", Path.Combine(Work, "unpacked")], TimeSpan.FromMinutes(2));
+        (code, output) = Run("tar", ["-xzf", Path.Combine(Work, "dist", $"edgemed-{Version}-{rid}.tar.gz"), "-C", Path.Combine(Work, "unpacked")], TimeSpan.FromMinutes(2));
         Assert.True(code == 0, output);
-        Release = Path.Combine(Work, "unpacked", $"edgemed-{Version}-linux-x64");
+        return Path.Combine(Work, "unpacked", $"edgemed-{Version}-{rid}");
     }
 
     /// <summary>The repository (the folder with edgemed.sh above the test binaries).</summary>
