@@ -171,12 +171,19 @@ service enable edgemed.service
 current="$(readlink "$prefix/current" 2>/dev/null || true)"
 if [ "$current" = "$version" ]; then
   say "$version is already the current version; settings and unit re-applied"
-  [ -z "$systemctl_cmd" ] || [ "$start" -eq 0 ] || service restart edgemed.service
+  [ -z "$systemctl_cmd" ] || [ "$start" -eq 0 ] || timeout "$ready_timeout" "$systemctl_cmd" restart edgemed.service || die "$version did not report READY after the restart; see journalctl -u edgemed"
   exit 0
 fi
 if [ -z "$current" ]; then
   switch_to "$version"
   say "installed $version for $device"
+  # A fresh template still has placeholders (the share, the salt): say what to set instead of starting a service
+  # that would refuse to run.
+  if ! problem="$(timeout 20 "$target/app/EdgeMed.EdgeAgent" settings --config "$etc/appsettings.json" 2>&1 >/dev/null)"; then
+    say "not started yet: ${problem#edgemed agent: }"
+    say "edit ${etc#"$root"}/appsettings.json, then run this script again (it starts the service)"
+    exit 0
+  fi
   start_and_wait || die "$version did not report READY; see journalctl -u edgemed"
   exit 0
 fi

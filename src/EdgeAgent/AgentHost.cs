@@ -69,7 +69,7 @@ internal static class AgentHost
         var underSystemd = UnderSystemd;
         builder.Services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();
         builder.Services.AddOptions<AgentOptions>().Bind(builder.Configuration.GetSection(AgentOptions.Section))
-            .PostConfigure(o => o.ApplyDefaultPaths(underSystemd)).ValidateOnStart();
+            .PostConfigure(o => o.ApplyDefaults(underSystemd)).ValidateOnStart();
         builder.Services.AddSingleton(sp => AgentDatabase.Open(Options(sp).Database));
         if (mode != AgentMode.Query)
         {

@@ -20,9 +20,17 @@ public sealed partial class InstallTests(ReleaseFixture release) : IDisposable
 
     private string Settings => Path.Combine(_root, "etc", "edgemed", "appsettings.json");
 
-    private (int Code, string Output) Install(string releaseFolder, bool withService, params string[] extra)
+    private (int Code, string Output) Install(string releaseFolder, bool withService, params string[] extra) => Install(releaseFolder, withService, salted: true, extra);
+
+    // salted: the settings get a salt of their own (an EDGEMED__ variable); the templates hold a placeholder.
+    private (int Code, string Output) Install(string releaseFolder, bool withService, bool salted, params string[] extra)
     {
         var environment = new Dictionary<string, string> { ["EDGEMED_TEST_ROOT"] = _root, ["EDGEMED__SHARE"] = _share };
+        if (salted)
+        {
+            environment["EDGEMED__DICOM__PATIENTKEYSALT"] = "deploy-tests-own-salt";
+        }
+
         if (withService)
         {
             environment["EDGEMED_SYSTEMCTL"] = Path.Combine(AppContext.BaseDirectory, "fake-systemctl.py");
@@ -120,6 +128,17 @@ public sealed partial class InstallTests(ReleaseFixture release) : IDisposable
         {
             ReleaseFixture.Run(Path.Combine(AppContext.BaseDirectory, "fake-systemctl.py"), ["stop"], TimeSpan.FromMinutes(1), new Dictionary<string, string> { ["EDGEMED_TEST_ROOT"] = _root });
         }
+    }
+
+    [Fact]
+    public void FirstInstall_WithTheTemplatesPlaceholderSalt_IsNotStarted_AndSaysWhatToSet()
+    {
+        var (code, output) = Install(release.Release, withService: true, salted: false, "--device", "pc");
+        Assert.True(code == 0, output);
+        Assert.Contains("not started yet: ", output, StringComparison.Ordinal);
+        Assert.Contains("EdgeMed:Dicom:PatientKeySalt is still the template's placeholder", output, StringComparison.Ordinal);
+        Assert.Equal(ReleaseFixture.Version, CurrentLink());
+        Assert.DoesNotContain("start edgemed.service", File.ReadAllLines(Path.Combine(_root, "systemctl.log")));
     }
 
     [Fact]

@@ -22,31 +22,44 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:MaxNormalizedEntropy"] = o => o.MaxNormalizedEntropy = -0.1,
         ["EdgeMed:MinSeriesSlices"] = o => o.MinSeriesSlices = -1,
         ["EdgeMed:MinFreeDiskMegabytes"] = o => o.MinFreeDiskMegabytes = -1,
-        ["EdgeMed:Modalities"] = o => o.Modalities = [],
+        ["EdgeMed:Modalities"] = o => o.Modalities = [" "],
         ["EdgeMed:Planes has 'Diagonal'"] = o => o.Planes = ["Diagonal"],
         ["EdgeMed:ExpectedClasses"] = o => o.ExpectedClasses = ["a", "a"],
         ["EdgeMed:Dicom:MaxPixels"] = o => o.Dicom.MaxPixels = 0,
         ["EdgeMed:Dicom:DecodeTimeout"] = o => o.Dicom.DecodeTimeout = TimeSpan.Zero,
         ["EdgeMed:Dicom:PlaneToleranceDegrees"] = o => o.Dicom.PlaneToleranceDegrees = 60,
-        ["EdgeMed:Dicom:PatientKeySalt"] = o => o.Dicom.PatientKeySalt = string.Empty,
+        ["EdgeMed:Dicom:PatientKeySalt must not be empty"] = o => o.Dicom.PatientKeySalt = string.Empty,
+        ["EdgeMed:Dicom:PatientKeySalt is still the template's placeholder"] = o => o.Dicom.PatientKeySalt = "CHANGE-ME-one-secret-per-installation",
         ["EdgeMed:Lights: two lights share one pin"] = o => (o.Lights.ReadyPin, o.Lights.BusyPin) = (17, 17),
         ["EdgeMed:Lights:AlertHold"] = o => o.Lights.AlertHold = TimeSpan.FromSeconds(-1),
         ["EdgeMed:Quarantine must not be inside the share"] = o => (o.Share, o.Quarantine) = ("/mnt/scanner", "/mnt/scanner/quarantine"),
+        ["EdgeMed:Database must not be inside the share"] = o => (o.Share, o.Database) = ("/mnt/scanner/", "/mnt/scanner/sub/edgemed.db"),
+        ["EdgeMed:Models must not be inside the share"] = o => (o.Share, o.Models) = ("/mnt/scanner", "/mnt/scanner/models"),
     };
 
     public static TheoryData<string> Rules => [.. Breaks.Keys];
 
-    [Fact]
-    public void Defaults_Pass()
+    private static AgentOptions Defaults()
     {
-        Assert.True(new AgentOptionsValidator().Validate(null, new AgentOptions()).Succeeded);
+        var options = new AgentOptions();
+        options.ApplyDefaults(underSystemd: false);
+        return options;
+    }
+
+    [Fact]
+    public void Defaults_Pass_AndASiblingOfTheShareIsNotInsideIt()
+    {
+        Assert.True(new AgentOptionsValidator().Validate(null, Defaults()).Succeeded);
+        var sibling = Defaults();
+        (sibling.Share, sibling.Quarantine, sibling.Database) = ("/mnt/scanner", "/mnt/scanner-quarantine", "/mnt/scanner2/edgemed.db");
+        Assert.True(new AgentOptionsValidator().Validate(null, sibling).Succeeded);
     }
 
     [Theory]
     [MemberData(nameof(Rules))]
     public void OneBadValue_FailsNamingItsSetting(string rule)
     {
-        var options = new AgentOptions();
+        var options = Defaults();
         Breaks[rule](options);
         var result = new AgentOptionsValidator().Validate(null, options);
         Assert.True(result.Failed, rule);
@@ -60,6 +73,8 @@ public sealed class AgentOptionsValidatorTests
     [InlineData("fp32")]
     public void Precision_AcceptsInt8Fp32OrAny(string precision)
     {
-        Assert.True(new AgentOptionsValidator().Validate(null, new AgentOptions { Precision = precision }).Succeeded);
+        var options = Defaults();
+        options.Precision = precision;
+        Assert.True(new AgentOptionsValidator().Validate(null, options).Succeeded);
     }
 }

@@ -101,11 +101,15 @@ internal static class AgentCommands
             return 0;
         }
 
+        if (format == "csv")
+        {
+            ResultFormatter.WriteCsv(output, database.Results.SeriesColumns(), rows);
+            return 0;
+        }
+
         foreach (var row in rows)
         {
-            output.WriteLine(format == "csv"
-                ? string.Join(',', row.Values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)))
-                : $"{row["modality"]} {row["description"]}  series …{Tail((string)row["series_instance_uid"]!)}  {row["slice_count"]} slices  → {row["predicted_class"]}  p={Convert.ToDouble(row["max_probability"], CultureInfo.InvariantCulture):F3}"
+            output.WriteLine($"{row["modality"]} {row["description"]}  series …{Tail((string)row["series_instance_uid"]!)}  {row["slice_count"]} slices  → {row["predicted_class"]}  p={Convert.ToDouble(row["max_probability"], CultureInfo.InvariantCulture):F3}"
                   + $"  low_confidence={(Convert.ToInt64(row["low_confidence"], CultureInfo.InvariantCulture) == 1 ? "yes" : "no")}  flags={(row["quality_flags"] is "" ? "none" : row["quality_flags"])}  model={row["model_name"]} {row["model_version"]}  inference {Convert.ToDouble(row["inference_ms"], CultureInfo.InvariantCulture):F0} ms");
         }
 

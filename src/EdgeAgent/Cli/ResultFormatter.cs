@@ -26,13 +26,7 @@ internal static class ResultFormatter
                 output.WriteLine(JsonSerializer.Serialize(records, Indented));
                 break;
             case "csv":
-                var columns = Columns(classes);
-                output.WriteLine(string.Join(',', columns.Select(Csv)));
-                foreach (var record in records)
-                {
-                    output.WriteLine(string.Join(',', columns.Select(c => Csv(Text(record[c])))));
-                }
-
+                WriteCsv(output, Columns(classes), records);
                 break;
             default:
                 output.WriteLine($"{"file",-28} {"series",-14} {"frame",5} {"position",9} {"class",-20} {"p",6} {"entropy",7}");
@@ -82,8 +76,32 @@ internal static class ResultFormatter
         _ => value.ToString() ?? string.Empty,
     };
 
-    private static string Csv(string value) =>
-        value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    /// <summary>
+    /// CSV as RFC 4180 has it: a header, CRLF line ends, fields with commas, quotes or line breaks quoted. A text
+    /// cell a spreadsheet would run as a formula (it starts with = + - @, a tab or CR, and is not a number) gets a
+    /// leading apostrophe: file names and series descriptions come from the scanner and can be made to look like one.
+    /// </summary>
+    public static void WriteCsv(TextWriter output, IReadOnlyList<string> columns, IEnumerable<IReadOnlyDictionary<string, object?>> records)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(columns);
+        ArgumentNullException.ThrowIfNull(records);
+        output.Write(string.Join(',', columns.Select(Csv)) + "\r\n");
+        foreach (var record in records)
+        {
+            output.Write(string.Join(',', columns.Select(c => Csv(Text(record.TryGetValue(c, out var value) ? value : null)))) + "\r\n");
+        }
+    }
+
+    private static string Csv(string value)
+    {
+        if (value.Length > 0 && "=+-@\t\r".Contains(value[0], StringComparison.Ordinal) && !double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out _))
+        {
+            value = "'" + value;
+        }
+
+        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
 
     private static string Shorten(string value, int width) => value.Length <= width ? value : "…" + value[^(width - 1)..];
 

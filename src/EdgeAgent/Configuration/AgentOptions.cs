@@ -41,11 +41,18 @@ public sealed class AgentOptions
     /// <summary>Attempts on one file before it is quarantined; an attempt is recorded before the work, so crashes count.</summary>
     public int MaxAttempts { get; set; } = 2;
 
-    /// <summary>Modalities classified; instances of others are recorded as ignored.</summary>
-    public IList<string> Modalities { get; set; } = ["MR"];
+    /// <summary>The modalities classified when the configuration names none.</summary>
+    public static readonly IReadOnlyList<string> DefaultModalities = ["MR"];
 
-    /// <summary>Slice planes classified (Axial, Coronal, Sagittal, Oblique); other slices are dropped.</summary>
-    public IList<string> Planes { get; set; } = [nameof(SlicePlane.Axial)];
+    /// <summary>The planes classified when the configuration names none.</summary>
+    public static readonly IReadOnlyList<string> DefaultPlanes = [nameof(SlicePlane.Axial)];
+
+    /// <summary>Modalities classified (default MR); instances of others are recorded as ignored. A configured list replaces the default.</summary>
+    // Empty until bound: the configuration binder appends to a pre-filled list, so ["CT"] would have meant MR and CT.
+    public IList<string> Modalities { get; set; } = [];
+
+    /// <summary>Slice planes classified (Axial, Coronal, Sagittal, Oblique; default Axial); other slices are dropped. A configured list replaces the default.</summary>
+    public IList<string> Planes { get; set; } = [];
 
     /// <summary>Decoded slices held by the series assembler; past it the oldest series goes on early (later instances form a later part).</summary>
     public int MaxBufferedSlices { get; set; } = 512;
@@ -109,9 +116,19 @@ public sealed class AgentOptions
         };
     }
 
-    /// <summary>Fills empty paths with the defaults of a checkout (relative to the working folder) or of a systemd service.</summary>
-    public void ApplyDefaultPaths(bool underSystemd)
+    /// <summary>Fills empty lists with their defaults, and empty paths with those of a checkout (relative to the working folder) or of a systemd service.</summary>
+    public void ApplyDefaults(bool underSystemd)
     {
+        if (Modalities.Count == 0)
+        {
+            Modalities = [.. DefaultModalities];
+        }
+
+        if (Planes.Count == 0)
+        {
+            Planes = [.. DefaultPlanes];
+        }
+
         var root = underSystemd ? "/var/lib/edgemed" : Path.GetFullPath("data");
         if (string.IsNullOrWhiteSpace(Database))
         {
@@ -133,6 +150,9 @@ public sealed class AgentOptions
 /// <summary>DICOM reading settings.</summary>
 public sealed class DicomSettings
 {
+    /// <summary>How the device templates' placeholder salt begins; the validator refuses it.</summary>
+    public const string PlaceholderSalt = "CHANGE-ME";
+
     /// <summary>Image SOP classes accepted besides MR, enhanced MR and secondary capture.</summary>
     public IList<string> ExtraSopClasses { get; set; } = [];
 

@@ -45,16 +45,20 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         Check(options.Dicom.DecodeTimeout > TimeSpan.Zero, "EdgeMed:Dicom:DecodeTimeout must be positive.");
         Check(options.Dicom.PlaneToleranceDegrees is > 0 and < 45, "EdgeMed:Dicom:PlaneToleranceDegrees must be between 0 and 45.");
         Check(!string.IsNullOrEmpty(options.Dicom.PatientKeySalt), "EdgeMed:Dicom:PatientKeySalt must not be empty.");
+        Check(!options.Dicom.PatientKeySalt.StartsWith(DicomSettings.PlaceholderSalt, StringComparison.OrdinalIgnoreCase), $"EdgeMed:Dicom:PatientKeySalt is still the template's placeholder ({options.Dicom.PatientKeySalt}); set a secret of this installation's own.");
 
         var pins = new[] { options.Lights.ReadyPin, options.Lights.BusyPin, options.Lights.AlertPin, options.Lights.FaultPin }.Where(p => p >= 0).ToList();
         Check(pins.Distinct().Count() == pins.Count, "EdgeMed:Lights: two lights share one pin.");
         Check(options.Lights.AlertHold >= TimeSpan.Zero, "EdgeMed:Lights:AlertHold must not be negative.");
 
-        if (!string.IsNullOrEmpty(options.Share) && !string.IsNullOrEmpty(options.Quarantine))
+        // What the agent writes must not be inside what it scans: it would read its own database, packages or refusals.
+        if (!string.IsNullOrEmpty(options.Share))
         {
             var share = Path.GetFullPath(options.Share).TrimEnd('/') + "/";
-            var quarantine = Path.GetFullPath(options.Quarantine).TrimEnd('/') + "/";
-            Check(!quarantine.StartsWith(share, StringComparison.Ordinal), "EdgeMed:Quarantine must not be inside the share (it would be scanned).");
+            foreach (var (setting, path) in new[] { ("Quarantine", options.Quarantine), ("Database", options.Database), ("Models", options.Models) })
+            {
+                Check(string.IsNullOrEmpty(path) || !(Path.GetFullPath(path).TrimEnd('/') + "/").StartsWith(share, StringComparison.Ordinal), $"EdgeMed:{setting} must not be inside the share (it would be scanned).");
+            }
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -87,6 +87,9 @@ public sealed class ResultStore
         "SELECT * FROM series WHERE $since IS NULL OR classified_at >= $since ORDER BY classified_at DESC, series_instance_uid",
         null, AsDictionary, ("$since", since is { } t ? Format(t) : null)));
 
+    /// <summary>The columns of <see cref="SeriesRows"/>, in table order (known even when there are no rows).</summary>
+    public IReadOnlyList<string> SeriesColumns() => _database.Locked(c => Query(c, "SELECT name FROM pragma_table_info('series') ORDER BY cid", null, r => r.GetString(0)));
+
     /// <summary>Series classified since <paramref name="since"/>, and how many of them with low confidence.</summary>
     public (long Series, long LowConfidence) CountSeries(DateTimeOffset since) => _database.Locked(c => Query(c,
         "SELECT count(*), coalesce(sum(low_confidence), 0) FROM series WHERE classified_at >= $since", null, r => (r.GetInt64(0), r.GetInt64(1)), ("$since", Format(since))).Single());
