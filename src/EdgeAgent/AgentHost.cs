@@ -25,8 +25,11 @@ internal enum AgentMode
     /// <summary>One-shot classification of given files: pipeline only, files never moved.</summary>
     Classify,
 
-    /// <summary>Database queries (status, results, quarantine).</summary>
+    /// <summary>Database queries (status, results, quarantine list, settings): the database is opened read-only.</summary>
     Query,
+
+    /// <summary>Changes to the ledger by hand (quarantine retry): the database read-write, no pipeline.</summary>
+    Maintenance,
 }
 
 /// <summary>Builds the host of every command: configuration, logging, options, and the components the mode needs.</summary>
@@ -70,8 +73,8 @@ internal static class AgentHost
         builder.Services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();
         builder.Services.AddOptions<AgentOptions>().Bind(builder.Configuration.GetSection(AgentOptions.Section))
             .PostConfigure(o => o.ApplyDefaults(underSystemd)).ValidateOnStart();
-        builder.Services.AddSingleton(sp => AgentDatabase.Open(Options(sp).Database));
-        if (mode != AgentMode.Query)
+        builder.Services.AddSingleton(sp => mode == AgentMode.Query ? AgentDatabase.OpenReadOnly(Options(sp).Database) : AgentDatabase.Open(Options(sp).Database));
+        if (mode is not (AgentMode.Query or AgentMode.Maintenance))
         {
             AddPipeline(builder.Services, mode);
         }

@@ -94,7 +94,7 @@ list.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host => Task
 var ids = new Argument<long[]>("ids") { Description = "Ledger ids from 'quarantine list'", Arity = ArgumentArity.ZeroOrMore };
 var all = new Option<bool>("--all") { Description = "Every quarantined file" };
 var retry = new Command("retry", "Put quarantined files back on the share to be read again") { ids, all };
-retry.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host =>
+retry.SetAction((r, _) => WithHost(r, AgentMode.Maintenance, Overrides(r), host =>
     Task.FromResult(AgentCommands.QuarantineRetry(host, r.GetRequiredValue(ids), r.GetValue(all), Console.Out, Console.Error))));
 var quarantineCommand = new Command("quarantine", "Refused files: list, retry") { list, retry };
 

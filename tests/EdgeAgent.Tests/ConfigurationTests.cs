@@ -1,5 +1,6 @@
 using EdgeMed.EdgeAgent.Cli;
 using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -50,6 +51,7 @@ public sealed class ConfigurationTests : IDisposable
     [Fact]
     public void ResultsSeriesCsv_HasAHeaderEvenWithoutRows()
     {
+        AgentDatabase.Open(_w.Database).Dispose();
         using var host = AgentHost.Build(AgentMode.Query, null, new Dictionary<string, string?> { ["EdgeMed:Database"] = _w.Database });
         var output = new StringWriter();
         Assert.Equal(0, AgentCommands.Results(host, null, "csv", seriesLevel: true, output));

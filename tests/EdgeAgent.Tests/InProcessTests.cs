@@ -125,10 +125,14 @@ public sealed class InProcessTests : IDisposable
         File.Move(refused, target);
         database.Files.SetState(row.Id, FileStates.Quarantined, "not-dicom", "test", target);
 
-        using var host = AgentHost.Build(AgentMode.Query, null, Overrides);
         var output = new StringWriter();
-        Assert.Equal(0, AgentCommands.QuarantineList(host, output));
+        using (var query = AgentHost.Build(AgentMode.Query, null, Overrides))
+        {
+            Assert.Equal(0, AgentCommands.QuarantineList(query, output));
+        }
+
         Assert.Contains("not-dicom", output.ToString(), StringComparison.Ordinal);
+        using var host = AgentHost.Build(AgentMode.Maintenance, null, Overrides);
         Assert.Equal(0, AgentCommands.QuarantineRetry(host, [row.Id], all: false, output, TextWriter.Null));
         Assert.True(File.Exists(refused));
         Assert.Equal(FileStates.Queued, database.Files.Get(row.Id)!.State);

@@ -111,6 +111,50 @@ public sealed class AgentDatabase : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens an existing database for queries only (status, results, quarantine list): it is never created, migrated
+    /// or written, so a query cannot take the running service's write lock, and a wrong path is an error instead of a
+    /// new empty database. WAL readers do not wait for writers, so a technician's open write transaction does not
+    /// block it either.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">There is no database at <paramref name="path"/>.</exception>
+    /// <exception cref="InvalidOperationException">Its schema is not this build's, or it is not a database.</exception>
+    public static AgentDatabase OpenReadOnly(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        if (!File.Exists(full))
+        {
+            throw new FileNotFoundException($"no EdgeMed database at {full} (check --db or EdgeMed:Database)", full);
+        }
+
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        try
+        {
+            connection.Open();
+            Execute(connection, "PRAGMA busy_timeout=10000;");
+            var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), CultureInfo.InvariantCulture);
+            if (version != Migrations.Length)
+            {
+                throw new InvalidOperationException(version > Migrations.Length
+                    ? $"{full} has schema version {version}, newer than this EdgeMed's {Migrations.Length}; use a newer EdgeMed."
+                    : $"{full} has schema version {version}, older than this EdgeMed's {Migrations.Length}; start the agent once to upgrade it.");
+            }
+
+            return new AgentDatabase(connection, full);
+        }
+        catch (SqliteException e)
+        {
+            connection.Dispose();
+            throw new InvalidOperationException($"{full} is not a usable EdgeMed database: {e.Message}", e);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
     private static void Migrate(SqliteConnection connection, string path)
     {
         var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), CultureInfo.InvariantCulture);
