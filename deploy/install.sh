@@ -51,9 +51,9 @@ switch_to() { # switch_to VERSION: the current link, replaced in one rename
   mv -T "$prefix/current.new" "$prefix/current"
 }
 
-start_and_wait() { # start the service; systemd's start of a Type=notify unit returns once READY=1 arrives, or fails
+start_and_wait() { # start_and_wait [SECONDS]: systemd's start of a Type=notify unit returns once READY=1 arrives, or fails
   [ "$start" -eq 1 ] && [ -n "$systemctl_cmd" ] || { say "not started (${systemctl_cmd:+--no-start}${systemctl_cmd:-no systemd here})"; return 0; }
-  timeout "$ready_timeout" "$systemctl_cmd" start edgemed.service
+  timeout "${1:-$ready_timeout}" "$systemctl_cmd" start edgemed.service
 }
 
 backup_database() { # backup_database TAG: the stopped service's database files, kept beside it
@@ -202,6 +202,7 @@ write_unit "$current"
 switch_to "$current"
 rm -f "$prefix/previous"
 restore_database "$current"
-start=1 start_and_wait || die "the previous version $current did not start either; see journalctl -u edgemed"
+# The version that ran before gets the unit's own start timeout (capped), not the new one's READY deadline.
+start=1 start_and_wait 300 || die "the previous version $current did not start either; see journalctl -u edgemed"
 say "rolled back to $current; $version stays in ${prefix#"$root"}/$version for inspection"
 exit 1
