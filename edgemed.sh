@@ -14,6 +14,10 @@ BASE_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0)
 TRAINING_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread fonts-dejavu-core)
 TEST_PACKAGES=(python3-pil systemd)
 
+# The agent's model: the demo runs it and releases carry it. Other packages under models/ (ARN-CNN on MedNIST) are
+# results of their own, not for brain MRI.
+DEFAULT_MODEL="models/iconvnext-tiny-alzheimer"
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 say() { printf '[edgemed] %s\n' "$*" >&2; }
@@ -35,7 +39,7 @@ Usage: ./edgemed.sh COMMAND [ARGS...]
                             int8 post-training quantization with a report
   publish [--rid linux-x64|linux-arm64] [--version V] [--out DIR]
                             a self-contained release tarball for a device (no .NET needed there): dist/edgemed-V-RID.tar.gz
-  demo                      classify the bundled sample DICOM (samples/) with the newest package under models/ and print the results
+  demo                      classify the bundled sample DICOM (samples/) with the shipped model (models/iconvnext-tiny-alzheimer) and print the results
   agent run|classify|status|results|quarantine [...]   the edge agent (./edgemed.sh agent --help)
   summary [DIR]             print "N passed, N failed" from the TRX files of the last test run
 USAGE
@@ -117,13 +121,13 @@ program() {
 # Copies samples/ into a temporary share, runs the agent until every file is finished, prints the series results.
 demo() {
   ensure_built EdgeAgent
-  local models="$ROOT/models" agent; agent="$(exe_of EdgeAgent)"
-  compgen -G "$models/*/manifest.json" >/dev/null || die "no model package under models/ (expected e.g. models/<name>/manifest.json)"
+  local models="$ROOT/$DEFAULT_MODEL" agent; agent="$(exe_of EdgeAgent)"
+  [ -f "$models/manifest.json" ] || die "no model package at $DEFAULT_MODEL (expected $DEFAULT_MODEL/manifest.json)"
   local work; work="$(mktemp -d -t edgemed-demo.XXXXXX)"
   mkdir -p "$work/share"
   cp -r "$ROOT/samples/." "$work/share/"
   rm -f "$work/share/NOTICE.md"
-  say "demo: $(find "$work/share" -type f | wc -l) sample DICOM files in $work/share; newest model package under models/"
+  say "demo: $(find "$work/share" -type f | wc -l) sample DICOM files in $work/share; model $DEFAULT_MODEL"
   EDGEMED__SCANINTERVAL=00:00:01 EDGEMED__SETTLETIME=00:00:00.500 EDGEMED__SERIESQUIETPERIOD=00:00:02 \
     "$agent" run --share "$work/share" --models "$models" --db "$work/edgemed.db" --quarantine "$work/quarantine" --stop-when-idle \
     || die "the agent failed (log above)"
@@ -176,7 +180,7 @@ publish() {
     -o "$tree/app" -nologo -v quiet -clp:ErrorsOnly >&2
   rm -f "$tree/app/libgdcmsharpglue.so" "$tree/app/"*.pdb "$tree/app/EdgeMed.DicomIngest" "$tree/app/EdgeMed.DicomIngest.runtimeconfig.json" "$tree/app/EdgeMed.DicomIngest.deps.json"
   mkdir -p "$tree/models"
-  for package in "$ROOT"/models/*/; do [ -f "$package/manifest.json" ] && cp -r "$package" "$tree/models/"; done
+  cp -r "$ROOT/$DEFAULT_MODEL" "$tree/models/"
   cp -r "$ROOT/deploy/devices" "$tree/devices"
   cp "$ROOT/deploy/edgemed.service" "$ROOT/deploy/install.sh" "$ROOT/deploy/uninstall.sh" "$ROOT/deploy/README.md" "$tree/"
   printf 'version=%s\nrid=%s\ncommit=%s\nbuilt=%s\n' "$version" "$rid" "$(git -C "$ROOT" rev-parse HEAD)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$tree/VERSION"
