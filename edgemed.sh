@@ -148,8 +148,14 @@ publish() {
   local rid version out
   case "$(uname -m)" in aarch64) rid=linux-arm64 ;; *) rid=linux-x64 ;; esac
   out="$ROOT/dist"
-  version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' "$ROOT/Directory.Build.props")-$(git -C "$ROOT" rev-parse --short=7 HEAD)"
-  [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] || version="$version-dirty"
+  # The version names the commit when this is a git checkout (a fresh machine may have no git: then --version).
+  local commit=unknown
+  version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' "$ROOT/Directory.Build.props")"
+  if command -v git >/dev/null && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    commit="$(git -C "$ROOT" rev-parse HEAD)"
+    version="$version-${commit:0:7}"
+    [ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ] || version="$version-dirty"
+  fi
   while [ $# -gt 0 ]; do
     case "$1" in
       --rid) rid="${2:?--rid needs linux-x64 or linux-arm64}"; shift 2 ;;
@@ -183,7 +189,7 @@ publish() {
   cp -r "$ROOT/$DEFAULT_MODEL" "$tree/models/"
   cp -r "$ROOT/deploy/devices" "$tree/devices"
   cp "$ROOT/deploy/edgemed.service" "$ROOT/deploy/install.sh" "$ROOT/deploy/uninstall.sh" "$ROOT/deploy/README.md" "$tree/"
-  printf 'version=%s\nrid=%s\ncommit=%s\nbuilt=%s\n' "$version" "$rid" "$(git -C "$ROOT" rev-parse HEAD)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$tree/VERSION"
+  printf 'version=%s\nrid=%s\ncommit=%s\nbuilt=%s\n' "$version" "$rid" "$commit" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$tree/VERSION"
   mkdir -p "$out"
   tar -C "$stage" --owner=0 --group=0 -czf "$out/$name.tar.gz" "$name"
   (cd "$out" && sha256sum "$name.tar.gz" > "$name.tar.gz.sha256")
