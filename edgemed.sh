@@ -177,11 +177,12 @@ publish() {
   # A build of its own (--artifacts-path): the checkout's bin/ and obj/, and tests running from them, stay as they are.
   # Not ReadyToRun, for now: it took start to READY from 1.40 to 1.27 s here (eng/start-to-ready.py, x64, +5 MB), but
   # the arm64 cross-publish then fails on the referenced DicomIngest program (NETSDK1047). No trimming: configuration
-  # binding and JSON use reflection.
+  # binding and JSON use reflection. No build servers left behind (-nodeReuse:false, no shared compiler): they would
+  # keep the caller's output pipes open after publish returns.
   # The agent is its own decoder process (DecoderWorkerHostAttribute), so the referenced DicomIngest program's host
   # files, which the SDK brings in two flavours (NETSDK1152), are not needed: either is accepted, then removed.
   dotnet publish "$ROOT/src/EdgeAgent/EdgeMed.EdgeAgent.csproj" -c Release -r "$rid" --self-contained --artifacts-path "$stage/artifacts" \
-    -p:ErrorOnDuplicatePublishOutputFiles=false \
+    -p:ErrorOnDuplicatePublishOutputFiles=false -nodeReuse:false -p:UseSharedCompilation=false \
     -p:Version="$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' "$ROOT/Directory.Build.props")" -p:InformationalVersion="$version" \
     -o "$tree/app" -nologo -v quiet -clp:ErrorsOnly >&2
   rm -f "$tree/app/libgdcmsharpglue.so" "$tree/app/"*.pdb "$tree/app/EdgeMed.DicomIngest" "$tree/app/EdgeMed.DicomIngest.runtimeconfig.json" "$tree/app/EdgeMed.DicomIngest.deps.json"

@@ -6,9 +6,11 @@ namespace EdgeMed.EdgeAgent;
 /// Log messages of the agent (event ids 3000–3999: 30xx service, 31xx share, 32xx reader, 33xx assembler,
 /// 34xx classifier, 35xx models, 36xx lights, 37xx disk). Files are named by ledger id, never by path: scanner exports
 /// often name folders after patients. `agent quarantine list` and the database give paths to those allowed to see them.
+/// Series UIDs appear shortened (<see cref="ShortUid"/>): in full they often carry the scan's date and the scanner's serial.
 /// </summary>
 internal static partial class Log
 {
+
     [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Agent starting: share {Share}, models {Models}, database {Database}; {Unfinished} unfinished files from before are taken up again")]
     internal static partial void AgentStarting(ILogger logger, string share, string models, string database, long unfinished);
 
@@ -40,7 +42,7 @@ internal static partial class Log
     internal static partial void WatcherUnavailable(ILogger logger, string error);
 
     [LoggerMessage(EventId = 3200, Level = LogLevel.Debug, Message = "File {FileId} read: series {SeriesUid}, {SliceCount} slices, {ElapsedMs:F1} ms")]
-    internal static partial void FileAccepted(ILogger logger, long fileId, string seriesUid, int sliceCount, double elapsedMs);
+    internal static partial void FileAccepted(ILogger logger, long fileId, ShortUid seriesUid, int sliceCount, double elapsedMs);
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "File {FileId} is a duplicate ({Reason}, first seen as file {OriginalId}); not classified again")]
     internal static partial void FileDuplicate(ILogger logger, long fileId, string reason, long originalId);
@@ -58,13 +60,13 @@ internal static partial class Log
     internal static partial void FileVanished(ILogger logger, long fileId);
 
     [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Series {SeriesUid} passed on before its quiet period: {Buffered} slices buffered; later instances form a later part")]
-    internal static partial void SeriesFlushedEarly(ILogger logger, string seriesUid, int buffered);
+    internal static partial void SeriesFlushedEarly(ILogger logger, ShortUid seriesUid, int buffered);
 
     [LoggerMessage(EventId = 3400, Level = LogLevel.Information, Message = "Series {SeriesUid}: {SliceCount} slices ({NewSlices} new) → {Class} p={Confidence:F3} low_confidence={LowConfidence} flags={Flags} normalize {NormalizeMs:F0} ms, inference {InferenceMs:F0} ms, model {Model}")]
-    internal static partial void SeriesClassified(ILogger logger, string seriesUid, int sliceCount, int newSlices, string @class, double confidence, bool lowConfidence, string flags, double normalizeMs, double inferenceMs, string model);
+    internal static partial void SeriesClassified(ILogger logger, ShortUid seriesUid, int sliceCount, int newSlices, string @class, double confidence, bool lowConfidence, string flags, double normalizeMs, double inferenceMs, string model);
 
     [LoggerMessage(EventId = 3401, Level = LogLevel.Error, Message = "Series {SeriesUid} failed: {Error}; its files will be read again")]
-    internal static partial void SeriesFailed(ILogger logger, string seriesUid, string error);
+    internal static partial void SeriesFailed(ILogger logger, ShortUid seriesUid, string error);
 
     [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Model {Name} {Version} loaded (sha256 {Sha256}, {Precision}, {Classes} classes) on {Provider}")]
     internal static partial void ModelLoaded(ILogger logger, string name, string version, string sha256, string precision, int classes, EdgeMed.Onnx.Runtime.ExecutionProvider provider);
@@ -89,4 +91,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3701, Level = LogLevel.Information, Message = "Intake resumed: {FreeMb} MB free (watermark {MinimumMb} MB)")]
     internal static partial void IntakeResumed(ILogger logger, long freeMb, long minimumMb);
+}
+
+/// <summary>A UID as log lines show it: its last 12 characters, as <c>results --format table</c> does (shortened only when a line is written).</summary>
+internal readonly record struct ShortUid(string Uid)
+{
+    public override string ToString() => Uid.Length <= 12 ? Uid : "…" + Uid[^12..];
 }

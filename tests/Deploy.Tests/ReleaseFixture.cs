@@ -89,7 +89,8 @@ public sealed class ReleaseFixture : IDisposable
             return (-1, $"{file} did not finish within {timeout}:\n{output}");
         }
 
-        process.WaitForExit();
+        // And its output, but not forever: a daemon it left behind (an MSBuild node) may hold the pipes open.
+        process.WaitForExitAsync().Wait(TimeSpan.FromSeconds(30));
         lock (output)
         {
             return (process.ExitCode, output.ToString());

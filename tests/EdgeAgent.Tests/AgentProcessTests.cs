@@ -17,7 +17,8 @@ public sealed class AgentProcessTests : IDisposable
     public void ShareToDatabase_ClassifiesSeriesQuarantinesBadFilesAndSkipsTemporaryOnes()
     {
         TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
-        _w.Drop(AgentWorkspace.GeSlices(6), "ge");
+        // Scanner exports name folders after patients: the log must name neither the folder nor the series in full.
+        _w.Drop(AgentWorkspace.GeSlices(6), "DOE^JANE_19500101");
         _w.Drop([Path.Combine(AppContext.BaseDirectory, "Fixtures", "decoder-crash.dcm")], "poison");
         File.WriteAllText(Path.Combine(_w.Share, "notes.txt"), "not DICOM");
         File.WriteAllText(Path.Combine(_w.Share, "upload.dcm.part"), "still copying");
@@ -49,6 +50,10 @@ public sealed class AgentProcessTests : IDisposable
         Assert.True(File.Exists((string)poison["quarantine_path"]!));
         Assert.False(File.Exists(Path.Combine(_w.Share, "poison", "decoder-crash.dcm")));
         Assert.DoesNotContain("Exception", agent.Log, StringComparison.Ordinal);
+        var seriesUid = (string)series["series_instance_uid"]!;
+        Assert.Contains(seriesUid[^12..], agent.Log, StringComparison.Ordinal); // named, shortened
+        Assert.DoesNotContain(seriesUid, agent.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("DOE^JANE", agent.Log, StringComparison.Ordinal);
     }
 
     [Fact]

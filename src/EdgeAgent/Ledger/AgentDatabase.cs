@@ -90,7 +90,21 @@ public sealed class AgentDatabase : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        // Owner-only, whatever the umask: the ledger holds file paths (often patients' names) and results. SQLite gives
+        // its -wal and -shm files the database file's mode.
+        Share.OwnerOnly.CreateDirectory(Path.GetDirectoryName(full)!);
+        if (!File.Exists(full))
+        {
+            try
+            {
+                using var created = new FileStream(full, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+            }
+            catch (IOException) when (File.Exists(full))
+            {
+                // created by another process meanwhile: its own
+            }
+        }
+
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
         try
         {

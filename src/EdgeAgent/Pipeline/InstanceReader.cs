@@ -167,7 +167,7 @@ public sealed class InstanceReader
         }
 
         _health.FileRead();
-        Log.FileAccepted(_logger, file.Id, m.SeriesInstanceUid, slices.Count, readMs);
+        Log.FileAccepted(_logger, file.Id, new ShortUid(m.SeriesInstanceUid), slices.Count, readMs);
         return new ReadInstance(candidate, file.Id, m, slices, readMs, Stopwatch.GetTimestamp());
     }
 

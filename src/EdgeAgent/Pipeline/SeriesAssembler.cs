@@ -69,7 +69,7 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, int maxBufferedSlices,
             while (_buffered > maxBufferedSlices && _pending.Count > 0)
             {
                 var oldest = _pending.MinBy(p => p.Value.LastArrival).Key;
-                Log.SeriesFlushedEarly(logger, oldest, _buffered);
+                Log.SeriesFlushedEarly(logger, new ShortUid(oldest), _buffered);
                 await EmitAsync(oldest, output, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -56,7 +56,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         {
             // Unexpected: leave the files to be read again; the attempt stays counted, so a file that keeps failing ends in quarantine.
             health.StorageFailed = e is Microsoft.Data.Sqlite.SqliteException or IOException;
-            Log.SeriesFailed(logger, series.SeriesInstanceUid, e.Message);
+            Log.SeriesFailed(logger, new ShortUid(series.SeriesInstanceUid), e.Message);
             foreach (var instance in series.Instances)
             {
                 database.Files.SetState(instance.FileId, FileStates.Queued, FileReasons.SeriesFailed, e.Message);
@@ -115,7 +115,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs));
         var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices));
         health.StorageFailed = false;
-        Log.SeriesClassified(logger, series.SeriesInstanceUid, summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
+        Log.SeriesClassified(logger, new ShortUid(series.SeriesInstanceUid), summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
             summary.LowConfidence, summary.QualityFlags.Length == 0 ? "none" : summary.QualityFlags, batch.NormalizeMs, batch.InferenceMs, model.Identity.Name);
         return summary;
     }

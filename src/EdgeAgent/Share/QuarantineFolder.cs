@@ -38,7 +38,8 @@ public sealed class QuarantineFolder(string folder, string? share, bool moveFile
     {
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+            // Owner-only: refused files are patient data, and their folder names may be patients' names.
+            OwnerOnly.CreateDirectory(Path.GetDirectoryName(destination)!);
             File.Move(path, destination);
             return true;
         }

@@ -136,7 +136,8 @@ public sealed class ShareScanner : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.ShareListFailed(_logger, _share, e.Message);
+            // The exception's message names the folder that failed: often a patient's name. Its kind and code only.
+            Log.ShareListFailed(_logger, _share, $"{e.GetType().Name} 0x{e.HResult:X8}");
             return Directory.Exists(_share);
         }
 
