@@ -99,7 +99,7 @@ retry.SetAction((r, _) => WithHost(r, AgentMode.Maintenance, Overrides(r), host 
 var quarantineCommand = new Command("quarantine", "Refused files: list, retry") { list, retry };
 
 var benchInput = new Argument<string>("input") { Description = "Folder of DICOM files (e.g. samples/)" };
-var benchModels = new Option<string>("--models") { Description = "A package or a folder of packages (the newest valid one is used)", DefaultValueFactory = _ => "models" };
+var benchModels = new Option<string>("--models") { Description = "A package or a folder of packages (the newest valid one is used)", DefaultValueFactory = _ => EdgeMed.EdgeAgent.Configuration.AgentOptions.ShippedModel };
 var rounds = new Option<int>("--rounds") { Description = "Alternating bare/pipeline rounds", DefaultValueFactory = _ => 3 };
 var threads = new Option<int>("--threads") { Description = "Intra-op threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 8 };

@@ -17,7 +17,7 @@ public sealed class AgentOptions
     /// <summary>The scanner's share (a local folder, CIFS or NFS mount) watched for DICOM files.</summary>
     public string Share { get; set; } = string.Empty;
 
-    /// <summary>Folder of model packages; the newest valid one is used. Empty: <c>./models</c>, or <c>/var/lib/edgemed/models</c> under systemd.</summary>
+    /// <summary>Folder of model packages (the newest valid one is used), or one package. Empty: the shipped <c>./models/iconvnext-tiny-alzheimer</c> in a checkout (other packages there are not for brain MRI), or <c>/var/lib/edgemed/models</c> under systemd.</summary>
     public string Models { get; set; } = string.Empty;
 
     /// <summary>The SQLite database. Empty: <c>./data/edgemed.db</c>, or <c>/var/lib/edgemed/edgemed.db</c> under systemd.</summary>
@@ -40,6 +40,9 @@ public sealed class AgentOptions
 
     /// <summary>Attempts on one file before it is quarantined; an attempt is recorded before the work, so crashes count.</summary>
     public int MaxAttempts { get; set; } = 2;
+
+    /// <summary>The shipped model package, relative to a checkout.</summary>
+    public const string ShippedModel = "models/iconvnext-tiny-alzheimer";
 
     /// <summary>The modalities classified when the configuration names none.</summary>
     public static readonly IReadOnlyList<string> DefaultModalities = ["MR"];
@@ -137,7 +140,7 @@ public sealed class AgentOptions
 
         if (string.IsNullOrWhiteSpace(Models))
         {
-            Models = underSystemd ? Path.Combine(root, "models") : Path.GetFullPath("models");
+            Models = underSystemd ? Path.Combine(root, "models") : Path.GetFullPath(ShippedModel);
         }
 
         if (string.IsNullOrWhiteSpace(Quarantine))
