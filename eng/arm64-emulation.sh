@@ -2,24 +2,25 @@
 # Prepares this x86-64 Debian 12 machine to run the linux-arm64 release under qemu-user: qemu-aarch64, an arm64
 # sysroot unpacked from Debian's arm64 packages (libc, libstdc++, GDCM and its glue, libjpeg-turbo; nothing is
 # installed as a package), and a binfmt_misc entry so the agent's decoder child (an arm64 program it starts itself)
-# runs under qemu too. Idempotent; needs root. Prints the sysroot; run programs with QEMU_LD_PREFIX=<sysroot>.
+# runs under qemu too. Idempotent; needs root (or sudo without a password) for apt, dpkg and binfmt_misc. Prints the sysroot; run programs with QEMU_LD_PREFIX=<sysroot>.
 #   eng/arm64-emulation.sh [DIR]      (default /var/tmp/edgemed-arm64; about 8 MB of packages)
 set -euo pipefail
 dir="${1:-/var/tmp/edgemed-arm64}"
 packages=(libc6 libgcc-s1 libstdc++6 zlib1g libssl3 libuuid1 libexpat1 libjson-c5 libopenjp2-7 libcharls2 libsocket++1
   libgdcm3.0 libgdcm-cil libturbojpeg0)
 log() { printf '[arm64] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
 
 command -v qemu-aarch64 >/dev/null || {
   log "installing qemu-user"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-user >/dev/null
 }
 
 if [ ! -e "$dir/sysroot/lib/ld-linux-aarch64.so.1" ]; then
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     log "adding Debian's arm64 package lists (dpkg --add-architecture arm64)"
-    dpkg --add-architecture arm64
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root dpkg --add-architecture arm64
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   fi
   rm -rf "$dir/debs" "$dir/sysroot.partial"
   mkdir -p "$dir/debs" "$dir/sysroot.partial"
@@ -32,9 +33,10 @@ if [ ! -e "$dir/sysroot/lib/ld-linux-aarch64.so.1" ]; then
 fi
 
 if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
-  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [ -e /proc/sys/fs/binfmt_misc/register ] || as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   # The arm64 ELF header (e_machine 0xb7) -> qemu-aarch64; the same entry Debian's qemu-user-binfmt registers.
-  printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64:' > /proc/sys/fs/binfmt_misc/register
+  printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64:' |
+    as_root tee /proc/sys/fs/binfmt_misc/register >/dev/null
   log "registered qemu-aarch64 with binfmt_misc"
 fi
 echo "$dir/sysroot"
