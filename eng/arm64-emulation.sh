@@ -36,7 +36,8 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   [ -e /proc/sys/fs/binfmt_misc/register ] || as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   # The arm64 ELF header (e_machine 0xb7) -> qemu-aarch64; the same entry Debian's qemu-user-binfmt registers.
   printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64:' |
-    as_root tee /proc/sys/fs/binfmt_misc/register >/dev/null
-  log "registered qemu-aarch64 with binfmt_misc"
+    as_root tee /proc/sys/fs/binfmt_misc/register >/dev/null 2>&1 ||
+    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || { log "could not register qemu-aarch64 with binfmt_misc"; exit 1; } # (another run may have won)
+  log "qemu-aarch64 registered with binfmt_misc"
 fi
 echo "$dir/sysroot"
