@@ -105,24 +105,11 @@ public sealed class AgentDatabase : IDisposable
             }
         }
 
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Pooling = false }.ToString());
-        try
+        return Connect(full, SqliteOpenMode.ReadWriteCreate, connection =>
         {
-            connection.Open();
             Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
             Migrate(connection, full);
-            return new AgentDatabase(connection, full);
-        }
-        catch (SqliteException e)
-        {
-            connection.Dispose();
-            throw new InvalidOperationException($"{full} is not a usable EdgeMed database: {e.Message}", e);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>
@@ -142,19 +129,27 @@ public sealed class AgentDatabase : IDisposable
             throw new FileNotFoundException($"no EdgeMed database at {full} (check --db or EdgeMed:Database)", full);
         }
 
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-        try
+        return Connect(full, SqliteOpenMode.ReadOnly, connection =>
         {
-            connection.Open();
             Execute(connection, "PRAGMA busy_timeout=10000;");
-            var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), CultureInfo.InvariantCulture);
+            var version = SchemaVersionOf(connection);
             if (version != Migrations.Length)
             {
                 throw new InvalidOperationException(version > Migrations.Length
                     ? $"{full} has schema version {version}, newer than this EdgeMed's {Migrations.Length}; use a newer EdgeMed."
                     : $"{full} has schema version {version}, older than this EdgeMed's {Migrations.Length}; start the agent once to upgrade it.");
             }
+        });
+    }
 
+    /// <summary>Opens one connection, prepares it, and wraps SQLite's refusal (not a database, locked) in one message.</summary>
+    private static AgentDatabase Connect(string full, SqliteOpenMode mode, Action<SqliteConnection> prepare)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = mode, Pooling = false }.ToString());
+        try
+        {
+            connection.Open();
+            prepare(connection);
             return new AgentDatabase(connection, full);
         }
         catch (SqliteException e)
@@ -169,9 +164,11 @@ public sealed class AgentDatabase : IDisposable
         }
     }
 
+    private static int SchemaVersionOf(SqliteConnection connection) => Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), CultureInfo.InvariantCulture);
+
     private static void Migrate(SqliteConnection connection, string path)
     {
-        var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), CultureInfo.InvariantCulture);
+        var version = SchemaVersionOf(connection);
         if (version > Migrations.Length)
         {
             throw new InvalidOperationException($"{path} has schema version {version}, newer than this EdgeMed's {Migrations.Length}; use a newer EdgeMed or another database.");
