@@ -127,6 +127,32 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task InitFromAnotherClassCount_CarriesTheBackboneOver_AndLeavesTheClassifierFresh()
+    {
+        // Pre-training on MedNIST (6 classes) then fine-tuning on the Alzheimer slices (4): the backbone's tensors
+        // are copied, the 6-row classifier is skipped by name, and a checkpoint of another architecture is refused.
+        var result = await Trainer.PythonAsync(
+            "import torch, edgemed_worker as w\n" +
+            "torch.manual_seed(1); source = w.build_model('iconvnext-tiny', 6)\n" +
+            "torch.manual_seed(2); target = w.build_model('iconvnext-tiny', 4); fresh = target.head.weight.clone()\n" +
+            "loaded, skipped, unexpected = w.load_init(target, {'model': source.state_dict()})\n" +
+            "assert skipped == ['head.bias', 'head.weight'], skipped\n" +
+            "assert not unexpected, unexpected\n" +
+            "assert torch.equal(target.features[0][0].weight, source.features[0][0].weight)\n" +
+            "assert torch.equal(target.fc.weight, source.fc.weight)\n" +
+            "assert torch.equal(target.head.weight, fresh)\n" +
+            "try:\n" +
+            "    w.load_init(target, w.build_model('base-cnn', 4).state_dict()); print('accepted')\n" +
+            "except ValueError as e:\n" +
+            "    print('refused')\n" +
+            "print(len(loaded))");
+        var lines = result.Trim().Split('\n');
+        output.WriteLine(string.Join(" | ", lines));
+        Assert.Equal("refused", lines[0]);
+        Assert.True(int.Parse(lines[1], CultureInfo.InvariantCulture) > 100, "the backbone's tensors are loaded");
+    }
+
+    [Fact]
     public async Task StrongAugmentation_IsSeeded_KeepsTheIntensityRange_AndMovesTheImage()
     {
         var result = await Trainer.PythonAsync(

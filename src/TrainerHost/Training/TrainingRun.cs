@@ -233,6 +233,11 @@ internal static class TrainingRun
             case "teacher":
                 ui.Line(string.Create(inv, $"teacher {e.GetProperty("arch").GetString()}: validation accuracy {Number(e, "val_accuracy")}; distillation weight {e.GetProperty("weight").GetDouble()}, temperature {e.GetProperty("temperature").GetDouble()}"));
                 break;
+            case "init":
+                var skipped = e.GetProperty("skipped").EnumerateArray().Select(s => s.GetString()).ToArray();
+                ui.Line($"initial weights: {e.GetProperty("loaded").GetInt32()} tensors loaded" + (skipped.Length == 0 ? "" :
+                    $"; {skipped.Length} left fresh because their shape differs ({string.Join(", ", skipped)})"));
+                break;
             case "resumed":
                 ui.Line($"resumed after epoch {e.GetProperty("epoch").GetInt32()}");
                 break;

@@ -326,6 +326,23 @@ def lr_factor(step, total_steps, warmup_steps, schedule):
     return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def load_init(model, state):
+    """Initial weights from a checkpoint or state dict: every tensor whose name and shape match is copied; the rest
+    keep their fresh initialization. Shapes differ where the class count does (pre-training on MedNIST's six classes,
+    fine-tuning on four), so the classifier starts fresh and the backbone carries over. Returns (loaded names,
+    skipped names, unexpected names)."""
+    state = state.get("model", state)
+    own = model.state_dict()
+    loaded = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    skipped = sorted(k for k, v in state.items() if k in own and own[k].shape != v.shape)
+    unexpected = sorted(k for k in state if k not in own)
+    if len(loaded) < len(own) / 2:
+        raise ValueError(f"--init: only {len(loaded)} of the model's {len(own)} tensors match by name and shape "
+                         "(is it a checkpoint of another --arch?)")
+    model.load_state_dict(loaded, strict=False)
+    return sorted(loaded), skipped, unexpected
+
+
 def build_model(name, classes, drop_path=0.0):
     arch = ARCHITECTURES[name]
     if drop_path > 0:
@@ -419,10 +436,8 @@ def train(cfg):
         raise ValueError("the training split is empty")
 
     if cfg.get("init"):
-        state = torch.load(cfg["init"], map_location="cpu")
-        state = state.get("model", state)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        emit("init", path=cfg["init"], missing=len(missing), unexpected=len(unexpected))
+        loaded, skipped, unexpected = load_init(model, torch.load(cfg["init"], map_location="cpu"))
+        emit("init", path=cfg["init"], loaded=len(loaded), skipped=skipped, unexpected=len(unexpected))
 
     weights = None
     if cfg.get("class_weights"):
