@@ -73,7 +73,9 @@ internal static class AgentHost
         builder.Services.AddSingleton<IValidateOptions<AgentOptions>, AgentOptionsValidator>();
         builder.Services.AddOptions<AgentOptions>().Bind(builder.Configuration.GetSection(AgentOptions.Section))
             .PostConfigure(o => o.ApplyDefaults(underSystemd)).ValidateOnStart();
-        builder.Services.AddSingleton(sp => mode == AgentMode.Query ? AgentDatabase.OpenReadOnly(Options(sp).Database) : AgentDatabase.Open(Options(sp).Database));
+        builder.Services.AddSingleton(sp => mode == AgentMode.Query
+            ? AgentDatabase.OpenReadOnly(Options(sp).Database)
+            : AgentDatabase.Open(Options(sp).Database, new LockPatience(Options(sp).DatabaseBusyTimeout, Logger(sp, "Database"))));
         if (mode is not (AgentMode.Query or AgentMode.Maintenance))
         {
             AddPipeline(builder.Services, mode);
@@ -88,7 +90,7 @@ internal static class AgentHost
 
     private static void AddPipeline(IServiceCollection services, AgentMode mode)
     {
-        services.AddSingleton<AgentHealth>();
+        services.AddSingleton(sp => new AgentHealth { StallTimeout = Options(sp).StallTimeout });
         services.AddSingleton(sp => new DicomReader(Options(sp).ToIngestOptions(), DecoderIsolation.SeparateProcess, Logger(sp, "Dicom")));
         services.AddSingleton(sp => new ModelCatalog(Options(sp).Models, Options(sp), sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Models")));
         services.AddSingleton(sp => new QuarantineFolder(Options(sp).Quarantine, mode == AgentMode.Service ? Options(sp).Share : null, moveFiles: mode == AgentMode.Service));

@@ -4,21 +4,22 @@ namespace EdgeMed.EdgeAgent;
 
 /// <summary>
 /// Log messages of the agent (event ids 3000–3999: 30xx service, 31xx share, 32xx reader, 33xx assembler,
-/// 34xx classifier, 35xx models, 36xx lights, 37xx disk). Files are named by ledger id, never by path: scanner exports
+/// 34xx classifier, 35xx models, 36xx lights, 37xx disk, 38xx database). Files are named by ledger id, never by path,
+/// and the share by its setting's name, never its path: scanner exports
 /// often name folders after patients. `agent quarantine list` and the database give paths to those allowed to see them.
 /// Series UIDs appear shortened (<see cref="ShortUid"/>): in full they often carry the scan's date and the scanner's serial.
 /// </summary>
 internal static partial class Log
 {
 
-    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Agent starting: share {Share}, models {Models}, database {Database}; {Unfinished} unfinished files from before are taken up again")]
-    internal static partial void AgentStarting(ILogger logger, string share, string models, string database, long unfinished);
+    [LoggerMessage(EventId = 3000, Level = LogLevel.Information, Message = "Agent starting: models {Models}, database {Database}; {Unfinished} unfinished files from before are taken up again")]
+    internal static partial void AgentStarting(ILogger logger, string models, string database, long unfinished);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Agent stopped: {FilesRead} files read, {SeriesStored} series stored; unfinished work stays in the ledger")]
     internal static partial void AgentStopped(ILogger logger, long filesRead, long seriesStored);
 
-    [LoggerMessage(EventId = 3002, Level = LogLevel.Critical, Message = "Agent pipeline failed; exiting so systemd restarts it (the ledger resumes the work)")]
-    internal static partial void AgentFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Critical, Message = "Agent failed ({Kind}: {Error}); exiting so systemd restarts it (the ledger resumes the work)")]
+    internal static partial void AgentFailed(ILogger logger, string kind, string error);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "No usable model package in {Models}: series are read and wait until one is dropped in")]
     internal static partial void NoModel(ILogger logger, string models);
@@ -29,14 +30,14 @@ internal static partial class Log
     [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "CPU {Architecture}, {Cores} cores; int8 dot-product instructions: {Int8DotProduct} ({Instructions})")]
     internal static partial void CpuDescribed(ILogger logger, System.Runtime.InteropServices.Architecture architecture, int cores, bool int8DotProduct, string instructions);
 
-    [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "Share {Share} is unavailable; scanning on until it returns")]
-    internal static partial void ShareUnavailable(ILogger logger, string share);
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "The share (EdgeMed:Share) is unavailable; scanning on until it returns")]
+    internal static partial void ShareUnavailable(ILogger logger);
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Share {Share} is available")]
-    internal static partial void ShareAvailable(ILogger logger, string share);
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "The share (EdgeMed:Share) is available")]
+    internal static partial void ShareAvailable(ILogger logger);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Listing share {Share} failed: {Error}")]
-    internal static partial void ShareListFailed(ILogger logger, string share, string error);
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Listing the share failed: {Error}")]
+    internal static partial void ShareListFailed(ILogger logger, string error);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "File-system events unavailable ({Error}); periodic scans only")]
     internal static partial void WatcherUnavailable(ILogger logger, string error);
@@ -91,6 +92,12 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3701, Level = LogLevel.Information, Message = "Intake resumed: {FreeMb} MB free (watermark {MinimumMb} MB)")]
     internal static partial void IntakeResumed(ILogger logger, long freeMb, long minimumMb);
+
+    [LoggerMessage(EventId = 3800, Level = LogLevel.Warning, Message = "The database is locked by another program (sqlite3, a backup?); waiting up to {TimeoutSeconds:F0} s (EdgeMed:DatabaseBusyTimeout)")]
+    internal static partial void DatabaseLocked(ILogger logger, double timeoutSeconds);
+
+    [LoggerMessage(EventId = 3801, Level = LogLevel.Information, Message = "The database lock was released after {WaitedSeconds:F1} s; work goes on")]
+    internal static partial void DatabaseLockReleased(ILogger logger, double waitedSeconds);
 }
 
 /// <summary>A UID as log lines show it: its last 12 characters, as <c>results --format table</c> does (shortened only when a line is written).</summary>

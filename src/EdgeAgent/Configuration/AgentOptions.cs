@@ -41,6 +41,18 @@ public sealed class AgentOptions
     /// <summary>Attempts on one file before it is quarantined; an attempt is recorded before the work, so crashes count.</summary>
     public int MaxAttempts { get; set; } = 2;
 
+    /// <summary>
+    /// How long a database write waits out another program's lock (a technician's <c>sqlite3</c>, a backup) before the
+    /// agent gives up and exits for systemd to restart it.
+    /// </summary>
+    public TimeSpan DatabaseBusyTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long a stage may work on one item without progress before the agent counts itself stalled: the watchdog is
+    /// then no longer fed (systemd restarts the service), and the fault light and STATUS say which stage.
+    /// </summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The shipped model package, relative to a checkout.</summary>
     public const string ShippedModel = "models/iconvnext-tiny-alzheimer";
 

@@ -24,6 +24,10 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         Check(options.SeriesQuietPeriod >= TimeSpan.Zero, "EdgeMed:SeriesQuietPeriod must not be negative.");
         Check(options.ModelScanInterval > TimeSpan.Zero, "EdgeMed:ModelScanInterval must be positive.");
         Check(options.MaxAttempts is >= 1 and <= 10, "EdgeMed:MaxAttempts must be between 1 and 10.");
+        Check(options.DatabaseBusyTimeout >= TimeSpan.FromSeconds(1), "EdgeMed:DatabaseBusyTimeout must be at least one second (e.g. 00:05:00).");
+        // A stage that waits legitimately (for the database, for the decoder) must not be mistaken for a stalled one.
+        Check(options.StallTimeout > options.DatabaseBusyTimeout && options.StallTimeout > options.Dicom.DecodeTimeout,
+            "EdgeMed:StallTimeout must be longer than EdgeMed:DatabaseBusyTimeout and EdgeMed:Dicom:DecodeTimeout.");
         Check(options.MaxBufferedSlices >= 1, "EdgeMed:MaxBufferedSlices must be at least 1.");
         Check(options.BatchSize is >= 1 and <= 256, "EdgeMed:BatchSize must be between 1 and 256.");
         Check(options.IntraOpThreads is >= 0 and <= 256, "EdgeMed:IntraOpThreads must be 0 (one per core) or a thread count up to 256.");

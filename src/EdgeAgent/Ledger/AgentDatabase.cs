@@ -54,11 +54,13 @@ public sealed class AgentDatabase : IDisposable
     ];
 
     private readonly SqliteConnection _connection;
+    private readonly LockPatience _patience;
     private readonly Lock _lock = new();
 
-    private AgentDatabase(SqliteConnection connection, string path)
+    private AgentDatabase(SqliteConnection connection, string path, LockPatience patience)
     {
         _connection = connection;
+        _patience = patience;
         FilePath = path;
         Files = new FileLedger(this);
         Results = new ResultStore(this);
@@ -85,8 +87,10 @@ public sealed class AgentDatabase : IDisposable
     public StatusTable Status { get; }
 
     /// <summary>Opens (creating if needed) and migrates the database.</summary>
+    /// <param name="path">The database file.</param>
+    /// <param name="patience">How long a write waits out another program's lock (default: 30 s, silent).</param>
     /// <exception cref="InvalidOperationException">The file was written by a newer EdgeMed, or is not a database.</exception>
-    public static AgentDatabase Open(string path)
+    public static AgentDatabase Open(string path, LockPatience? patience = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var full = Path.GetFullPath(path);
@@ -105,9 +109,9 @@ public sealed class AgentDatabase : IDisposable
             }
         }
 
-        return Connect(full, SqliteOpenMode.ReadWriteCreate, connection =>
+        return Connect(full, SqliteOpenMode.ReadWriteCreate, patience ?? LockPatience.Default, connection =>
         {
-            Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;");
+            Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=1000;");
             Migrate(connection, full);
         });
     }
@@ -129,9 +133,9 @@ public sealed class AgentDatabase : IDisposable
             throw new FileNotFoundException($"no EdgeMed database at {full} (check --db or EdgeMed:Database)", full);
         }
 
-        return Connect(full, SqliteOpenMode.ReadOnly, connection =>
+        return Connect(full, SqliteOpenMode.ReadOnly, LockPatience.Default, connection =>
         {
-            Execute(connection, "PRAGMA busy_timeout=10000;");
+            Execute(connection, "PRAGMA busy_timeout=1000;");
             var version = SchemaVersionOf(connection);
             if (version != Migrations.Length)
             {
@@ -143,14 +147,19 @@ public sealed class AgentDatabase : IDisposable
     }
 
     /// <summary>Opens one connection, prepares it, and wraps SQLite's refusal (not a database, locked) in one message.</summary>
-    private static AgentDatabase Connect(string full, SqliteOpenMode mode, Action<SqliteConnection> prepare)
+    private static AgentDatabase Connect(string full, SqliteOpenMode mode, LockPatience patience, Action<SqliteConnection> prepare)
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = mode, Pooling = false }.ToString());
+        // Each attempt comes back after a few seconds, so LockPatience (not the driver) decides how long to wait, and says so.
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = full, Mode = mode, Pooling = false, DefaultTimeout = LockPatience.AttemptSeconds }.ToString());
         try
         {
             connection.Open();
-            prepare(connection);
-            return new AgentDatabase(connection, full);
+            patience.Run(() =>
+            {
+                prepare(connection);
+                return true;
+            });
+            return new AgentDatabase(connection, full, patience);
         }
         catch (SqliteException e)
         {
@@ -194,12 +203,15 @@ public sealed class AgentDatabase : IDisposable
 
     internal static string Now() => Format(DateTimeOffset.UtcNow);
 
-    /// <summary>Runs <paramref name="work"/> under the connection's lock (one statement, or several that need no transaction).</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> under the connection's lock (one statement, or several that need no transaction
+    /// and may run again: another program's lock on the file is waited out by running it again).
+    /// </summary>
     internal T Locked<T>(Func<SqliteConnection, T> work)
     {
         lock (_lock)
         {
-            return work(_connection);
+            return _patience.Run(() => work(_connection));
         }
     }
 
@@ -217,15 +229,21 @@ public sealed class AgentDatabase : IDisposable
         return true;
     });
 
-    /// <summary>Runs <paramref name="work"/> in one transaction under the lock; it commits when <paramref name="work"/> returns.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction under the lock; it commits when <paramref name="work"/> returns.
+    /// Another program's lock on the file rolls it back and runs it again.
+    /// </summary>
     internal T InTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work)
     {
         lock (_lock)
         {
-            using var transaction = _connection.BeginTransaction();
-            var result = work(_connection, transaction);
-            transaction.Commit();
-            return result;
+            return _patience.Run(() =>
+            {
+                using var transaction = _connection.BeginTransaction();
+                var result = work(_connection, transaction);
+                transaction.Commit();
+                return result;
+            });
         }
     }
 

@@ -33,7 +33,7 @@ public sealed class AgentService(
         }
 
         var unfinished = database.Files.CountUnfinished();
-        Log.AgentStarting(logger, o.Share, o.Models, o.Database, unfinished);
+        Log.AgentStarting(logger, o.Models, o.Database, unfinished);
         return base.StartAsync(cancellationToken);
     }
 
@@ -41,36 +41,82 @@ public sealed class AgentService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
-        var files = AgentPipeline.CreateFileQueue();
-        var scan = Task.Run(async () =>
+        // The first part to fail stops the others at once: waiting for all of them would leave a process that looks
+        // alive (lights, heartbeat, watchdog) while its pipeline is gone.
+        using var anyFailed = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var token = anyFailed.Token;
+        async Task Part(Func<Task> body)
         {
             try
             {
-                await scanner.RunAsync(files.Writer, stoppingToken).ConfigureAwait(false);
+                await body().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                await anyFailed.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        var files = AgentPipeline.CreateFileQueue();
+        scanner.TrackFinished = o.StopWhenIdle;
+        var scan = Part(() => Task.Run(async () =>
+        {
+            try
+            {
+                await scanner.RunAsync(files.Writer, token).ConfigureAwait(false);
             }
             finally
             {
                 files.Writer.TryComplete();
             }
-        }, stoppingToken);
-        var run = pipeline.RunAsync(files.Reader, scanner.Forget, o.SeriesQuietPeriod, stoppingToken);
-        var watchModels = models.RunAsync(stoppingToken);
-        var heartbeat = HeartbeatAsync(stoppingToken);
-        scanner.TrackFinished = o.StopWhenIdle;
+        }, token));
+        var run = Part(() => pipeline.RunAsync(files.Reader, scanner.Forget, o.SeriesQuietPeriod, token));
+        var watchModels = Part(() => models.RunAsync(token));
+        var heartbeat = Part(() => HeartbeatAsync(token));
+        var parts = Task.WhenAll(scan, run, watchModels, heartbeat);
         try
         {
-            await Task.WhenAll(scan, run, watchModels, heartbeat).ConfigureAwait(false);
+            await parts.ConfigureAwait(false);
+        }
+        catch (Exception) when (parts.Exception?.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) is { } failure)
+        {
+            // Logged once, here; the host is asked to stop and the process exits non-zero (systemd restarts it, the
+            // ledger resumes the work). Not rethrown: the host would log the same failure a second time.
+            Environment.ExitCode = 1;
+            var error = Describe(failure);
+            var kind = failure.GetType().Name;
+            Log.AgentFailed(logger, kind, error);
+            if (failure is not Microsoft.Data.Sqlite.SqliteException)
+            {
+                TryRecord(StatusKeys.LastError, error); // not when the database is what failed: that write would wait out its patience again
+            }
+
+            lifetime.StopApplication();
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             Log.AgentStopped(logger, health.FilesRead, health.SeriesStored);
         }
-        catch (Exception e)
+    }
+
+    /// <summary>
+    /// An exception as a log line may show it: file-system errors by kind and code only (their messages name the file,
+    /// often after a patient); the others' messages are the driver's or our own.
+    /// </summary>
+    internal static string Describe(Exception e) => e is IOException or UnauthorizedAccessException
+        ? $"{e.GetType().Name} 0x{e.HResult:X8}"
+        : e.Message.ReplaceLineEndings(" ");
+
+    /// <summary>Records a status value; a database error here is already being reported.</summary>
+    private void TryRecord(string key, string value)
+    {
+        try
         {
-            database.Status.Set(StatusKeys.LastError, e.Message);
-            Log.AgentFailed(logger, e);
-            Environment.ExitCode = 1; // systemd restarts the service; the ledger resumes the work
-            throw;
+            database.Status.Set(key, value);
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException)
+        {
         }
     }
 

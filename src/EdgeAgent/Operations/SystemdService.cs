@@ -7,7 +7,8 @@ namespace EdgeMed.EdgeAgent.Operations;
 /// <summary>
 /// What systemd hears from the service beyond READY and STOPPING (sent by Microsoft.Extensions.Hosting.Systemd's
 /// lifetime): STATUS= with the agent's health line for <c>systemctl status</c>, and WATCHDOG=1 at half the interval
-/// systemd asked for (<c>WATCHDOG_USEC</c>), so a hung process is restarted.
+/// systemd asked for (<c>WATCHDOG_USEC</c>) while no stage is stalled (<see cref="AgentHealth.StalledStage"/>), so a
+/// hung process and a wedged stage in a live one are both restarted.
 /// </summary>
 public sealed class SystemdService(ISystemdNotifier notifier, AgentHealth health, IHostApplicationLifetime lifetime) : BackgroundService
 {
@@ -35,7 +36,7 @@ public sealed class SystemdService(ISystemdNotifier notifier, AgentHealth health
             using var timer = new PeriodicTimer(watchdog is { } w ? w / 2 : TimeSpan.FromSeconds(5));
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                if (watchdog is not null)
+                if (watchdog is not null && health.StalledStage() is null)
                 {
                     notifier.Notify(new ServiceState("WATCHDOG=1"));
                 }

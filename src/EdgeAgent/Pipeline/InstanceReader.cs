@@ -49,7 +49,12 @@ public sealed class InstanceReader
         ArgumentNullException.ThrowIfNull(abandon);
         await foreach (var candidate in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            var read = await ReadAsync(candidate, abandon, cancellationToken).ConfigureAwait(false);
+            ReadInstance? read;
+            using (_health.Working(AgentStages.Read))
+            {
+                read = await ReadAsync(candidate, abandon, cancellationToken).ConfigureAwait(false);
+            }
+
             if (read is not null)
             {
                 await output.WriteAsync(read, cancellationToken).ConfigureAwait(false);

@@ -32,7 +32,8 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
     {
         ArgumentNullException.ThrowIfNull(series);
         ArgumentNullException.ThrowIfNull(abandon);
-        using var lease = await models.AcquireAsync(cancellationToken).ConfigureAwait(false);
+        using var lease = await models.AcquireAsync(cancellationToken).ConfigureAwait(false); // waiting for a model is not a stall
+        using var working = health.Working(AgentStages.Classify);
         var model = lease.Model;
         var fileIds = series.Instances.Select(i => i.FileId).ToList();
         database.Files.BeginInference(fileIds);
@@ -52,10 +53,12 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             database.Files.EndInference(fileIds);
             throw;
         }
-        catch (Exception e) when (e is Onnx.Runtime.OnnxRuntimeException or Microsoft.Data.Sqlite.SqliteException or IOException)
+        catch (Exception e) when (e is Onnx.Runtime.OnnxRuntimeException or IOException)
         {
-            // Unexpected: leave the files to be read again; the attempt stays counted, so a file that keeps failing ends in quarantine.
-            health.StorageFailed = e is Microsoft.Data.Sqlite.SqliteException or IOException;
+            // This series failed, not the agent: leave its files to be read again; the attempt stays counted, so a file
+            // that keeps failing ends in quarantine. A database that refuses writes past its patience is not caught: the
+            // stage fails and the agent exits for systemd to restart it.
+            health.StorageFailed = e is IOException;
             Log.SeriesFailed(logger, new ShortUid(series.SeriesInstanceUid), e.Message);
             foreach (var instance in series.Instances)
             {
@@ -94,6 +97,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
                 var t2 = Stopwatch.GetTimestamp();
                 normalizeTicks += t1 - t0;
                 inferenceTicks += t2 - t1;
+                health.Progressed(AgentStages.Classify);
                 var classes = model.Classes;
                 for (var b = 0; b < count; b++)
                 {

@@ -67,11 +67,11 @@ public sealed class ShareScanner : IDisposable
                     _health.ShareAvailable = listed;
                     if (listed)
                     {
-                        Log.ShareAvailable(_logger, _share);
+                        Log.ShareAvailable(_logger);
                     }
                     else
                     {
-                        Log.ShareUnavailable(_logger, _share);
+                        Log.ShareUnavailable(_logger);
                     }
                 }
             }
@@ -132,12 +132,13 @@ public sealed class ShareScanner : IDisposable
         List<FileCandidate> files;
         try
         {
+            using var listing = _health.Working(AgentStages.Scan); // a hung network mount blocks here
             files = [.. Enumerate()];
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // The exception's message names the folder that failed: often a patient's name. Its kind and code only.
-            Log.ShareListFailed(_logger, _share, $"{e.GetType().Name} 0x{e.HResult:X8}");
+            Log.ShareListFailed(_logger, $"{e.GetType().Name} 0x{e.HResult:X8}");
             return Directory.Exists(_share);
         }
 

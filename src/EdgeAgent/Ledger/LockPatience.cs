@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent.Ledger;
+
+/// <summary>
+/// Waits out another program's lock on the database (a technician's <c>sqlite3</c>, a backup tool): a write that
+/// finds the file busy or locked is run again, with backoff, for up to <see cref="Timeout"/>, and the wait is logged
+/// once when it starts and once when it ends. Only past that is the error thrown (and the agent exits for systemd to
+/// restart it). Safe because every unit of work is one statement, idempotent statements, or one transaction, which
+/// SQLite has rolled back when the error arrives.
+/// </summary>
+public sealed class LockPatience
+{
+    /// <summary>What one attempt may wait inside SQLite before coming back here (busy_timeout plus the driver's own retries).</summary>
+    internal const int AttemptSeconds = 2;
+
+    private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(2);
+    private readonly ILogger? _logger;
+
+    /// <summary>Creates a patience of <paramref name="timeout"/>; <paramref name="logger"/> hears when a wait starts and ends.</summary>
+    public LockPatience(TimeSpan timeout, ILogger? logger = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeout, TimeSpan.Zero);
+        Timeout = timeout;
+        _logger = logger;
+    }
+
+    /// <summary>The tools' patience (queries, bench, tests): the driver's default of 30 s, silent.</summary>
+    public static LockPatience Default { get; } = new(TimeSpan.FromSeconds(30));
+
+    /// <summary>How long a unit of work may wait for the lock in all.</summary>
+    public TimeSpan Timeout { get; }
+
+    /// <summary>Whether SQLite refused because another connection holds the lock (SQLITE_BUSY, SQLITE_LOCKED).</summary>
+    public static bool IsLockConflict(SqliteException e) => e?.SqliteErrorCode is 5 or 6;
+
+    /// <summary>Runs <paramref name="attempt"/>, again after each lock conflict, until it succeeds or <see cref="Timeout"/> has passed.</summary>
+    public T Run<T>(Func<T> attempt)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        long waitingSince = 0;
+        var pause = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            try
+            {
+                var result = attempt();
+                if (waitingSince != 0 && _logger is not null)
+                {
+                    var waited = Stopwatch.GetElapsedTime(waitingSince).TotalSeconds;
+                    Log.DatabaseLockReleased(_logger, waited);
+                }
+
+                return result;
+            }
+            catch (SqliteException e) when (IsLockConflict(e))
+            {
+                if (waitingSince == 0)
+                {
+                    waitingSince = Stopwatch.GetTimestamp();
+                    if (_logger is not null)
+                    {
+                        Log.DatabaseLocked(_logger, Timeout.TotalSeconds);
+                    }
+                }
+                else if (Stopwatch.GetElapsedTime(waitingSince) >= Timeout)
+                {
+                    throw new SqliteException($"the database stayed locked by another program for {Stopwatch.GetElapsedTime(waitingSince).TotalSeconds:F0} s (EdgeMed:DatabaseBusyTimeout is {Timeout}): {e.Message}", e.SqliteErrorCode, e.SqliteExtendedErrorCode);
+                }
+
+                Thread.Sleep(pause);
+                pause = pause * 2 < LongestPause ? pause * 2 : LongestPause;
+            }
+        }
+    }
+}
