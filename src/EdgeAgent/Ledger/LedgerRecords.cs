@@ -67,6 +67,21 @@ public static class FileReasons
 
     /// <summary>It has no slice in the configured planes.</summary>
     public const string PlaneFiltered = "plane-filtered";
+
+    /// <summary>The instance has no SOP Instance UID, so duplicates of it cannot be told apart.</summary>
+    public const string MissingSopInstanceUid = "missing-sop-instance-uid";
+
+    /// <summary>A symbolic link on the share: never followed (it could lead out of the share or into a loop).</summary>
+    public const string SymbolicLink = "symbolic-link";
+
+    /// <summary>A named pipe on the share: never opened (reading one blocks until a writer comes).</summary>
+    public const string Fifo = "fifo";
+
+    /// <summary>A Unix socket on the share.</summary>
+    public const string Socket = "socket";
+
+    /// <summary>A device node on the share.</summary>
+    public const string Device = "device";
 }
 
 /// <summary>One version (path, size, modification time) of a file in the ledger.</summary>

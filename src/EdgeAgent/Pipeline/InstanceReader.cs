@@ -74,6 +74,21 @@ public sealed class InstanceReader
             return null;
         }
 
+        // Only regular files are opened: a FIFO would block the stage until a writer came, a link could lead anywhere.
+        switch (ShareEntry.KindOf(candidate.Path))
+        {
+            case ShareEntryKind.Regular:
+                break;
+            case ShareEntryKind.Missing:
+                Vanished(file, candidate, abandon, "gone before it was read");
+                return null;
+            case var kind:
+                var reason = ShareEntry.ReasonOf(kind);
+                _database.Files.SetState(file.Id, FileStates.Ignored, reason, $"not a regular file ({kind}); left in place, never opened");
+                Log.FileIgnored(_logger, file.Id, reason, "not a regular file; left in place, never opened");
+                return null;
+        }
+
         string sha256;
         try
         {
@@ -148,6 +163,12 @@ public sealed class InstanceReader
         if (string.IsNullOrEmpty(m.SeriesInstanceUid))
         {
             Quarantine(file, FileReasons.MissingSeriesUid, "the instance has no Series Instance UID, so it cannot be grouped");
+            return null;
+        }
+
+        if (string.IsNullOrWhiteSpace(m.SopInstanceUid))
+        {
+            Quarantine(file, FileReasons.MissingSopInstanceUid, "the instance has no SOP Instance UID, so its duplicates cannot be told apart");
             return null;
         }
 

@@ -216,8 +216,10 @@ public sealed class ShareScanner : IDisposable
             (ref FileSystemEntry e) => new FileCandidate(e.ToFullPath(), e.Length, e.LastWriteTimeUtc.ToUnixTimeMilliseconds()),
             options)
         {
+            // Linked folders are not entered: a link can lead out of the share or back up into it (a loop). Linked files
+            // are listed and then refused by the reader, which records them once.
             ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory && !IsSkippedName(e.FileName),
-            ShouldRecursePredicate = (ref FileSystemEntry e) => !IsSkippedName(e.FileName),
+            ShouldRecursePredicate = (ref FileSystemEntry e) => (e.Attributes & FileAttributes.ReparsePoint) == 0 && !IsSkippedName(e.FileName),
         };
     }
 

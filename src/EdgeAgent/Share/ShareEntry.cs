@@ -1,0 +1,73 @@
+using System.Runtime.InteropServices;
+using EdgeMed.EdgeAgent.Interop;
+
+namespace EdgeMed.EdgeAgent.Share;
+
+/// <summary>What a name on the share is. Only <see cref="Regular"/> files are read: opening a FIFO blocks until a writer comes.</summary>
+public enum ShareEntryKind
+{
+    /// <summary>A regular file.</summary>
+    Regular,
+
+    /// <summary>A directory.</summary>
+    Directory,
+
+    /// <summary>A symbolic link (never followed: it could lead out of the share or into a loop).</summary>
+    SymbolicLink,
+
+    /// <summary>A named pipe.</summary>
+    Fifo,
+
+    /// <summary>A Unix socket.</summary>
+    Socket,
+
+    /// <summary>A character or block device.</summary>
+    Device,
+
+    /// <summary>Gone.</summary>
+    Missing,
+}
+
+/// <summary>The type of a file on the share, from statx without following links.</summary>
+public static class ShareEntry
+{
+    /// <summary>The reason code of an entry that is not a regular file, as the ledger stores it.</summary>
+    public static string ReasonOf(ShareEntryKind kind) => kind switch
+    {
+        ShareEntryKind.SymbolicLink => Ledger.FileReasons.SymbolicLink,
+        ShareEntryKind.Fifo => Ledger.FileReasons.Fifo,
+        ShareEntryKind.Socket => Ledger.FileReasons.Socket,
+        _ => Ledger.FileReasons.Device,
+    };
+
+    /// <summary>What <paramref name="path"/> is (a link is reported as a link, not as its target).</summary>
+    public static ShareEntryKind KindOf(string path)
+    {
+        var buffer = new byte[LibC.StatxSize];
+        if (LibC.Statx(LibC.AtFdCwd, path, LibC.AtSymlinkNoFollow, LibC.StatxType, buffer) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            // ENOSYS (no statx: kernel before 4.11): fall back to what .NET can tell, which misses FIFOs and devices.
+            return errno == 38 ? Fallback(path) : ShareEntryKind.Missing;
+        }
+
+        return (BitConverter.ToUInt16(buffer, LibC.StatxModeOffset) & 0xF000) switch
+        {
+            0x8000 => ShareEntryKind.Regular,
+            0x4000 => ShareEntryKind.Directory,
+            0xA000 => ShareEntryKind.SymbolicLink,
+            0x1000 => ShareEntryKind.Fifo,
+            0xC000 => ShareEntryKind.Socket,
+            _ => ShareEntryKind.Device,
+        };
+    }
+
+    private static ShareEntryKind Fallback(string path)
+    {
+        var info = new FileInfo(path);
+        return !info.Exists && !Directory.Exists(path) ? ShareEntryKind.Missing
+            : info.LinkTarget is not null ? ShareEntryKind.SymbolicLink
+            : Directory.Exists(path) ? ShareEntryKind.Directory
+            : ShareEntryKind.Regular;
+    }
+}
