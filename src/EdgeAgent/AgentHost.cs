@@ -103,7 +103,7 @@ internal static class AgentHost
         }
 
         services.AddSingleton(sp => new DiskWatermark(Path.GetDirectoryName(Path.GetFullPath(Options(sp).Database))!, Options(sp).MinFreeDiskMegabytes, Logger(sp, "Disk")));
-        services.AddSingleton(sp => new ShareScanner(Options(sp).Share, sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<DiskWatermark>(), sp.GetRequiredService<AgentHealth>(), Options(sp).ScanInterval, Options(sp).SettleTime, Logger(sp, "Share")));
+        services.AddSingleton(sp => new ShareScanner(Options(sp), sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<DiskWatermark>(), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Share")));
         // With a notify socket, the hosting package's SystemdLifetime sends READY=1 once the host has started and
         // STOPPING=1 on stop; SystemdService adds STATUS= and the watchdog through the same notifier. Chosen by the
         // socket, not by AddSystemd(), which switches on only when systemd is the parent process (tests and

@@ -57,6 +57,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3204, Level = LogLevel.Warning, Message = "File {FileId}: {Reason} on attempt {Attempt} of {MaxAttempts}; trying again")]
     internal static partial void FileRetried(ILogger logger, long fileId, string reason, int attempt, int maxAttempts);
 
+    [LoggerMessage(EventId = 3206, Level = LogLevel.Information, Message = "File {FileId} looks incomplete ({Reason}); read again when it changes or after a pause, quarantined if it stays so for {WindowSeconds:F0} s")]
+    internal static partial void FileIncomplete(ILogger logger, long fileId, string reason, double windowSeconds);
+
     [LoggerMessage(EventId = 3205, Level = LogLevel.Information, Message = "File {FileId} vanished before it was read; taken again if it returns")]
     internal static partial void FileVanished(ILogger logger, long fileId);
 

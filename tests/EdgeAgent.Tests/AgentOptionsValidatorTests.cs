@@ -13,6 +13,7 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:SeriesQuietPeriod"] = o => o.SeriesQuietPeriod = TimeSpan.FromSeconds(-1),
         ["EdgeMed:ModelScanInterval"] = o => o.ModelScanInterval = TimeSpan.Zero,
         ["EdgeMed:MaxAttempts"] = o => o.MaxAttempts = 0,
+        ["EdgeMed:IncompleteFileWindow"] = o => o.IncompleteFileWindow = TimeSpan.FromSeconds(-1),
         ["EdgeMed:DatabaseBusyTimeout"] = o => o.DatabaseBusyTimeout = TimeSpan.FromMilliseconds(500),
         ["EdgeMed:StallTimeout"] = o => o.StallTimeout = TimeSpan.FromMinutes(2), // shorter than the 5 min database patience
         ["EdgeMed:StallTimeout must be longer"] = o => (o.DatabaseBusyTimeout, o.Dicom.DecodeTimeout, o.StallTimeout) = (TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(3)),

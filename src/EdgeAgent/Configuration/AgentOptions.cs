@@ -42,6 +42,16 @@ public sealed class AgentOptions
     public int MaxAttempts { get; set; } = 2;
 
     /// <summary>
+    /// How long a file that ends early or lacks its pixels (as one still being written does) is read again before it
+    /// is quarantined, counted from when this version of it was first seen. A file that changes meanwhile is a new
+    /// version and starts afresh.
+    /// </summary>
+    public TimeSpan IncompleteFileWindow { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>The pause before an incomplete file is read again: a tenth of the window, between 1 s and 60 s.</summary>
+    public TimeSpan IncompleteRetryInterval => TimeSpan.FromTicks(Math.Clamp(IncompleteFileWindow.Ticks / 10, TimeSpan.TicksPerSecond, 60 * TimeSpan.TicksPerSecond));
+
+    /// <summary>
     /// How long a database write waits out another program's lock (a technician's <c>sqlite3</c>, a backup) before the
     /// agent gives up and exits for systemd to restart it.
     /// </summary>

@@ -10,7 +10,7 @@ namespace EdgeMed.EdgeAgent.Ledger;
 /// </summary>
 public sealed class FileLedger
 {
-    private const string Columns = "id, path, size, modified_ms, sha256, sop_instance_uid, series_instance_uid, state, attempts, reason, detail, quarantine_path, updated_at";
+    private const string Columns = "id, path, size, modified_ms, sha256, sop_instance_uid, series_instance_uid, state, attempts, reason, detail, quarantine_path, updated_at, first_seen";
 
     private readonly AgentDatabase _database;
 
@@ -23,13 +23,19 @@ public sealed class FileLedger
     /// <summary>One file by id.</summary>
     public FileRecord? Get(long id) => _database.Locked(c => Select(c, "WHERE id = $id", ("$id", id)).FirstOrDefault());
 
-    /// <summary>Records a file version as queued, or returns its row if it was seen before.</summary>
-    public FileRecord Register(string path, long size, long modifiedMs) => _database.Locked(c =>
+    /// <summary>
+    /// Records a file version as queued, or returns its row if it was seen before. Older versions of the same path
+    /// still waiting to be read are superseded (a scanner wrote on after a pause), so none waits forever.
+    /// </summary>
+    public FileRecord Register(string path, long size, long modifiedMs) => _database.InTransaction((c, t) =>
     {
         var now = Now();
         Execute(c, $"INSERT OR IGNORE INTO files(path, size, modified_ms, state, first_seen, updated_at) VALUES($p, $s, $m, '{FileStates.Queued}', $now, $now)",
-            null, ("$p", path), ("$s", size), ("$m", modifiedMs), ("$now", now));
-        return Select(c, "WHERE path = $p AND size = $s AND modified_ms = $m", ("$p", path), ("$s", size), ("$m", modifiedMs)).Single();
+            t, ("$p", path), ("$s", size), ("$m", modifiedMs), ("$now", now));
+        var row = Select(c, t, "WHERE path = $p AND size = $s AND modified_ms = $m", ("$p", path), ("$s", size), ("$m", modifiedMs)).Single();
+        Execute(c, $"UPDATE files SET state = '{FileStates.Ignored}', reason = '{FileReasons.Superseded}', detail = $d, attempts = 0, updated_at = $now WHERE path = $p AND id <> $id AND state = '{FileStates.Queued}'",
+            t, ("$d", $"file {row.Id} is a newer version of it"), ("$now", now), ("$p", path), ("$id", row.Id));
+        return row;
     });
 
     /// <summary>
@@ -132,7 +138,10 @@ public sealed class FileLedger
     });
 
     private static List<FileRecord> Select(SqliteConnection connection, string where, params (string Name, object? Value)[] parameters) =>
-        Query(connection, $"SELECT {Columns} FROM files {where}", null, r => new FileRecord(
+        Select(connection, null, where, parameters);
+
+    private static List<FileRecord> Select(SqliteConnection connection, SqliteTransaction? transaction, string where, params (string Name, object? Value)[] parameters) =>
+        Query(connection, $"SELECT {Columns} FROM files {where}", transaction, r => new FileRecord(
             r.GetInt64(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3), NullableString(r, 4), NullableString(r, 5), NullableString(r, 6),
-            r.GetString(7), r.GetInt32(8), NullableString(r, 9), NullableString(r, 10), NullableString(r, 11), r.GetString(12)), parameters);
+            r.GetString(7), r.GetInt32(8), NullableString(r, 9), NullableString(r, 10), NullableString(r, 11), r.GetString(12), r.GetString(13)), parameters);
 }

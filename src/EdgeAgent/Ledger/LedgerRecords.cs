@@ -68,6 +68,15 @@ public static class FileReasons
     /// <summary>It has no slice in the configured planes.</summary>
     public const string PlaneFiltered = "plane-filtered";
 
+    /// <summary>
+    /// It ends early or lacks its pixels, as a file still being written does: read again when it changes or after a
+    /// pause, and quarantined only when it stays so for EdgeMed:IncompleteFileWindow.
+    /// </summary>
+    public const string Incomplete = "incomplete";
+
+    /// <summary>A newer version of the same file (same path, other size or time) arrived before this one was read.</summary>
+    public const string Superseded = "superseded";
+
     /// <summary>The instance has no SOP Instance UID, so duplicates of it cannot be told apart.</summary>
     public const string MissingSopInstanceUid = "missing-sop-instance-uid";
 
@@ -98,9 +107,10 @@ public static class FileReasons
 /// <param name="Detail">Human-readable detail of the reason.</param>
 /// <param name="QuarantinePath">Where it was moved, when quarantined by moving.</param>
 /// <param name="UpdatedAt">Last change, ISO 8601 UTC.</param>
+/// <param name="FirstSeen">When this version was first registered, ISO 8601 UTC.</param>
 public sealed record FileRecord(
     long Id, string Path, long Size, long ModifiedMs, string? Sha256, string? SopInstanceUid, string? SeriesInstanceUid,
-    string State, int Attempts, string? Reason, string? Detail, string? QuarantinePath, string UpdatedAt);
+    string State, int Attempts, string? Reason, string? Detail, string? QuarantinePath, string UpdatedAt, string FirstSeen);
 
 /// <summary>The model that produced a result.</summary>
 /// <param name="Name">Package name.</param>

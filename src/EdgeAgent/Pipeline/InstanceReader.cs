@@ -24,6 +24,7 @@ public sealed class InstanceReader
     private readonly AgentHealth _health;
     private readonly ILogger _logger;
     private readonly int _maxAttempts;
+    private readonly TimeSpan _incompleteWindow;
     private readonly HashSet<string> _modalities;
     private readonly HashSet<SlicePlane> _planes;
 
@@ -37,6 +38,7 @@ public sealed class InstanceReader
         _health = health;
         _logger = logger;
         _maxAttempts = options.MaxAttempts;
+        _incompleteWindow = options.IncompleteFileWindow;
         _modalities = new HashSet<string>(options.Modalities.Select(m => m.Trim()), StringComparer.OrdinalIgnoreCase);
         _planes = [.. options.Planes.Select(p => Enum.Parse<SlicePlane>(p, ignoreCase: true))];
     }
@@ -147,6 +149,16 @@ public sealed class InstanceReader
                 Quarantine(file, e.ReasonCode, $"{e.Message} ({attempts} attempts)");
                 return null;
             }
+            catch (DicomIngestException e) when (MayBeIncomplete(e.Reason) && Age(file) < _incompleteWindow)
+            {
+                // Perhaps still being written (a scanner that paused longer than the settle time): not the file's
+                // fault yet. Read again when it changes, or after a pause; quarantined only if it stays so.
+                _database.Files.EndAttempt(file.Id);
+                _database.Files.SetState(file.Id, FileStates.Queued, FileReasons.Incomplete, $"{e.ReasonCode}: {e.Message}");
+                Log.FileIncomplete(_logger, file.Id, e.ReasonCode, _incompleteWindow.TotalSeconds);
+                abandon(candidate);
+                return null;
+            }
             catch (DicomIngestException e)
             {
                 Quarantine(file, e.ReasonCode, e.Message);
@@ -196,6 +208,16 @@ public sealed class InstanceReader
         Log.FileAccepted(_logger, file.Id, new ShortUid(m.SeriesInstanceUid), slices.Count, readMs);
         return new ReadInstance(candidate, file.Id, m, slices, readMs, Stopwatch.GetTimestamp());
     }
+
+    /// <summary>
+    /// Refusals that a file still being written also gets: it ends early, or its pixels are not there yet. Not
+    /// "not DICOM": a writer's first block already holds the preamble and "DICM", and a stray text file should go at once.
+    /// </summary>
+    internal static bool MayBeIncomplete(IngestFailure reason) =>
+        reason is IngestFailure.Truncated or IngestFailure.InconsistentLength or IngestFailure.MissingPixelData or IngestFailure.DecodeFailed;
+
+    private static TimeSpan Age(FileRecord file) =>
+        DateTimeOffset.UtcNow - DateTimeOffset.Parse(file.FirstSeen, System.Globalization.CultureInfo.InvariantCulture);
 
     private void Ignore(FileRecord file, InstanceMetadata m, string reason, string detail)
     {

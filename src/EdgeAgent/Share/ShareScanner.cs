@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.IO.Enumeration;
 using System.Threading.Channels;
+using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.EdgeAgent.Operations;
 using Microsoft.Extensions.Logging;
@@ -28,6 +30,7 @@ public sealed class ShareScanner : IDisposable
     private readonly AgentHealth _health;
     private readonly TimeSpan _interval;
     private readonly TimeSpan _settle;
+    private readonly TimeSpan _incompleteRetry;
     private readonly ILogger _logger;
     private readonly Channel<bool> _hint = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Dictionary<string, (long Size, long ModifiedMs, long Since)> _settling = new(StringComparer.Ordinal);
@@ -38,14 +41,16 @@ public sealed class ShareScanner : IDisposable
     private string? _retryGeneration;
 
     /// <summary>Creates the scanner; <see cref="RunAsync"/> starts it.</summary>
-    public ShareScanner(string share, AgentDatabase database, DiskWatermark watermark, AgentHealth health, TimeSpan interval, TimeSpan settle, ILogger logger)
+    public ShareScanner(AgentOptions options, AgentDatabase database, DiskWatermark watermark, AgentHealth health, ILogger logger)
     {
-        _share = Path.GetFullPath(share);
+        ArgumentNullException.ThrowIfNull(options);
+        _share = Path.GetFullPath(options.Share);
         _database = database;
         _watermark = watermark;
         _health = health;
-        _interval = interval;
-        _settle = settle;
+        _interval = options.ScanInterval;
+        _settle = options.SettleTime;
+        _incompleteRetry = options.IncompleteRetryInterval;
         _logger = logger;
     }
 
@@ -163,6 +168,13 @@ public sealed class ShareScanner : IDisposable
                 {
                     MarkHandled(file);
                     _settling.Remove(file.Path);
+                    continue;
+                }
+
+                // Found incomplete and unchanged since: looked at again after a pause, not at every scan.
+                if (known is { State: FileStates.Queued, Reason: FileReasons.Incomplete }
+                    && DateTimeOffset.UtcNow < DateTimeOffset.Parse(known.UpdatedAt, CultureInfo.InvariantCulture) + _incompleteRetry)
+                {
                     continue;
                 }
 
