@@ -31,6 +31,12 @@ internal static class DecoderWorker
             return 3;
         }
 
+        // A service stop signals every process of the service at once (systemd's KillMode=control-group; Ctrl-C in a
+        // terminal signals the process group). The parent owns this process's lifetime: it ends when the parent closes
+        // stdin, or by SIGKILL. Dying on the signal would look like a crash on the file being decoded and count
+        // against a good file.
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => c.Cancel = true);
+        using var interrupt = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, c => c.Cancel = true);
         using var output = new FileStream(new SafeFileHandle(replies, ownsHandle: true), FileAccess.Write, 1 << 16);
         using var input = Console.OpenStandardInput();
         return Run(input, output);
