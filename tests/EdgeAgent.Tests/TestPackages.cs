@@ -14,12 +14,19 @@ internal static class TestPackages
 {
     public static readonly string[] Classes = ["MildDemented", "ModerateDemented", "NonDemented", "VeryMildDemented"];
 
-    public static string Write(string folder, float scale, DateTimeOffset created, string name = "test-model", int size = 32, IReadOnlyList<string>? classes = null, string? preprocessing = null)
+    // nonFiniteOnImages: NaN scores for any image whose mean is not zero (sqrt(m) + sqrt(-m)), yet finite ones for the
+    // all-zero warm-up batch, so the package loads and fails only on real series.
+    public static string Write(string folder, float scale, DateTimeOffset created, string name = "test-model", int size = 32, IReadOnlyList<string>? classes = null, string? preprocessing = null, bool nonFiniteOnImages = false)
     {
         classes ??= Classes;
         var b = new GraphBuilder("mean-linear");
         var x = b.Input("input", TensorElementType.Float, -1, 3, size, size);
         var mean = b.Node("ReduceMean", [x], Attribute("axes", 2L, 3L), Attribute("keepdims", 0L));
+        if (nonFiniteOnImages)
+        {
+            mean = b.Node("Add", [b.Node("Sqrt", [mean]), b.Node("Sqrt", [b.Node("Neg", [mean])])]);
+        }
+
         var weights = new float[3 * classes.Count];
         for (var i = 0; i < weights.Length; i++)
         {

@@ -77,6 +77,12 @@ public static class FileReasons
     /// <summary>A newer version of the same file (same path, other size or time) arrived before this one was read.</summary>
     public const string Superseded = "superseded";
 
+    /// <summary>
+    /// The model returned NaN or infinite scores for the file's series: recorded as the series' error, the file left in
+    /// place (quarantined without moving), so <c>agent quarantine retry</c> runs it again after a model update.
+    /// </summary>
+    public const string ModelOutputNotFinite = "model-output-not-finite";
+
     /// <summary>The instance has no SOP Instance UID, so duplicates of it cannot be told apart.</summary>
     public const string MissingSopInstanceUid = "missing-sop-instance-uid";
 

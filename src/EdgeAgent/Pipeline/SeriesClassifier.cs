@@ -53,6 +53,19 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             database.Files.EndInference(fileIds);
             throw;
         }
+        catch (ModelOutputNotFiniteException)
+        {
+            // The same model gives the same scores again: not retried, not the files' fault, not the agent's end.
+            var detail = $"model {model.Identity.Name} {model.Identity.Version} returned NaN or infinite scores for this series; left in place (after a model update: agent quarantine retry)";
+            foreach (var id in fileIds)
+            {
+                database.Files.SetState(id, FileStates.Quarantined, FileReasons.ModelOutputNotFinite, detail, quarantinePath: string.Empty);
+            }
+
+            health.RaiseAlert(options.Lights.AlertHold);
+            Log.SeriesFailed(logger, new ShortUid(series.SeriesInstanceUid), FileReasons.ModelOutputNotFinite);
+            return null;
+        }
         catch (Exception e) when (e is Onnx.Runtime.OnnxRuntimeException or IOException)
         {
             // This series failed, not the agent: leave its files to be read again; the attempt stays counted, so a file
@@ -95,6 +108,11 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
                 var t1 = Stopwatch.GetTimestamp();
                 var logits = model.Run(count, cancellationToken);
                 var t2 = Stopwatch.GetTimestamp();
+                if (HasNonFinite(logits.AsSpan(0, count * model.Classes.Count)))
+                {
+                    throw new ModelOutputNotFiniteException();
+                }
+
                 normalizeTicks += t1 - t0;
                 inferenceTicks += t2 - t1;
                 health.Progressed(AgentStages.Classify);
@@ -125,4 +143,22 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
     }
 
     private static double Milliseconds(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+
+    private static bool HasNonFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The model's scores for a batch were NaN or infinite (caught in <see cref="ClassifyAsync"/>).</summary>
+    private sealed class ModelOutputNotFiniteException : Exception
+    {
+    }
 }
