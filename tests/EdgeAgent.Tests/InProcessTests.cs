@@ -175,7 +175,7 @@ public sealed class InProcessTests : IDisposable
 
         // Classes must match when the installation names them.
         var strict = new AgentOptions { BatchSize = 2, IntraOpThreads = 1, ExpectedClasses = ["a", "b"] };
-        Assert.Throws<ModelPackageException>(() => ModelCatalog.Load(Path.Combine(_w.Models, "good"), strict));
+        Assert.Throws<NotForThisDeviceException>(() => ModelCatalog.Load(Path.Combine(_w.Models, "good"), strict));
 
         // A good newer one is taken.
         TestPackages.Write(Path.Combine(_w.Models, "newer"), 5f, DateTimeOffset.UtcNow.AddHours(-1), "newer");

@@ -51,6 +51,12 @@ public sealed class AgentDatabase : IDisposable
           PRIMARY KEY(sha256, folder));
         CREATE TABLE agent_status(key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);
         """,
+        // 2: when a package (content hash, folder) was first seen: packages whose created_at lies in the future are
+        // ordered by it instead, so one from a machine with a wrong clock cannot stay "newest" for ever.
+        """
+        ALTER TABLE models ADD COLUMN first_seen TEXT;
+        UPDATE models SET first_seen = updated_at;
+        """,
     ];
 
     private readonly SqliteConnection _connection;

@@ -31,8 +31,17 @@ public static class ModelStates
     /// <summary>Validated, warmed up and serving (or served until a newer one came).</summary>
     public const string Loaded = "loaded";
 
-    /// <summary>Refused at load; the reason says why.</summary>
+    /// <summary>Refused at load; the reason says why. Remembered by content hash across restarts.</summary>
     public const string Refused = "refused";
+
+    /// <summary>
+    /// Refused by this device's settings (EdgeMed:Precision, EdgeMed:ExpectedClasses), not for a fault of its own:
+    /// looked at again at the next start, when the settings may have changed.
+    /// </summary>
+    public const string NotForThisDevice = "not-for-this-device";
+
+    /// <summary>Being validated and warmed up. Found so at a start, the agent died while loading it: refused.</summary>
+    public const string Loading = "loading";
 }
 
 /// <summary>
@@ -117,6 +126,12 @@ public static class FileReasons
 public sealed record FileRecord(
     long Id, string Path, long Size, long ModifiedMs, string? Sha256, string? SopInstanceUid, string? SeriesInstanceUid,
     string State, int Attempts, string? Reason, string? Detail, string? QuarantinePath, string UpdatedAt, string FirstSeen);
+
+/// <summary>A model package as the registry knows it.</summary>
+/// <param name="State">One of <see cref="ModelStates"/>.</param>
+/// <param name="Reason">Why refused.</param>
+/// <param name="FirstSeen">When this content in this folder was first seen, ISO 8601 UTC.</param>
+public sealed record ModelRecord(string State, string? Reason, string FirstSeen);
 
 /// <summary>The model that produced a result.</summary>
 /// <param name="Name">Package name.</param>

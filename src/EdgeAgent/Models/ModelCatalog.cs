@@ -13,10 +13,17 @@ namespace EdgeMed.EdgeAgent.Models;
 /// <summary>
 /// The models folder: the newest package (by manifest creation time) that passes every check is loaded; a newer one
 /// dropped in later is validated, warmed up and swapped in while series keep flowing. A package that fails a check is
-/// refused, recorded and not tried again until its files change; the model in use stays.
+/// refused, recorded by content hash and not tried again, across restarts, until its files change; one that was
+/// being loaded when the agent died is refused at the next start. The model in use stays.
+/// Clocks are not trusted: a creation time more than a day ahead of this machine's clock ranks by when the package
+/// was first seen here instead, and files dated in the future are not taken for a copy in progress.
 /// </summary>
 public sealed class ModelCatalog : IDisposable
 {
+    private static readonly TimeSpan ClockTolerance = TimeSpan.FromDays(1);
+    private static readonly TimeSpan CopySettle = TimeSpan.FromSeconds(2);
+    private readonly Dictionary<string, string> _hashes = new(StringComparer.Ordinal);
+    private DateTimeOffset _currentRank;
     private readonly string _folder;
     private readonly AgentOptions _options;
     private readonly AgentDatabase _database;
@@ -70,11 +77,12 @@ public sealed class ModelCatalog : IDisposable
     /// <summary>One look at the folder: loads the newest acceptable package if it is newer than the one in use. Returns whether a model was loaded.</summary>
     public bool Scan()
     {
-        var packages = FindPackages();
+        var now = DateTimeOffset.UtcNow;
+        var packages = FindPackages(now).Select(p => (p.Folder, p.Fingerprint, Rank: Rank(p.Folder, p.Created, p.Fingerprint, now))).ToList();
         var current = Current;
-        foreach (var (folder, created, fingerprint) in packages.OrderByDescending(p => p.Created).ThenByDescending(p => p.Folder, StringComparer.Ordinal))
+        foreach (var (folder, fingerprint, rank) in packages.OrderByDescending(p => p.Rank).ThenByDescending(p => p.Folder, StringComparer.Ordinal))
         {
-            if (current is not null && (created <= current.Package.Manifest.CreatedAt || (folder == current.Package.Folder && fingerprint == _currentFingerprint)))
+            if (current is not null && (rank <= _currentRank || (folder == current.Package.Folder && fingerprint == _currentFingerprint)))
             {
                 return false; // the one in use is the newest
             }
@@ -84,23 +92,68 @@ public sealed class ModelCatalog : IDisposable
                 continue;
             }
 
+            var hash = HashOf(folder, fingerprint);
+            switch (_database.Models.Find(hash, folder))
+            {
+                case { State: ModelStates.Refused } remembered:
+                    Refuse(folder, fingerprint, hash, remembered.Reason ?? "refused before", ModelStates.Refused, current);
+                    continue;
+                case { State: ModelStates.Loading }:
+                    Refuse(folder, fingerprint, hash, "the agent stopped while loading it (a crash, the out-of-memory killer or the watchdog); not tried again until its files change", ModelStates.Refused, current);
+                    continue;
+            }
+
+            _database.Models.Record(hash, folder, null, null, null, null, null, null, ModelStates.Loading, null); // a crash from here on is remembered
             try
             {
                 var model = Load(folder, _options, _logger);
-                Swap(model, fingerprint);
+                Swap(model, fingerprint, rank);
                 return true;
             }
-            catch (Exception e) when (e is ModelPackageException or OnnxRuntimeException or ArgumentException or IOException or JsonException or UnauthorizedAccessException)
+            catch (Exception e) when (e is ModelPackageException or NotForThisDeviceException or OnnxRuntimeException or ArgumentException or IOException or JsonException or UnauthorizedAccessException)
             {
-                _refused[folder] = fingerprint;
-                var name = Path.GetFileName(folder);
-                Log.ModelRefused(_logger, name, e.Message, current is null ? "none" : current.Identity.Name);
-                _database.Models.Record(TryModelHash(folder), folder, null, null, null, null, null, null, ModelStates.Refused, e.Message);
-                _database.Status.Set(StatusKeys.LastError, $"model package {name} refused: {e.Message}");
+                Refuse(folder, fingerprint, hash, e.Message, e is NotForThisDeviceException ? ModelStates.NotForThisDevice : ModelStates.Refused, current);
             }
         }
 
         return false;
+    }
+
+    private void Refuse(string folder, string fingerprint, string hash, string reason, string state, LoadedModel? current)
+    {
+        _refused[folder] = fingerprint;
+        var name = Path.GetFileName(folder);
+        Log.ModelRefused(_logger, name, reason, current is null ? "none" : current.Identity.Name);
+        _database.Models.Record(hash, folder, null, null, null, null, null, null, state, reason);
+        _database.Status.Set(StatusKeys.LastError, $"model package {name} refused: {reason}");
+    }
+
+    /// <summary>
+    /// Where a package ranks: its creation time, unless that lies more than a day ahead of this machine's clock (a
+    /// trainer with a wrong clock, or a device without a real-time clock), then when it was first seen here.
+    /// </summary>
+    private DateTimeOffset Rank(string folder, DateTimeOffset created, string fingerprint, DateTimeOffset now)
+    {
+        if (created <= now + ClockTolerance)
+        {
+            return created;
+        }
+
+        var known = _database.Models.Find(HashOf(folder, fingerprint), folder);
+        return known is null ? now : DateTimeOffset.Parse(known.FirstSeen, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The SHA-256 of the package's model file, hashed once per version of its files.</summary>
+    private string HashOf(string folder, string fingerprint)
+    {
+        var key = folder + "\0" + fingerprint;
+        if (!_hashes.TryGetValue(key, out var hash))
+        {
+            hash = TryModelHash(folder);
+            _hashes[key] = hash;
+        }
+
+        return hash;
     }
 
     /// <summary>Validates and warms up one package. Throws with the reason when it does not pass.</summary>
@@ -116,12 +169,12 @@ public sealed class ModelCatalog : IDisposable
 
         if (options.ExpectedClasses.Count > 0 && !options.ExpectedClasses.SequenceEqual(m.Classes, StringComparer.Ordinal))
         {
-            throw new ModelPackageException($"classes [{string.Join(", ", m.Classes)}] differ from EdgeMed:ExpectedClasses [{string.Join(", ", options.ExpectedClasses)}]");
+            throw new NotForThisDeviceException($"classes [{string.Join(", ", m.Classes)}] differ from EdgeMed:ExpectedClasses [{string.Join(", ", options.ExpectedClasses)}]");
         }
 
         if (options.Precision.Length > 0 && !string.Equals(m.Precision, options.Precision, StringComparison.Ordinal))
         {
-            throw new ModelPackageException($"precision {m.Precision}; this device takes {options.Precision} packages (EdgeMed:Precision)");
+            throw new NotForThisDeviceException($"precision {m.Precision}; this device takes {options.Precision} packages (EdgeMed:Precision)");
         }
 
         m.Input.Normalization.Validate();
@@ -177,10 +230,11 @@ public sealed class ModelCatalog : IDisposable
         }
     }
 
-    private void Swap(LoadedModel model, string fingerprint)
+    private void Swap(LoadedModel model, string fingerprint, DateTimeOffset rank)
     {
         var previous = Interlocked.Exchange(ref _current, model);
         _currentFingerprint = fingerprint;
+        _currentRank = rank;
         _health.ModelLoaded = true;
         var id = model.Identity;
         _database.Models.Record(id.Sha256, model.Package.Folder, id.Name, id.Version, model.Package.Manifest.Arch, model.Package.Manifest.Precision, model.Classes, id.PreprocessingVersion, ModelStates.Loaded, null);
@@ -198,7 +252,7 @@ public sealed class ModelCatalog : IDisposable
         Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
 
-    private List<(string Folder, DateTimeOffset Created, string Fingerprint)> FindPackages()
+    private List<(string Folder, DateTimeOffset Created, string Fingerprint)> FindPackages(DateTimeOffset now)
     {
         var found = new List<(string, DateTimeOffset, string)>();
         if (!Directory.Exists(_folder))
@@ -225,8 +279,11 @@ public sealed class ModelCatalog : IDisposable
             try
             {
                 var files = new DirectoryInfo(folder).GetFiles();
-                // A package still being copied in is left for a later scan.
-                if (files.Max(f => f.LastWriteTimeUtc) > DateTime.UtcNow - TimeSpan.FromSeconds(2))
+                // A package still being copied in is left for a later scan: its newest file was written just now. One
+                // dated further in the future had its times kept from a machine whose clock is ahead (cp -p, rsync -t
+                // set them after the copy), and is complete.
+                var newest = files.Max(f => new DateTimeOffset(f.LastWriteTimeUtc));
+                if (newest > now - CopySettle && newest < now + CopySettle)
                 {
                     continue;
                 }
@@ -261,3 +318,6 @@ public sealed class ModelCatalog : IDisposable
     /// <summary>Releases the model in use.</summary>
     public void Dispose() => Interlocked.Exchange(ref _current, null)?.Release();
 }
+
+/// <summary>A sound package that this device's settings do not take (EdgeMed:Precision, EdgeMed:ExpectedClasses).</summary>
+public sealed class NotForThisDeviceException(string message) : Exception(message);
