@@ -95,7 +95,7 @@ var ids = new Argument<long[]>("ids") { Description = "Ledger ids from 'quaranti
 var all = new Option<bool>("--all") { Description = "Every quarantined file" };
 var retry = new Command("retry", "Put quarantined files back on the share to be read again") { ids, all };
 retry.SetAction((r, _) => WithHost(r, AgentMode.Maintenance, Overrides(r), host =>
-    Task.FromResult(AgentCommands.QuarantineRetry(host, r.GetRequiredValue(ids), r.GetValue(all), Console.Out, Console.Error))));
+    Task.FromResult(AgentCommands.QuarantineRetry(host, r.GetValue(ids) ?? [], r.GetValue(all), Console.Out, Console.Error))));
 var quarantineCommand = new Command("quarantine", "Refused files: list, retry") { list, retry };
 
 var benchInput = new Argument<string>("input") { Description = "Folder of DICOM files (e.g. samples/)" };

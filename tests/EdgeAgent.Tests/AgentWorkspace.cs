@@ -16,6 +16,7 @@ internal sealed partial class AgentWorkspace : IDisposable
     public AgentWorkspace()
     {
         Root = Path.Combine(Path.GetTempPath(), $"edgemed-agent-{Guid.NewGuid():N}");
+        Quarantine = Path.Combine(Root, "quarantine");
         Directory.CreateDirectory(Share);
         Directory.CreateDirectory(Models);
     }
@@ -28,7 +29,8 @@ internal sealed partial class AgentWorkspace : IDisposable
 
     public string Database => Path.Combine(Root, "data", "edgemed.db");
 
-    public string Quarantine => Path.Combine(Root, "quarantine");
+    /// <summary>The quarantine folder (a test may put it on another file system).</summary>
+    public string Quarantine { get; set; } = string.Empty;
 
     /// <summary>The first <paramref name="count"/> GE axial slices (by file name), as on the scanner share.</summary>
     public static IReadOnlyList<string> GeSlices(int count) =>

@@ -131,6 +131,18 @@ internal static class AgentCommands
         return 0;
     }
 
+    private static bool SameBytes(string a, string b)
+    {
+        if (new FileInfo(a).Length != new FileInfo(b).Length)
+        {
+            return false;
+        }
+
+        using var first = File.OpenRead(a);
+        using var second = File.OpenRead(b);
+        return System.Security.Cryptography.SHA256.HashData(first).AsSpan().SequenceEqual(System.Security.Cryptography.SHA256.HashData(second));
+    }
+
     public static int QuarantineRetry(IHost host, long[] ids, bool all, TextWriter output, TextWriter error)
     {
         var database = host.Services.GetRequiredService<AgentDatabase>();
@@ -147,15 +159,22 @@ internal static class AgentCommands
             // Back to where it was found, modification time kept, so the running agent takes it as the same file.
             if (!string.IsNullOrEmpty(f.QuarantinePath) && File.Exists(f.QuarantinePath))
             {
-                if (File.Exists(f.Path))
+                if (File.Exists(f.Path) && !SameBytes(f.Path, f.QuarantinePath))
                 {
                     error.WriteLine($"{f.Id}: {f.Path} exists again; left {f.QuarantinePath} where it is.");
                     failed++;
                     continue;
                 }
 
-                Directory.CreateDirectory(Path.GetDirectoryName(f.Path)!);
-                File.Move(f.QuarantinePath, f.Path);
+                if (File.Exists(f.Path))
+                {
+                    File.Delete(f.QuarantinePath); // a move across file systems cut short: the original is still there
+                }
+                else
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(f.Path)!);
+                    File.Move(f.QuarantinePath, f.Path);
+                }
             }
             else if (!File.Exists(f.Path))
             {

@@ -33,25 +33,58 @@ public sealed class QuarantineFolder(string folder, string? share, bool moveFile
         return target;
     }
 
-    /// <summary>Moves the file; false (file left in place) when the share does not allow it.</summary>
+    /// <summary>
+    /// Moves the file durably; false (file left in place) when the share does not allow it. On one file system a
+    /// rename; across file systems (the share a network mount, the quarantine local) a copy under a temporary name,
+    /// fsynced, renamed into place and its folder fsynced, and only then the original deleted: a crash at any point
+    /// leaves at least one complete copy, and <c>agent quarantine retry</c> accepts the file when both remain.
+    /// </summary>
     public static bool TryMove(string path, string destination)
     {
+        var folder = Path.GetDirectoryName(destination)!;
+        var partial = Path.Combine(folder, "." + Path.GetFileName(destination) + ".partial");
         try
         {
             // Owner-only: refused files are patient data, and their folder names may be patients' names.
-            OwnerOnly.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Move(path, destination);
+            OwnerOnly.CreateDirectory(folder);
+            if (ShareEntry.DeviceOf(path) is { } from && from == ShareEntry.DeviceOf(folder))
+            {
+                File.Move(path, destination);
+                ShareEntry.SyncDirectory(folder);
+                return true;
+            }
+
+            CopyDurably(path, partial);
+            File.Move(partial, destination);
+            ShareEntry.SyncDirectory(folder);
+            File.Delete(path);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // A move across file systems copies first; if the share then refuses the delete, drop the copy.
-            if (File.Exists(path) && File.Exists(destination))
+            // The share refused the delete (read-only): drop the copy, the file stays where it is.
+            foreach (var copy in new[] { partial, destination })
             {
-                File.Delete(destination);
+                if (File.Exists(path) && File.Exists(copy))
+                {
+                    File.Delete(copy);
+                }
             }
 
             return false;
         }
+    }
+
+    private static void CopyDurably(string source, string target)
+    {
+        using (var from = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16))
+        using (var to = new FileStream(target, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        {
+            from.CopyTo(to, 1 << 16);
+            to.Flush(flushToDisk: true);
+        }
+
+        // `agent quarantine retry` puts it back with its time, so the agent takes it for the same file version.
+        File.SetLastWriteTimeUtc(target, File.GetLastWriteTimeUtc(source));
     }
 }

@@ -62,6 +62,31 @@ public static class ShareEntry
         };
     }
 
+    /// <summary>The file system (device number) <paramref name="path"/> is on, or null when it cannot be told.</summary>
+    public static ulong? DeviceOf(string path)
+    {
+        var buffer = new byte[LibC.StatxSize];
+        return LibC.Statx(LibC.AtFdCwd, path, 0, LibC.StatxType, buffer) != 0
+            ? null
+            : ((ulong)BitConverter.ToUInt32(buffer, LibC.StatxDevOffset) << 32) | BitConverter.ToUInt32(buffer, LibC.StatxDevOffset + 4);
+    }
+
+    /// <summary>Flushes a directory's entries to disk, so a file created or renamed in it survives a power cut.</summary>
+    public static void SyncDirectory(string folder)
+    {
+        var fd = LibC.Open(folder, LibC.OpenDirectory);
+        if (fd < 0)
+        {
+            throw new IOException($"cannot open the folder to sync it (errno {Marshal.GetLastPInvokeError()})");
+        }
+
+        using var handle = new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        if (LibC.Fsync(handle) != 0)
+        {
+            throw new IOException($"fsync of the folder failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
+
     private static ShareEntryKind Fallback(string path)
     {
         var info = new FileInfo(path);
