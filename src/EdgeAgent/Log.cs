@@ -30,8 +30,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "CPU {Architecture}, {Cores} cores; int8 dot-product instructions: {Int8DotProduct} ({Instructions})")]
     internal static partial void CpuDescribed(ILogger logger, System.Runtime.InteropServices.Architecture architecture, int cores, bool int8DotProduct, string instructions);
 
-    [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "The share (EdgeMed:Share) is unavailable; scanning on until it returns")]
-    internal static partial void ShareUnavailable(ILogger logger);
+    [LoggerMessage(EventId = 3100, Level = LogLevel.Warning, Message = "The share (EdgeMed:Share) is unavailable ({Reason}); scanning on until it returns")]
+    internal static partial void ShareUnavailable(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "The share (EdgeMed:Share) is available")]
     internal static partial void ShareAvailable(ILogger logger);

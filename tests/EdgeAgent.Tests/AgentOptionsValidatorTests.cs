@@ -8,6 +8,7 @@ public sealed class AgentOptionsValidatorTests
 {
     private static readonly Dictionary<string, Action<AgentOptions>> Breaks = new()
     {
+        ["EdgeMed:ShareMarker"] = o => o.ShareMarker = "../elsewhere",
         ["EdgeMed:ScanInterval"] = o => o.ScanInterval = TimeSpan.Zero,
         ["EdgeMed:SettleTime"] = o => o.SettleTime = TimeSpan.FromSeconds(-1),
         ["EdgeMed:SeriesQuietPeriod"] = o => o.SeriesQuietPeriod = TimeSpan.FromSeconds(-1),

@@ -4,7 +4,6 @@ using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Models;
 using EdgeMed.EdgeAgent.Operations;
 using EdgeMed.Onnx.Runtime;
-using EdgeMed.Packages;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeMed.EdgeAgent.Tests;
@@ -44,7 +43,7 @@ public sealed class DeviceSettingsTests : IDisposable
         var folder = Path.Combine(_w.Models, "fp32");
         TestPackages.Write(folder, 1f, DateTimeOffset.UtcNow.AddHours(-1)); // an fp32 package
         using var fp32 = new ModelLease(ModelCatalog.Load(folder, new AgentOptions { BatchSize = 2, IntraOpThreads = 1, Precision = "fp32" }));
-        var e = Assert.Throws<ModelPackageException>(() => ModelCatalog.Load(folder, new AgentOptions { BatchSize = 2, IntraOpThreads = 1, Precision = "int8" }));
+        var e = Assert.Throws<NotForThisDeviceException>(() => ModelCatalog.Load(folder, new AgentOptions { BatchSize = 2, IntraOpThreads = 1, Precision = "int8" }));
         Assert.Contains("precision fp32; this device takes int8 packages (EdgeMed:Precision)", e.Message, StringComparison.Ordinal);
     }
 

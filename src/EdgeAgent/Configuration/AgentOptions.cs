@@ -26,6 +26,18 @@ public sealed class AgentOptions
     /// <summary>Where refused files are moved. Empty: <c>quarantine</c> beside the database. Files on a read-only share are marked in the ledger instead.</summary>
     public string Quarantine { get; set; } = string.Empty;
 
+    /// <summary>
+    /// The share is a mount point (a CIFS or NFS mount in fstab): while nothing is mounted there (the folder is on the
+    /// same file system as its parent) it is reported unavailable, not scanned as an empty share.
+    /// </summary>
+    public bool ShareIsMountPoint { get; set; }
+
+    /// <summary>
+    /// A file the share always holds (relative to it, e.g. <c>.edgemed-share</c>); while it is missing the share is
+    /// reported unavailable. Empty: no marker.
+    /// </summary>
+    public string ShareMarker { get; set; } = string.Empty;
+
     /// <summary>Time between full recursive scans of the share; file-system events only make a scan come sooner.</summary>
     public TimeSpan ScanInterval { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -19,6 +19,8 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             }
         }
 
+        Check(options.ShareMarker.Length == 0 || (!Path.IsPathRooted(options.ShareMarker) && !options.ShareMarker.Split('/').Contains("..")),
+            "EdgeMed:ShareMarker must be a path inside the share (e.g. .edgemed-share), not absolute and without '..'.");
         Check(options.ScanInterval > TimeSpan.Zero, "EdgeMed:ScanInterval must be positive (e.g. 00:00:05).");
         Check(options.SettleTime >= TimeSpan.Zero, "EdgeMed:SettleTime must not be negative.");
         Check(options.SeriesQuietPeriod >= TimeSpan.Zero, "EdgeMed:SeriesQuietPeriod must not be negative.");

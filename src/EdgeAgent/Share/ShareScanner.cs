@@ -31,6 +31,8 @@ public sealed class ShareScanner : IDisposable
     private readonly TimeSpan _interval;
     private readonly TimeSpan _settle;
     private readonly TimeSpan _incompleteRetry;
+    private readonly bool _mountPoint;
+    private readonly string? _marker;
     private readonly ILogger _logger;
     private readonly Channel<bool> _hint = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly Dictionary<string, (long Size, long ModifiedMs, long Since)> _settling = new(StringComparer.Ordinal);
@@ -51,6 +53,8 @@ public sealed class ShareScanner : IDisposable
         _interval = options.ScanInterval;
         _settle = options.SettleTime;
         _incompleteRetry = options.IncompleteRetryInterval;
+        _mountPoint = options.ShareIsMountPoint;
+        _marker = options.ShareMarker.Length == 0 ? null : Path.Combine(_share, options.ShareMarker);
         _logger = logger;
     }
 
@@ -58,25 +62,25 @@ public sealed class ShareScanner : IDisposable
     public async Task RunAsync(ChannelWriter<FileCandidate> output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var available = true;
+        string? unavailable = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             _health.DiskLow = _watermark.Check();
 
             if (!_watermark.IsPaused)
             {
-                var listed = await ScanOnceAsync(output, cancellationToken).ConfigureAwait(false);
-                if (listed != available)
+                var why = await ScanOnceAsync(output, cancellationToken).ConfigureAwait(false);
+                if (why != unavailable)
                 {
-                    available = listed;
-                    _health.ShareAvailable = listed;
-                    if (listed)
+                    unavailable = why;
+                    _health.ShareAvailable = why is null;
+                    if (why is null)
                     {
                         Log.ShareAvailable(_logger);
                     }
                     else
                     {
-                        Log.ShareUnavailable(_logger);
+                        Log.ShareUnavailable(_logger, why);
                     }
                 }
             }
@@ -114,13 +118,30 @@ public sealed class ShareScanner : IDisposable
         }
     }
 
-    /// <summary>One pass over the share; returns false when it could not be listed.</summary>
-    internal async Task<bool> ScanOnceAsync(ChannelWriter<FileCandidate> output, CancellationToken cancellationToken)
+    /// <summary>Why the share cannot be scanned now (a reason code), or null when it can.</summary>
+    internal string? Unavailable()
     {
         if (!Directory.Exists(_share))
         {
+            return "missing";
+        }
+
+        // Nothing mounted: the mount point is then a folder of its parent's file system, often empty.
+        if (_mountPoint && ShareEntry.DeviceOf(_share) is { } device && device == ShareEntry.DeviceOf(Path.GetDirectoryName(_share) ?? "/"))
+        {
+            return "not-mounted";
+        }
+
+        return _marker is not null && !File.Exists(_marker) ? "marker-missing" : null;
+    }
+
+    /// <summary>One pass over the share; returns why it could not be scanned, or null.</summary>
+    internal async Task<string?> ScanOnceAsync(ChannelWriter<FileCandidate> output, CancellationToken cancellationToken)
+    {
+        if (Unavailable() is { } why)
+        {
             DropWatcher();
-            return false;
+            return why;
         }
 
         EnsureWatcher();
@@ -144,7 +165,7 @@ public sealed class ShareScanner : IDisposable
         {
             // The exception's message names the folder that failed: often a patient's name. Its kind and code only.
             Log.ShareListFailed(_logger, $"{e.GetType().Name} 0x{e.HResult:X8}");
-            return Directory.Exists(_share);
+            return Directory.Exists(_share) ? null : "missing";
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -209,7 +230,7 @@ public sealed class ShareScanner : IDisposable
             _handled.RemoveWhere(f => !seen.Contains(f.Path)); // keeps memory to what is on the share now
         }
 
-        return true;
+        return null;
     }
 
     private void MarkHandled(FileCandidate file)
