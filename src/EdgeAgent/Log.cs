@@ -60,6 +60,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3206, Level = LogLevel.Information, Message = "File {FileId} looks incomplete ({Reason}); read again when it changes or after a pause, quarantined if it stays so for {WindowSeconds:F0} s")]
     internal static partial void FileIncomplete(ILogger logger, long fileId, string reason, double windowSeconds);
 
+    [LoggerMessage(EventId = 3207, Level = LogLevel.Information, Message = "File {FileId} moved inside the share; its row follows it (state {State})")]
+    internal static partial void FileMoved(ILogger logger, long fileId, string state);
+
     [LoggerMessage(EventId = 3205, Level = LogLevel.Information, Message = "File {FileId} vanished before it was read; taken again if it returns")]
     internal static partial void FileVanished(ILogger logger, long fileId);
 

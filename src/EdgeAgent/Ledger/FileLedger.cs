@@ -54,6 +54,19 @@ public sealed class FileLedger
         Execute(c, "UPDATE files SET attempts = max(attempts - 1, 0), updated_at = $now WHERE id = $id", null, ("$now", Now()), ("$id", id));
     });
 
+    /// <summary>
+    /// Follows a file that moved (its folder was moved inside the share, perhaps while the agent was down): the row
+    /// first made for it keeps its id, state and results and takes the new path; the row just registered for the new
+    /// path is dropped. Returns the row as it is now.
+    /// </summary>
+    public FileRecord MoveTo(long originalId, long registeredId, string path, long size, long modifiedMs) => _database.InTransaction((c, t) =>
+    {
+        Execute(c, "DELETE FROM files WHERE id = $r", t, ("$r", registeredId));
+        Execute(c, "UPDATE files SET path = $p, size = $s, modified_ms = $m, updated_at = $now WHERE id = $id",
+            t, ("$p", path), ("$s", size), ("$m", modifiedMs), ("$now", Now()), ("$id", originalId));
+        return Select(c, t, "WHERE id = $id", ("$id", originalId)).Single();
+    });
+
     /// <summary>Another file (not quarantined, not a duplicate) with the same content, if any.</summary>
     public FileRecord? FindSameContent(long id, string sha256) => _database.Locked(c =>
         Select(c, $"WHERE sha256 = $h AND id <> $id AND state NOT IN ('{FileStates.Quarantined}', '{FileStates.Duplicate}') ORDER BY id LIMIT 1", ("$h", sha256), ("$id", id)).FirstOrDefault());

@@ -25,6 +25,7 @@ public sealed class InstanceReader
     private readonly ILogger _logger;
     private readonly int _maxAttempts;
     private readonly TimeSpan _incompleteWindow;
+    private readonly string _started = AgentDatabase.Now();
     private readonly HashSet<string> _modalities;
     private readonly HashSet<SlicePlane> _planes;
 
@@ -104,9 +105,22 @@ public sealed class InstanceReader
 
         if (_database.Files.FindSameContent(file.Id, sha256) is { } original)
         {
-            _database.Files.SetState(file.Id, FileStates.Duplicate, FileReasons.SameContent, $"same bytes as file {original.Id}");
-            Log.FileDuplicate(_logger, file.Id, FileReasons.SameContent, original.Id);
-            return null;
+            if (File.Exists(original.Path))
+            {
+                _database.Files.SetState(file.Id, FileStates.Duplicate, FileReasons.SameContent, $"same bytes as file {original.Id}");
+                Log.FileDuplicate(_logger, file.Id, FileReasons.SameContent, original.Id);
+                return null;
+            }
+
+            // The same bytes, and the first path is gone: the file moved. Its first row follows it, so the series is
+            // classified once and no row points at a path that is gone.
+            var inFlight = original.State == FileStates.Read && string.CompareOrdinal(original.UpdatedAt, _started) >= 0;
+            file = _database.Files.MoveTo(original.Id, file.Id, candidate.Path, candidate.Size, candidate.ModifiedMs);
+            Log.FileMoved(_logger, file.Id, file.State);
+            if (FileStates.IsTerminal(file.State) || inFlight)
+            {
+                return null; // finished, or read by this run and waiting in the assembler
+            }
         }
 
         // Work started before and never finished: the agent died on it (out of memory, a native fault) as often as allowed.
