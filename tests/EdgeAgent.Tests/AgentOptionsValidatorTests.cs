@@ -14,6 +14,7 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:SeriesQuietPeriod"] = o => o.SeriesQuietPeriod = TimeSpan.FromSeconds(-1),
         ["EdgeMed:ModelScanInterval"] = o => o.ModelScanInterval = TimeSpan.Zero,
         ["EdgeMed:MaxAttempts"] = o => o.MaxAttempts = 0,
+        ["EdgeMed:MaxInferenceCrashes"] = o => o.MaxInferenceCrashes = 0,
         ["EdgeMed:IncompleteFileWindow"] = o => o.IncompleteFileWindow = TimeSpan.FromSeconds(-1),
         ["EdgeMed:DatabaseBusyTimeout"] = o => o.DatabaseBusyTimeout = TimeSpan.FromMilliseconds(500),
         ["EdgeMed:StallTimeout"] = o => o.StallTimeout = TimeSpan.FromMinutes(2), // shorter than the 5 min database patience

@@ -16,7 +16,9 @@ internal static class TestPackages
 
     // nonFiniteOnImages: NaN scores for any image whose mean is not zero (sqrt(m) + sqrt(-m)), yet finite ones for the
     // all-zero warm-up batch, so the package loads and fails only on real series.
-    public static string Write(string folder, float scale, DateTimeOffset created, string name = "test-model", int size = 32, IReadOnlyList<string>? classes = null, string? preprocessing = null, bool nonFiniteOnImages = false)
+    // slowLayers: that many 2048×2048 identity MatMuls on the way (the scores stay the same), so inference takes long
+    // enough for a test to kill the agent during it.
+    public static string Write(string folder, float scale, DateTimeOffset created, string name = "test-model", int size = 32, IReadOnlyList<string>? classes = null, string? preprocessing = null, bool nonFiniteOnImages = false, int slowLayers = 0)
     {
         classes ??= Classes;
         var b = new GraphBuilder("mean-linear");
@@ -25,6 +27,33 @@ internal static class TestPackages
         if (nonFiniteOnImages)
         {
             mean = b.Node("Add", [b.Node("Sqrt", [mean]), b.Node("Sqrt", [b.Node("Neg", [mean])])]);
+        }
+
+        if (slowLayers > 0)
+        {
+            const int Width = 2048;
+            var widen = new float[3 * Width];
+            var narrow = new float[Width * 3];
+            var identity = new float[Width * Width];
+            for (var i = 0; i < 3; i++)
+            {
+                widen[(i * Width) + i] = 1;
+                narrow[(i * 3) + i] = 1;
+            }
+
+            for (var i = 0; i < Width; i++)
+            {
+                identity[(i * Width) + i] = 1;
+            }
+
+            var same = b.Initializer("identity", identity, Width, Width);
+            var h = b.Node("MatMul", [mean, b.Initializer("widen", widen, 3, Width)]);
+            for (var layer = 0; layer < slowLayers; layer++)
+            {
+                h = b.Node("MatMul", [h, same]);
+            }
+
+            mean = b.Node("MatMul", [h, b.Initializer("narrow", narrow, Width, 3)]);
         }
 
         var weights = new float[3 * classes.Count];

@@ -54,6 +54,12 @@ public sealed class AgentOptions
     public int MaxAttempts { get; set; } = 2;
 
     /// <summary>
+    /// Deaths of the agent during one series' inference, in one boot, before that series is quarantined as a unit
+    /// (a power cut does not count; one out-of-memory kill or watchdog restart alone never quarantines a good series).
+    /// </summary>
+    public int MaxInferenceCrashes { get; set; } = 3;
+
+    /// <summary>
     /// How long a file that ends early or lacks its pixels (as one still being written does) is read again before it
     /// is quarantined, counted from when this version of it was first seen. A file that changes meanwhile is a new
     /// version and starts afresh.

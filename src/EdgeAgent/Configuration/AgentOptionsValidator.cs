@@ -26,6 +26,7 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         Check(options.SeriesQuietPeriod >= TimeSpan.Zero, "EdgeMed:SeriesQuietPeriod must not be negative.");
         Check(options.ModelScanInterval > TimeSpan.Zero, "EdgeMed:ModelScanInterval must be positive.");
         Check(options.MaxAttempts is >= 1 and <= 10, "EdgeMed:MaxAttempts must be between 1 and 10.");
+        Check(options.MaxInferenceCrashes is >= 1 and <= 10, "EdgeMed:MaxInferenceCrashes must be between 1 and 10.");
         Check(options.IncompleteFileWindow >= TimeSpan.Zero, "EdgeMed:IncompleteFileWindow must not be negative (00:00:00 quarantines at once).");
         Check(options.DatabaseBusyTimeout >= TimeSpan.FromSeconds(1), "EdgeMed:DatabaseBusyTimeout must be at least one second (e.g. 00:05:00).");
         // A stage that waits legitimately (for the database, for the decoder) must not be mistaken for a stalled one.

@@ -57,6 +57,10 @@ public sealed class AgentDatabase : IDisposable
         ALTER TABLE models ADD COLUMN first_seen TEXT;
         UPDATE models SET first_seen = updated_at;
         """,
+        // 3: inference attempts per series, so crashes during inference are counted against the series, not its files.
+        """
+        CREATE TABLE inference_attempts(series_instance_uid TEXT PRIMARY KEY, attempts INTEGER NOT NULL, boot_id TEXT NOT NULL, updated_at TEXT NOT NULL);
+        """,
     ];
 
     private readonly SqliteConnection _connection;
@@ -72,6 +76,7 @@ public sealed class AgentDatabase : IDisposable
         Results = new ResultStore(this);
         Models = new ModelRegistry(this);
         Status = new StatusTable(this);
+        Inference = new InferenceAttempts(this);
     }
 
     /// <summary>The database file.</summary>
@@ -91,6 +96,9 @@ public sealed class AgentDatabase : IDisposable
 
     /// <summary>The running agent's status values.</summary>
     public StatusTable Status { get; }
+
+    /// <summary>Inference attempts per series not yet stored (what a crash during inference leaves).</summary>
+    public InferenceAttempts Inference { get; }
 
     /// <summary>Opens (creating if needed) and migrates the database.</summary>
     /// <param name="path">The database file.</param>

@@ -104,11 +104,6 @@ public sealed class FileLedger
             null, ("$st", state), ("$r", reason), ("$d", detail), ("$q", quarantinePath), ("$u", sopInstanceUid), ("$s", seriesInstanceUid), ("$now", Now()), ("$id", id));
     });
 
-    /// <summary>Counts an attempt on every file of a series before inference starts (a crash in inference counts).</summary>
-    public void BeginInference(IReadOnlyList<long> fileIds) => AddAttempts(fileIds, +1);
-
-    /// <summary>Takes back the inference attempt of files whose series was not finished (shutdown).</summary>
-    public void EndInference(IReadOnlyList<long> fileIds) => AddAttempts(fileIds, -1);
 
     /// <summary>How many files are not finished: what a restarted agent takes up again.</summary>
     public long CountUnfinished() => _database.Locked(c =>
@@ -142,13 +137,6 @@ public sealed class FileLedger
     private List<(string State, long Count)> CountStates(string where, params (string Name, object? Value)[] parameters) => _database.Locked(c =>
         Query(c, $"SELECT state, count(*) FROM files {where} GROUP BY state ORDER BY state", null, r => (r.GetString(0), r.GetInt64(1)), parameters));
 
-    private void AddAttempts(IReadOnlyList<long> fileIds, int delta) => _database.InTransaction((c, t) =>
-    {
-        foreach (var id in fileIds)
-        {
-            Execute(c, "UPDATE files SET attempts = max(attempts + $d, 0) WHERE id = $id", t, ("$d", delta), ("$id", id));
-        }
-    });
 
     private static List<FileRecord> Select(SqliteConnection connection, string where, params (string Name, object? Value)[] parameters) =>
         Select(connection, null, where, parameters);

@@ -92,6 +92,9 @@ public static class FileReasons
     /// </summary>
     public const string ModelOutputNotFinite = "model-output-not-finite";
 
+    /// <summary>The agent died classifying the file's series as often as EdgeMed:MaxInferenceCrashes allows in one boot.</summary>
+    public const string InferenceCrashed = "inference-crashed";
+
     /// <summary>The instance has no SOP Instance UID, so duplicates of it cannot be told apart.</summary>
     public const string MissingSopInstanceUid = "missing-sop-instance-uid";
 

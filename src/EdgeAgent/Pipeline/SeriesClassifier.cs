@@ -36,10 +36,17 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         using var working = health.Working(AgentStages.Classify);
         var model = lease.Model;
         var fileIds = series.Instances.Select(i => i.FileId).ToList();
-        database.Files.BeginInference(fileIds);
+        var crashes = database.Inference.Begin(series.SeriesInstanceUid, InferenceAttempts.CurrentBoot); // committed first: a death from here on is counted
+        if (crashes >= options.MaxInferenceCrashes)
+        {
+            QuarantineInPlace(series, fileIds, FileReasons.InferenceCrashed, $"the agent died {crashes} times classifying this series (out of memory, a native fault, or the watchdog); left in place");
+            return null;
+        }
+
         try
         {
             var summary = Classify(series, model, fileIds, cancellationToken);
+            database.Inference.End(series.SeriesInstanceUid);
             health.SeriesStoredNow();
             if (summary.LowConfidence || summary.QualityFlags.Length > 0)
             {
@@ -50,27 +57,20 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         }
         catch (OperationCanceledException)
         {
-            database.Files.EndInference(fileIds);
+            database.Inference.End(series.SeriesInstanceUid); // a clean stop is no crash
             throw;
         }
         catch (ModelOutputNotFiniteException)
         {
             // The same model gives the same scores again: not retried, not the files' fault, not the agent's end.
-            var detail = $"model {model.Identity.Name} {model.Identity.Version} returned NaN or infinite scores for this series; left in place (after a model update: agent quarantine retry)";
-            foreach (var id in fileIds)
-            {
-                database.Files.SetState(id, FileStates.Quarantined, FileReasons.ModelOutputNotFinite, detail, quarantinePath: string.Empty);
-            }
-
-            health.RaiseAlert(options.Lights.AlertHold);
-            Log.SeriesFailed(logger, new ShortUid(series.SeriesInstanceUid), FileReasons.ModelOutputNotFinite);
+            QuarantineInPlace(series, fileIds, FileReasons.ModelOutputNotFinite, $"model {model.Identity.Name} {model.Identity.Version} returned NaN or infinite scores for this series; left in place (after a model update: agent quarantine retry)");
             return null;
         }
         catch (Exception e) when (e is Onnx.Runtime.OnnxRuntimeException or IOException)
         {
-            // This series failed, not the agent: leave its files to be read again; the attempt stays counted, so a file
-            // that keeps failing ends in quarantine. A database that refuses writes past its patience is not caught: the
-            // stage fails and the agent exits for systemd to restart it.
+            // This series failed, not the agent: leave its files to be read again. A database that refuses writes past
+            // its patience is not caught: the stage fails and the agent exits for systemd to restart it.
+            database.Inference.End(series.SeriesInstanceUid);
             health.StorageFailed = e is IOException;
             Log.SeriesFailed(logger, new ShortUid(series.SeriesInstanceUid), e.Message);
             foreach (var instance in series.Instances)
@@ -81,6 +81,19 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
 
             return null;
         }
+    }
+
+    /// <summary>Quarantines a series as one unit, its files left where they are (<c>agent quarantine retry</c> takes them again).</summary>
+    private void QuarantineInPlace(CompletedSeries series, List<long> fileIds, string reason, string detail)
+    {
+        foreach (var id in fileIds)
+        {
+            database.Files.SetState(id, FileStates.Quarantined, reason, detail, quarantinePath: string.Empty);
+        }
+
+        database.Inference.End(series.SeriesInstanceUid);
+        health.RaiseAlert(options.Lights.AlertHold);
+        Log.SeriesFailed(logger, new ShortUid(series.SeriesInstanceUid), reason);
     }
 
     private SeriesSummary Classify(CompletedSeries series, LoadedModel model, List<long> fileIds, CancellationToken cancellationToken)
