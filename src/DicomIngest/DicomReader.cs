@@ -65,19 +65,21 @@ public sealed class DicomReader : IDisposable
             var slices = SliceExtractor.Extract(metadata, pixels, _options);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
-                var name = Path.GetFileName(full);
                 var plane = slices.Count > 0 ? slices[0].Plane.ToString() : "-";
                 var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                Log.FileRead(_logger, name, metadata.SeriesInstanceUid ?? "-", slices.Count, plane, elapsed);
+                Log.FileRead(_logger, slices.Count, plane, elapsed);
             }
 
             return new DicomInstance(full, metadata, slices);
         }
         catch (DicomIngestException e)
         {
-            var name = Path.GetFileName(full);
-            var reason = e.ReasonCode;
-            Log.FileRefused(_logger, name, reason, e.Message);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                var reason = e.ReasonCode;
+                Log.FileRefused(_logger, reason, e.Message);
+            }
+
             throw;
         }
     }

@@ -14,9 +14,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Decoder did not answer within {TimeoutSeconds} s; killed and restarted")]
     internal static partial void DecoderTimedOut(ILogger logger, double timeoutSeconds);
 
-    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Refused {File}: {Reason} ({Detail})")]
-    internal static partial void FileRefused(ILogger logger, string file, string reason, string detail);
+    // No file names (scanner exports name files and folders after patients) and no full UIDs: the caller logs which
+    // file it was by its own id.
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Debug, Message = "Refused a file: {Reason} ({Detail})")]
+    internal static partial void FileRefused(ILogger logger, string reason, string detail);
 
-    [LoggerMessage(EventId = 1011, Level = LogLevel.Debug, Message = "Read {File}: series {SeriesUid}, {SliceCount} slices, {Plane}, {ElapsedMs:F1} ms")]
-    internal static partial void FileRead(ILogger logger, string file, string seriesUid, int sliceCount, string plane, double elapsedMs);
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Debug, Message = "Read a file: {SliceCount} slices, {Plane}, {ElapsedMs:F1} ms")]
+    internal static partial void FileRead(ILogger logger, int sliceCount, string plane, double elapsedMs);
 }

@@ -54,6 +54,7 @@ public sealed class AgentProcessTests : IDisposable
         Assert.Contains(seriesUid[^12..], agent.Log, StringComparison.Ordinal); // named, shortened
         Assert.DoesNotContain(seriesUid, agent.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("DOE^JANE", agent.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("notes.txt", agent.Log, StringComparison.Ordinal); // file names are often patients' names too
     }
 
     [Fact]

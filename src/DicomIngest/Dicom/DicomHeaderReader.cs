@@ -25,7 +25,8 @@ internal static class DicomHeaderReader
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new DicomIngestException(IngestFailure.Unreadable, $"Cannot read {path}: {e.Message}", e);
+            // Kind and code, not the message: it names the file, and these messages reach log lines.
+            throw new DicomIngestException(IngestFailure.Unreadable, $"Cannot read the file ({e.GetType().Name} 0x{e.HResult:X8})", e);
         }
 
         var (metadata, file) = Read(bytes, options);
