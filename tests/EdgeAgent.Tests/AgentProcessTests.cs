@@ -1,12 +1,14 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using EdgeMed.Tests;
+using Xunit.Abstractions;
 
 namespace EdgeMed.EdgeAgent.Tests;
 
 /// <summary>The agent as a real process over a real share folder, real DICOM, real ONNX Runtime and a real SQLite file.</summary>
-public sealed class AgentProcessTests : IDisposable
+public sealed class AgentProcessTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
     private readonly AgentWorkspace _w = new();
@@ -57,11 +59,18 @@ public sealed class AgentProcessTests : IDisposable
         Assert.DoesNotContain("notes.txt", agent.Log, StringComparison.Ordinal); // file names are often patients' names too
     }
 
+    /// <summary>
+    /// CI runs 10 kills over 18 files; <c>eng/reliability-campaign.sh</c> runs the long campaign through the same test
+    /// (EDGEMED_CAMPAIGN_KILLS, EDGEMED_CAMPAIGN_FILES: up to the 154 distinct instances of the GE and Philips series).
+    /// </summary>
     [Fact]
     public void SigkillAtRandomPoints_FinalDatabaseEqualsAnUninterruptedRun()
     {
+        var kills = int.TryParse(Environment.GetEnvironmentVariable("EDGEMED_CAMPAIGN_KILLS"), out var k) ? k : 10;
+        var count = int.TryParse(Environment.GetEnvironmentVariable("EDGEMED_CAMPAIGN_FILES"), out var n) ? Math.Min(n, 154) : 18;
         TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
-        var files = AgentWorkspace.GeSlices(10).Concat(AgentWorkspace.PhilipsSlices(8)).ToList();
+        var philips = Math.Min(count / 2, 24);
+        var files = AgentWorkspace.GeSlices(count - philips).Concat(AgentWorkspace.PhilipsSlices(philips)).ToList();
         // Several kills may hit one file, or one series's inference: neither is the file's fault here.
         var environment = new Dictionary<string, string> { ["EDGEMED__MAXATTEMPTS"] = "10", ["EDGEMED__MAXINFERENCECRASHES"] = "10" };
 
@@ -78,19 +87,25 @@ public sealed class AgentProcessTests : IDisposable
         // Killed at random points (seeded), restarted each time, then left to finish.
         _w.Drop(files);
         var random = new Random(20261123);
-        for (var kill = 0; kill < 4; kill++)
+        for (var kill = 0; kill < kills; kill++)
         {
             using var agent = _w.Start(environment);
             Thread.Sleep(TimeSpan.FromMilliseconds(random.Next(800, 4000)));
             agent.Kill();
         }
 
+        var finish = Stopwatch.StartNew();
         using (var agent = _w.Start(environment))
         {
             AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM files WHERE state = 'done'") == files.Count, Patience, "the killed run to finish", agent);
             agent.Terminate();
         }
 
+        var expected = Snapshot(reference).Split('\n');
+        var actual = Snapshot(_w).Split('\n');
+        var lost = expected.Except(actual).Count();
+        var doubled = actual.Length - actual.Distinct().Count() + actual.Except(expected).Count();
+        output.WriteLine($"campaign: {kills} SIGKILLs, {files.Count} files, {expected.Length - 1} reference rows; rows lost {lost}, rows doubled or changed {doubled}, restarts {kills + 1}, last restart to all done {finish.Elapsed.TotalSeconds:F1} s");
         Assert.Equal(Snapshot(reference), Snapshot(_w));
         Assert.Equal(files.Count, _w.Count("SELECT count(*) FROM files"));
     }
