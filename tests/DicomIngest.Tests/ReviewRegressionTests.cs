@@ -11,6 +11,25 @@ public sealed class ReviewRegressionTests : IDisposable
     private readonly string _folder = Directory.CreateTempSubdirectory("edgemed-review-").FullName;
 
     [Fact]
+    public async Task LargeFileThatIsNotDicom_IsRefusedFromItsFirstBytes_WithoutReadingItIntoMemory()
+    {
+        // Issue 12, item 8: a 600 MB video on the share was read whole before the "DICM" check.
+        var path = Path.Combine(_folder, "video.dcm");
+        using (var file = new FileStream(path, FileMode.Create))
+        {
+            file.Write("RIFF....AVI LIST"u8);
+            file.SetLength(600L << 20); // sparse: no disk used
+        }
+
+        using var reader = new DicomReader(new DicomIngestOptions(), DecoderIsolation.InProcess);
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var e = await Assert.ThrowsAsync<DicomIngestException>(() => reader.ReadAsync(path));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(IngestFailure.NotDicom, e.Reason);
+        Assert.True(allocated < 16 << 20, $"{allocated >> 20} MB allocated to refuse it");
+    }
+
+    [Fact]
     public async Task Convert_HostileUids_CannotWriteOutsideTheOutputFolder()
     {
         var input = Path.Combine(_folder, "in");

@@ -359,6 +359,29 @@ internal static class DicomFileReader
             ? new DicomIngestException(IngestFailure.Truncated, $"The file is truncated: {what}.")
             : new DicomIngestException(IngestFailure.InconsistentLength, $"A length field is inconsistent: {what}.");
 
+    /// <summary>
+    /// Whether the first bytes of a file could start DICOM: "DICM" after the 128-byte preamble, or a plausible first
+    /// element of a data set without one. <paramref name="head"/> is the first 132 bytes (or the whole file).
+    /// </summary>
+    public static bool MayBeDicom(byte[] head)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        if (head.Length >= 132 && head.AsSpan(128, 4).SequenceEqual("DICM"u8))
+        {
+            return true;
+        }
+
+        try
+        {
+            InferTransferSyntax(head, 0);
+            return true;
+        }
+        catch (DicomIngestException)
+        {
+            return false;
+        }
+    }
+
     private static string InferTransferSyntax(byte[] bytes, int position)
     {
         if (bytes.Length - position < 8)

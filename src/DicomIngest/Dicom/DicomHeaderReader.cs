@@ -9,6 +9,9 @@ namespace EdgeMed.DicomIngest.Dicom;
 /// </summary>
 internal static class DicomHeaderReader
 {
+    /// <summary>Files larger than this are checked by their first bytes before the whole file is read into memory.</summary>
+    private const long PrecheckAbove = 1 << 20;
+
     /// <summary>Reads <paramref name="path"/>; returns the metadata, the parsed file and its bytes, or throws <see cref="DicomIngestException"/>.</summary>
     public static (InstanceMetadata Metadata, DicomFile File, byte[] Bytes) Read(string path, DicomIngestOptions options)
     {
@@ -21,6 +24,13 @@ internal static class DicomHeaderReader
                 throw new DicomIngestException(IngestFailure.TooLarge, $"The file has {length} bytes; the limit is {options.MaxFileBytes}.");
             }
 
+            // A large file that does not even start like DICOM (a video, a disk image on the share) is refused from
+            // its first bytes, not after reading all of it into memory.
+            if (length > PrecheckAbove && !DicomFileReader.MayBeDicom(Head(path)))
+            {
+                throw new DicomIngestException(IngestFailure.NotDicom, "No DICM prefix, and the first bytes are not a DICOM element.");
+            }
+
             bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -31,6 +41,14 @@ internal static class DicomHeaderReader
 
         var (metadata, file) = Read(bytes, options);
         return (metadata, file, bytes);
+    }
+
+    private static byte[] Head(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        var head = new byte[132];
+        stream.ReadExactly(head);
+        return head;
     }
 
     public static (InstanceMetadata Metadata, DicomFile File) Read(byte[] bytes, DicomIngestOptions options)
