@@ -56,6 +56,8 @@ public sealed class AgentDatabase : IDisposable
         """
         ALTER TABLE models ADD COLUMN first_seen TEXT;
         UPDATE models SET first_seen = updated_at;
+        ALTER TABLE models ADD COLUMN load_attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE models ADD COLUMN boot_id TEXT;
         """,
         // 3: inference attempts per series, so crashes during inference are counted against the series, not its files.
         """

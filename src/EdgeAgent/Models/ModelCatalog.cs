@@ -13,14 +13,17 @@ namespace EdgeMed.EdgeAgent.Models;
 /// <summary>
 /// The models folder: the newest package (by manifest creation time) that passes every check is loaded; a newer one
 /// dropped in later is validated, warmed up and swapped in while series keep flowing. A package that fails a check is
-/// refused, recorded by content hash and not tried again, across restarts, until its files change; one that was
-/// being loaded when the agent died is refused at the next start. The model in use stays.
+/// refused, recorded by content hash and not tried again, across restarts, until its files change; one that the agent
+/// died loading three times in one boot is refused likewise. The model in use stays.
 /// Clocks are not trusted: a creation time more than a day ahead of this machine's clock ranks by when the package
 /// was first seen here instead, and files dated in the future are not taken for a copy in progress.
 /// </summary>
 public sealed class ModelCatalog : IDisposable
 {
     private static readonly TimeSpan ClockTolerance = TimeSpan.FromDays(1);
+
+    /// <summary>Deaths of the agent while loading one package, in one boot, before the package is refused.</summary>
+    internal const int LoadDeathsBeforeRefusal = 3;
     private static readonly TimeSpan CopySettle = TimeSpan.FromSeconds(2);
     private readonly Dictionary<string, string> _hashes = new(StringComparer.Ordinal);
     private DateTimeOffset _currentRank;
@@ -98,12 +101,17 @@ public sealed class ModelCatalog : IDisposable
                 case { State: ModelStates.Refused } remembered:
                     Refuse(folder, fingerprint, hash, remembered.Reason ?? "refused before", ModelStates.Refused, current);
                     continue;
-                case { State: ModelStates.Loading }:
-                    Refuse(folder, fingerprint, hash, "the agent stopped while loading it (a crash, the out-of-memory killer or the watchdog); not tried again until its files change", ModelStates.Refused, current);
-                    continue;
             }
 
-            _database.Models.Record(hash, folder, null, null, null, null, null, null, ModelStates.Loading, null); // a crash from here on is remembered
+            // Committed before the load: a death during it is counted. One death proves nothing (a power cut, a
+            // restart during start-up); several in one boot point at the package.
+            var deaths = _database.Models.BeginLoad(hash, folder, Ledger.InferenceAttempts.CurrentBoot);
+            if (deaths >= LoadDeathsBeforeRefusal)
+            {
+                Refuse(folder, fingerprint, hash, $"the agent died {deaths} times loading it (a native fault, the out-of-memory killer or the watchdog); not tried again until its files change", ModelStates.Refused, current);
+                continue;
+            }
+
             try
             {
                 var model = Load(folder, _options, _logger);
