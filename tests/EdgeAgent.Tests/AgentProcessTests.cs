@@ -60,7 +60,7 @@ public sealed class AgentProcessTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>
-    /// CI runs 10 kills over 18 files; <c>eng/reliability-campaign.sh</c> runs the long campaign through the same test
+    /// CI runs 10 kills over 18 files; <c>eng/reliability-campaign.sh sigkill</c> runs the long campaign through the same test
     /// (EDGEMED_CAMPAIGN_KILLS, EDGEMED_CAMPAIGN_FILES: up to the 154 distinct instances of the GE and Philips series).
     /// </summary>
     [Fact]

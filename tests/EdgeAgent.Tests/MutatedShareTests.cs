@@ -7,7 +7,7 @@ namespace EdgeMed.EdgeAgent.Tests;
 /// <summary>
 /// Issue 12's fuzz campaign, through the agent (DicomIngest's fuzz test goes through the reader only): mutated DICOM
 /// files on the share, the agent run until idle. Zero failures of the agent, zero restarts, and every file ends in a
-/// terminal state, with a reason unless it was classified. 60 files in CI; <c>eng/agent-fuzz-campaign.sh</c> runs
+/// terminal state, with a reason unless it was classified. 60 files in CI; <c>eng/reliability-campaign.sh fuzz</c> runs
 /// 10,000 (EDGEMED_AGENT_FUZZ_FILES, EDGEMED_AGENT_FUZZ_SEED).
 /// </summary>
 public sealed class MutatedShareTests(ITestOutputHelper output) : IDisposable
