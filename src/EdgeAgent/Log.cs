@@ -106,6 +106,18 @@ internal static partial class Log
     internal static partial void DatabaseLockReleased(ILogger logger, double waitedSeconds);
 }
 
+/// <summary>Exceptions as log lines may show them.</summary>
+internal static class LogSafe
+{
+    /// <summary>
+    /// File-system errors by kind and code only (their messages name the file or folder, often after a patient); the
+    /// others' messages are the driver's or our own.
+    /// </summary>
+    public static string Error(Exception e) => e is IOException or UnauthorizedAccessException
+        ? $"{e.GetType().Name} 0x{e.HResult:X8}"
+        : e.Message.ReplaceLineEndings(" ");
+}
+
 /// <summary>A UID as log lines show it: its last 12 characters, as <c>results --format table</c> does (shortened only when a line is written).</summary>
 internal readonly record struct ShortUid(string Uid)
 {

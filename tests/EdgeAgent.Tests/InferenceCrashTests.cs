@@ -51,6 +51,6 @@ public sealed class InferenceCrashTests : IDisposable
         inference.End("1.2.3");
         Assert.Equal(0, inference.Begin("1.2.3", "boot-b")); // stored, or stopped cleanly
         Assert.Equal(1, inference.Pending("1.2.3"));
-        Assert.False(string.IsNullOrEmpty(InferenceAttempts.CurrentBoot));
+        Assert.False(string.IsNullOrEmpty(Operations.MachineBoot.Id));
     }
 }

@@ -67,7 +67,7 @@ public sealed class ModelClockTests : IDisposable
         using var database = AgentDatabase.Open(_w.Database);
 
         // One death while loading it (a kill during start-up, seen in CI): loaded at the next start all the same.
-        Assert.Equal(0, database.Models.BeginLoad(hash, newer, InferenceAttempts.CurrentBoot));
+        Assert.Equal(0, database.Models.BeginLoad(hash, newer, Operations.MachineBoot.Id));
         using (var once = Catalog(database))
         {
             Assert.True(once.Scan());
@@ -77,7 +77,7 @@ public sealed class ModelClockTests : IDisposable
         // Three in one boot (what a process killed during each load leaves behind): refused, the older one serves.
         for (var death = 0; death < 3; death++)
         {
-            Assert.Equal(death, database.Models.BeginLoad(hash, newer, InferenceAttempts.CurrentBoot));
+            Assert.Equal(death, database.Models.BeginLoad(hash, newer, Operations.MachineBoot.Id));
         }
 
         using var catalog = Catalog(database);

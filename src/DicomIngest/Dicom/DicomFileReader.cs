@@ -360,25 +360,16 @@ internal static class DicomFileReader
             : new DicomIngestException(IngestFailure.InconsistentLength, $"A length field is inconsistent: {what}.");
 
     /// <summary>
-    /// Whether the first bytes of a file could start DICOM: "DICM" after the 128-byte preamble, or a plausible first
-    /// element of a data set without one. <paramref name="head"/> is the first 132 bytes (or the whole file).
+    /// Refuses, as <see cref="Read"/> would, first bytes that cannot start DICOM: no "DICM" after the 128-byte
+    /// preamble and no plausible first element of a data set without one. <paramref name="head"/> is the first 132 bytes.
     /// </summary>
-    public static bool MayBeDicom(byte[] head)
+    /// <exception cref="DicomIngestException">Not DICOM.</exception>
+    public static void CheckStart(byte[] head)
     {
         ArgumentNullException.ThrowIfNull(head);
-        if (head.Length >= 132 && head.AsSpan(128, 4).SequenceEqual("DICM"u8))
-        {
-            return true;
-        }
-
-        try
+        if (head.Length < 132 || !head.AsSpan(128, 4).SequenceEqual("DICM"u8))
         {
             InferTransferSyntax(head, 0);
-            return true;
-        }
-        catch (DicomIngestException)
-        {
-            return false;
         }
     }
 

@@ -26,9 +26,9 @@ internal static class DicomHeaderReader
 
             // A large file that does not even start like DICOM (a video, a disk image on the share) is refused from
             // its first bytes, not after reading all of it into memory.
-            if (length > PrecheckAbove && !DicomFileReader.MayBeDicom(Head(path)))
+            if (length > PrecheckAbove)
             {
-                throw new DicomIngestException(IngestFailure.NotDicom, "No DICM prefix, and the first bytes are not a DICOM element.");
+                DicomFileReader.CheckStart(Head(path));
             }
 
             bytes = File.ReadAllBytes(path);

@@ -14,9 +14,6 @@ public sealed class InferenceAttempts
 
     internal InferenceAttempts(AgentDatabase database) => _database = database;
 
-    /// <summary>The id of this boot of the machine (changes at every boot, so a power cut is told from a crash).</summary>
-    public static string CurrentBoot { get; } = ReadBootId();
-
     /// <summary>
     /// Records an attempt on <paramref name="seriesUid"/> in boot <paramref name="bootId"/>; returns how many earlier
     /// attempts in that boot ended with the agent dead.
@@ -37,16 +34,4 @@ public sealed class InferenceAttempts
     /// <summary>Attempts recorded for a series and not ended (for tests and status).</summary>
     public int Pending(string seriesUid) => _database.Locked(c =>
         Convert.ToInt32(Scalar(c, "SELECT coalesce(max(attempts), 0) FROM inference_attempts WHERE series_instance_uid = $s", ("$s", seriesUid)), CultureInfo.InvariantCulture));
-
-    private static string ReadBootId()
-    {
-        try
-        {
-            return File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return "unknown"; // every death then counts, as on a machine that never reboots
-        }
-    }
 }

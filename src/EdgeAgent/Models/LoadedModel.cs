@@ -51,6 +51,20 @@ public sealed class LoadedModel
     /// <summary>Slices per run.</summary>
     public int BatchSize => Runner.BatchSize;
 
+    /// <summary>Whether every score is a finite number (the warm-up and every batch check it).</summary>
+    internal static bool AllFinite(ReadOnlySpan<float> scores)
+    {
+        foreach (var v in scores)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Runs <paramref name="count"/> slices already normalized into the runner's slots; returns logits (count × classes).</summary>
     internal float[] Run(int count, CancellationToken cancellationToken)
     {

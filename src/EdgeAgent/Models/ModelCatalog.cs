@@ -20,10 +20,10 @@ namespace EdgeMed.EdgeAgent.Models;
 /// </summary>
 public sealed class ModelCatalog : IDisposable
 {
-    private static readonly TimeSpan ClockTolerance = TimeSpan.FromDays(1);
-
     /// <summary>Deaths of the agent while loading one package, in one boot, before the package is refused.</summary>
     internal const int LoadDeathsBeforeRefusal = 3;
+
+    private static readonly TimeSpan ClockTolerance = TimeSpan.FromDays(1);
     private static readonly TimeSpan CopySettle = TimeSpan.FromSeconds(2);
     private readonly Dictionary<string, string> _hashes = new(StringComparer.Ordinal);
     private DateTimeOffset _currentRank;
@@ -105,7 +105,7 @@ public sealed class ModelCatalog : IDisposable
 
             // Committed before the load: a death during it is counted. One death proves nothing (a power cut, a
             // restart during start-up); several in one boot point at the package.
-            var deaths = _database.Models.BeginLoad(hash, folder, Ledger.InferenceAttempts.CurrentBoot);
+            var deaths = _database.Models.BeginLoad(hash, folder, MachineBoot.Id);
             if (deaths >= LoadDeathsBeforeRefusal)
             {
                 Refuse(folder, fingerprint, hash, $"the agent died {deaths} times loading it (a native fault, the out-of-memory killer or the watchdog); not tried again until its files change", ModelStates.Refused, current);
@@ -202,7 +202,7 @@ public sealed class ModelCatalog : IDisposable
 
             var model = new LoadedModel(package, session, options.BatchSize, provider);
             var logits = model.Run(options.BatchSize, CancellationToken.None); // warm-up: the first run allocates and plans
-            if (logits.Length != options.BatchSize * m.Classes.Count || logits.Any(v => !float.IsFinite(v)))
+            if (logits.Length != options.BatchSize * m.Classes.Count || !LoadedModel.AllFinite(logits))
             {
                 throw new ModelPackageException($"warm-up gave {logits.Length} logits for {options.BatchSize} × {m.Classes.Count} classes, or non-finite values");
             }

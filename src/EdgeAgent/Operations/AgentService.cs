@@ -84,7 +84,7 @@ public sealed class AgentService(
             // Logged once, here; the host is asked to stop and the process exits non-zero (systemd restarts it, the
             // ledger resumes the work). Not rethrown: the host would log the same failure a second time.
             Environment.ExitCode = 1;
-            var error = Describe(failure);
+            var error = LogSafe.Error(failure);
             var kind = failure.GetType().Name;
             Log.AgentFailed(logger, kind, error);
             if (failure is not Microsoft.Data.Sqlite.SqliteException)
@@ -99,14 +99,6 @@ public sealed class AgentService(
             Log.AgentStopped(logger, health.FilesRead, health.SeriesStored);
         }
     }
-
-    /// <summary>
-    /// An exception as a log line may show it: file-system errors by kind and code only (their messages name the file,
-    /// often after a patient); the others' messages are the driver's or our own.
-    /// </summary>
-    internal static string Describe(Exception e) => e is IOException or UnauthorizedAccessException
-        ? $"{e.GetType().Name} 0x{e.HResult:X8}"
-        : e.Message.ReplaceLineEndings(" ");
 
     /// <summary>Records a status value; a database error here is already being reported.</summary>
     private void TryRecord(string key, string value)

@@ -36,7 +36,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         using var working = health.Working(AgentStages.Classify);
         var model = lease.Model;
         var fileIds = series.Instances.Select(i => i.FileId).ToList();
-        var crashes = database.Inference.Begin(series.SeriesInstanceUid, InferenceAttempts.CurrentBoot); // committed first: a death from here on is counted
+        var crashes = database.Inference.Begin(series.SeriesInstanceUid, MachineBoot.Id); // committed first: a death from here on is counted
         if (crashes >= options.MaxInferenceCrashes)
         {
             QuarantineInPlace(series, fileIds, FileReasons.InferenceCrashed, $"the agent died {crashes} times classifying this series (out of memory, a native fault, or the watchdog); left in place");
@@ -121,7 +121,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
                 var t1 = Stopwatch.GetTimestamp();
                 var logits = model.Run(count, cancellationToken);
                 var t2 = Stopwatch.GetTimestamp();
-                if (HasNonFinite(logits.AsSpan(0, count * model.Classes.Count)))
+                if (!LoadedModel.AllFinite(logits.AsSpan(0, count * model.Classes.Count)))
                 {
                     throw new ModelOutputNotFiniteException();
                 }
@@ -156,19 +156,6 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
     }
 
     private static double Milliseconds(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
-
-    private static bool HasNonFinite(ReadOnlySpan<float> values)
-    {
-        foreach (var v in values)
-        {
-            if (!float.IsFinite(v))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
 
     /// <summary>The model's scores for a batch were NaN or infinite (caught in <see cref="ClassifyAsync"/>).</summary>
     private sealed class ModelOutputNotFiniteException : Exception

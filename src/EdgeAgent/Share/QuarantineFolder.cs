@@ -62,6 +62,11 @@ public sealed class QuarantineFolder(string folder, string? share, bool moveFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            if (!File.Exists(path) && File.Exists(destination))
+            {
+                return true; // moved; only the folder's fsync failed
+            }
+
             // The share refused the delete (read-only): drop the copy, the file stays where it is.
             foreach (var copy in new[] { partial, destination })
             {

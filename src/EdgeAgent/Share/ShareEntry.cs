@@ -43,12 +43,11 @@ public static class ShareEntry
     /// <summary>What <paramref name="path"/> is (a link is reported as a link, not as its target).</summary>
     public static ShareEntryKind KindOf(string path)
     {
+        // glibc 2.28+ answers statx itself from fstatat on kernels without the system call, so a failure is the path's.
         var buffer = new byte[LibC.StatxSize];
         if (LibC.Statx(LibC.AtFdCwd, path, LibC.AtSymlinkNoFollow, LibC.StatxType, buffer) != 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
-            // ENOSYS (no statx: kernel before 4.11): fall back to what .NET can tell, which misses FIFOs and devices.
-            return errno == 38 ? Fallback(path) : ShareEntryKind.Missing;
+            return ShareEntryKind.Missing;
         }
 
         return (BitConverter.ToUInt16(buffer, LibC.StatxModeOffset) & 0xF000) switch
@@ -85,14 +84,5 @@ public static class ShareEntry
         {
             throw new IOException($"fsync of the folder failed (errno {Marshal.GetLastPInvokeError()})");
         }
-    }
-
-    private static ShareEntryKind Fallback(string path)
-    {
-        var info = new FileInfo(path);
-        return !info.Exists && !Directory.Exists(path) ? ShareEntryKind.Missing
-            : info.LinkTarget is not null ? ShareEntryKind.SymbolicLink
-            : Directory.Exists(path) ? ShareEntryKind.Directory
-            : ShareEntryKind.Regular;
     }
 }

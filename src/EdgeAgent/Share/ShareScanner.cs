@@ -163,8 +163,7 @@ public sealed class ShareScanner : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // The exception's message names the folder that failed: often a patient's name. Its kind and code only.
-            Log.ShareListFailed(_logger, $"{e.GetType().Name} 0x{e.HResult:X8}");
+            Log.ShareListFailed(_logger, LogSafe.Error(e)); // its message names the folder that failed: often a patient's name
             return Directory.Exists(_share) ? null : "missing";
         }
 
