@@ -27,6 +27,7 @@ var groupBy = new Option<string>("--group-by") { Description = "Split groups: fi
 var earlyStopping = new Option<int>("--early-stopping") { Description = "Stop after this many epochs without a better validation accuracy (0: never)" };
 var reduceLr = new Option<bool>("--reduce-lr-on-plateau") { Description = "Halve the learning rate after 2 epochs without improvement" };
 var classWeights = new Option<bool>("--class-weights") { Description = "Weight the loss by inverse class frequency" };
+var ema = new Option<double?>("--ema") { Description = "Validate, keep and export an exponential moving average of the weights with this decay per step, e.g. 0.998" };
 var subset = new Option<string?>("--subset") { Description = "Files per class, e.g. MildDemented=182,NonDemented=351" };
 var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last completed epoch" };
 var init = new Option<string?>("--init") { Description = "Initial weights (a PyTorch state dict) you bring" };
@@ -39,7 +40,7 @@ var maxSteps = new Option<int>("--max-steps") { Description = "Batches per epoch
 var train = new RootCommand("EdgeMed trainer: retrain and evaluate classification models on labeled slices")
 {
     data, arch, output, epochs, batch, lr, optimizer, threads, size, split, seed, lambdaFs, augment, schedule, warmup, weightDecay, labelSmoothing, dropPath, precision, groupBy,
-    earlyStopping, reduceLr, classWeights, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps,
+    earlyStopping, reduceLr, classWeights, ema, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps,
 };
 train.SetAction(async (result, cancellationToken) =>
 {
@@ -53,7 +54,7 @@ train.SetAction(async (result, cancellationToken) =>
             Epochs = result.GetValue(epochs), Batch = result.GetValue(batch), Lr = result.GetValue(lr), Optimizer = result.GetValue(optimizer),
             Threads = result.GetValue(threads), Size = result.GetValue(size), TrainFraction = trainFraction, ValidationFraction = validationFraction,
             TestFraction = testFraction, Seed = result.GetValue(seed), LambdaFs = result.GetValue(lambdaFs), Augment = result.GetRequiredValue(augment),
-            EarlyStopping = result.GetValue(earlyStopping), ReduceLrOnPlateau = result.GetValue(reduceLr), ClassWeights = result.GetValue(classWeights),
+            EarlyStopping = result.GetValue(earlyStopping), ReduceLrOnPlateau = result.GetValue(reduceLr), ClassWeights = result.GetValue(classWeights), Ema = result.GetValue(ema),
             Subset = TrainingOptions.ParseSubset(result.GetValue(subset)), Resume = result.GetValue(resume), Init = result.GetValue(init),
             Cache = result.GetValue(cache), MaxSteps = result.GetValue(maxSteps), Schedule = result.GetRequiredValue(schedule),
             WarmupEpochs = result.GetValue(warmup), WeightDecay = result.GetValue(weightDecay), LabelSmoothing = result.GetValue(labelSmoothing),

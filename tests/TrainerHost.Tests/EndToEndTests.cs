@@ -93,7 +93,7 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
     public async Task KilledWorker_FailsTheRunClearly_AndResumeContinuesFromTheLastEpoch()
     {
         var run = folders.Run("resume");
-        string[] args = ["--data", Trainer.Alzheimer, "--arch", "base-cnn", "--out", run, "--size", "32", "--epochs", "3", "--threads", "1", "--subset", Trainer.Subset(40), "--cache", folders.Cache];
+        string[] args = ["--data", Trainer.Alzheimer, "--arch", "base-cnn", "--out", run, "--size", "32", "--epochs", "3", "--threads", "1", "--subset", Trainer.Subset(40), "--cache", folders.Cache, "--ema", "0.9"];
 
         // Kill the PyTorch worker with SIGKILL once the first epoch's checkpoint exists; the worker holds there
         // (EDGEMED_WORKER_HOLD_AFTER_EPOCH), so the kill cannot come after the run already finished.
@@ -125,6 +125,9 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
         Assert.DoesNotContain("epoch 1:", againOut); // epoch 1 was not trained again
         using var history = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(run, "history.json")));
         Assert.Equal([1, 2, 3], history.RootElement.EnumerateArray().Select(h => h.GetProperty("epoch").GetInt32()));
+        // The weight average is part of the checkpoint: the resumed epochs validate it beside the raw weights.
+        Assert.Contains("(raw weights ", againOut);
+        Assert.Contains("exponential moving average (decay 0.9)", await File.ReadAllTextAsync(Path.Combine(run, "report.md")));
         ModelPackage.Load(Path.Combine(run, "package"));
     }
 

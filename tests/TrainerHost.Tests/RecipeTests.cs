@@ -169,6 +169,36 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task WeightAverage_StartsAtTheWeights_FollowsThemWithTheRampedDecay_AndLeavesThemAlone()
+    {
+        // One update after every weight moved by +1: the average moves by 1 - d, d = min(0.5, 2/11) on the first
+        // update; batch-norm statistics are averaged alike and the step counter copied.
+        var result = await Trainer.PythonAsync(
+            "import torch, edgemed_worker as w\n" +
+            "m = w.build_model('base-cnn', 4)\n" +
+            "before = {k: v.clone() for k, v in m.state_dict().items()}\n" +
+            "avg = w.WeightAverage(m, 0.5)\n" +
+            "assert all(torch.equal(a, b) for a, b in zip(avg.model.state_dict().values(), before.values()))\n" +
+            "with torch.no_grad():\n" +
+            "    for k, v in m.state_dict().items():\n" +
+            "        v.add_(1)\n" +
+            "moved = {k: v.clone() for k, v in m.state_dict().items()}\n" +
+            "avg.update(m)\n" +
+            "d = 2 / 11\n" +
+            "floats = [k for k, v in before.items() if v.dtype.is_floating_point]\n" +
+            "ints = [k for k, v in before.items() if not v.dtype.is_floating_point]\n" +
+            "err = max((avg.model.state_dict()[k] - (before[k] + (1 - d))).abs().max().item() for k in floats)\n" +
+            "print(err < 1e-5, bool(ints) and all(torch.equal(avg.model.state_dict()[k], moved[k]) for k in ints),\n" +
+            "      all(torch.equal(m.state_dict()[k], moved[k]) for k in moved), not any(p.requires_grad for p in avg.model.parameters()))\n" +
+            "for _ in range(200): avg.update(m)\n" +
+            "print(max((avg.model.state_dict()[k] - moved[k]).abs().max().item() for k in floats) < 1e-5, avg.updates)");
+        var lines = result.Trim().Split('\n');
+
+        Assert.Equal("True True True True", lines[0]);
+        Assert.Equal("True 201", lines[1]);
+    }
+
+    [Fact]
     public async Task WeightDecay_SparesBiasesAndNorms()
     {
         var result = await Trainer.PythonAsync(
@@ -206,6 +236,7 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
     [InlineData("--precision", "fp16", "--epochs", "2", "--precision fp16 is unknown")]
     [InlineData("--group-by", "patient", "--epochs", "2", "--group-by patient is unknown")]
     [InlineData("--warmup-epochs", "3", "--epochs", "3", "less than --epochs")]
+    [InlineData("--ema", "1", "--epochs", "2", "--ema 1 must be between 0 and 1")]
     public async Task BadRecipeOptions_AreRefusedBeforeAnyWork(string o1, string v1, string o2, string v2, string expected)
     {
         var (exit, _, stderr) = await Trainer.RunAsync(["--data", Trainer.Alzheimer, "--out", Path.Combine(_root, "run"), o1, v1, o2, v2]);

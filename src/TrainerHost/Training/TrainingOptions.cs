@@ -66,6 +66,9 @@ internal sealed record TrainingOptions
 
     public bool ClassWeights { get; init; }
 
+    /// <summary>Decay of the weights' exponential moving average (null: the raw weights are validated and kept).</summary>
+    public double? Ema { get; init; }
+
     public IReadOnlyDictionary<string, int> Subset { get; init; } = new Dictionary<string, int>();
 
     public bool Resume { get; init; }
@@ -138,6 +141,11 @@ internal sealed record TrainingOptions
         if (DropPath > 0 && Arch is not ("iconvnext-tiny" or "convnext-tiny"))
         {
             throw new TrainingInputException($"--drop-path applies to the ConvNeXt architectures (iconvnext-tiny, convnext-tiny), not {Arch}.");
+        }
+
+        if (Ema is <= 0 or >= 1)
+        {
+            throw new TrainingInputException($"--ema {Ema.Value.ToString(CultureInfo.InvariantCulture)} must be between 0 and 1 (exclusive), e.g. 0.998.");
         }
 
         if (Precision is not ("fp32" or "bf16-mixed"))

@@ -85,9 +85,10 @@ internal static class TrainingRun
 
         // The parity check runs on the test split, or on what there is when it is empty.
         var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
-        // What a resumed run must share with the run it continues: data, split and everything that shapes the model.
+        // What a resumed run must share with the run it continues: data, split and everything that shapes the model
+        // (options added later join only when set, so runs started before them still resume).
         var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.Epochs : 0)}")))[..16];
+            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.Epochs : 0)}{(o.Ema is null ? "" : $"|ema {o.Ema}")}")))[..16];
         var configPath = Path.Combine(run, "config.json");
         var config = new Dictionary<string, object?>
         {
@@ -96,7 +97,7 @@ internal static class TrainingRun
             ["augment"] = o.Augment, ["schedule"] = o.Schedule, ["warmup_epochs"] = o.WarmupEpochs, ["weight_decay"] = o.WeightDecay,
             ["label_smoothing"] = o.LabelSmoothing, ["drop_path"] = o.DropPath, ["precision"] = o.Precision, ["mean"] = settings.Mean, ["std"] = settings.Std,
             ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
-            ["class_weights"] = o.ClassWeights, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
+            ["class_weights"] = o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
             ["max_steps"] = o.MaxSteps, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
@@ -144,6 +145,7 @@ internal static class TrainingRun
             $"data {Path.GetFullPath(o.Data)}; tensor cache {cache.Key} ({NormalizationSettings.AlgorithmVersion}, {o.Size} px)",
             $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {checkedOn} split, computed from ONNX Runtime's outputs",
             $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
+            o.Ema is null ? "raw weights validated and kept" : string.Create(CultureInfo.InvariantCulture, $"weights: exponential moving average (decay {o.Ema}) validated and kept"),
             teacher is null ? "no teacher" : string.Create(CultureInfo.InvariantCulture, $"distilled from {teacher.Arch} ({teacher.Folder}), weight {o.DistillWeight ?? DefaultDistillWeight}, temperature {o.DistillTemperature ?? DefaultDistillTemperature}"),
             $"command: {commandLine}",
         ]);
@@ -225,7 +227,7 @@ internal static class TrainingRun
                 ui.Batch(e.GetProperty("epoch").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("batches").GetInt32(), e.GetProperty("loss").GetDouble(), e.GetProperty("accuracy").GetDouble());
                 break;
             case "epoch":
-                ui.Line(string.Create(inv, $"epoch {e.GetProperty("epoch").GetInt32()}: train loss {e.GetProperty("train_loss").GetDouble():F4} acc {e.GetProperty("train_accuracy").GetDouble():F4}, val loss {Number(e, "val_loss")} acc {Number(e, "val_accuracy")}, {e.GetProperty("seconds").GetDouble():F0} s (best epoch {e.GetProperty("best_epoch").GetInt32()})"));
+                ui.Line(string.Create(inv, $"epoch {e.GetProperty("epoch").GetInt32()}: train loss {e.GetProperty("train_loss").GetDouble():F4} acc {e.GetProperty("train_accuracy").GetDouble():F4}, val loss {Number(e, "val_loss")} acc {Number(e, "val_accuracy")}{(e.TryGetProperty("raw_val_accuracy", out var raw) ? string.Create(inv, $" (raw weights {raw.GetDouble():F4})") : "")}, {e.GetProperty("seconds").GetDouble():F0} s (best epoch {e.GetProperty("best_epoch").GetInt32()})"));
                 break;
             case "early_stop":
                 ui.Line($"early stopping at epoch {e.GetProperty("epoch").GetInt32()} (best {e.GetProperty("best_epoch").GetInt32()})");

@@ -390,6 +390,39 @@ class MixedPrecision:
                 master.copy_(work)
 
 
+class WeightAverage:
+    """Exponential moving average of the float32 weights, the copy that is validated, kept and exported.
+
+    Validation on 20 subjects moves by 5 points per subject, so choosing one epoch's raw weights picks noise; the
+    average is a flatter point that follows the last few epochs. The decay ramps up as (1 + t) / (10 + t) so the
+    early average is not dominated by the initial weights. Buffers (batch-norm statistics) are averaged alike; the
+    ConvNeXt models have none."""
+
+    def __init__(self, model, decay):
+        self.decay = decay
+        self.updates = 0
+        self.model = copy.deepcopy(model).float().eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    def update(self, model):
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            for mine, theirs in zip(self.model.state_dict().values(), model.state_dict().values()):
+                if mine.dtype.is_floating_point:
+                    mine.mul_(d).add_(theirs.detach().float(), alpha=1 - d)
+                else:
+                    mine.copy_(theirs)
+
+    def state(self):
+        return {"model": self.model.state_dict(), "updates": self.updates}
+
+    def load(self, state):
+        self.model.load_state_dict(state["model"])
+        self.updates = state["updates"]
+
+
 def evaluate(model, cache, indices, channels, batch_size=32):
     model.eval()
     logits_all, features_all, labels_all = [], [], []
@@ -457,6 +490,7 @@ def train(cfg):
     checkpoint_path = os.path.join(out, "checkpoint.pt")
     history, best, best_epoch, start_epoch, stopped = [], -1.0, 0, 1, False
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    average = WeightAverage(model, cfg["ema"]) if cfg.get("ema") else None
     if cfg.get("resume") and os.path.exists(checkpoint_path):
         ck = torch.load(checkpoint_path, map_location="cpu")
         if ck.get("fingerprint") != cfg["fingerprint"]:
@@ -469,6 +503,8 @@ def train(cfg):
         if scheduler is not None and ck.get("scheduler"):
             scheduler.load_state_dict(ck["scheduler"])
         step_scheduler.load_state_dict(ck["step_scheduler"])
+        if average is not None:
+            average.load(ck["ema"])
         generator.set_state(ck["generator"])
         torch.set_rng_state(ck["torch_rng"])
         history, best, best_epoch, start_epoch = ck["history"], ck["best"], ck["best_epoch"], ck["epoch"] + 1
@@ -516,6 +552,8 @@ def train(cfg):
             step_scheduler.step()
             if mixed:
                 mixed.after_step()
+            if average is not None:
+                average.update(model)
             total_loss += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
@@ -523,22 +561,26 @@ def train(cfg):
             if now - last_emit >= 1.0 or b == batches - 1:
                 emit("batch", epoch=epoch, batch=b + 1, batches=batches, loss=total_loss / seen, accuracy=correct / seen)
                 last_emit = now
-        val = evaluate(model, cache, val_idx, channels)
+        kept = average.model if average is not None else model
+        val = evaluate(kept, cache, val_idx, channels)
         record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
                   "val_loss": val["loss"] if val else None, "val_accuracy": val["accuracy"] if val else None,
                   "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - started}
+        if average is not None and len(val_idx):
+            # The raw weights' validation too, so a report shows what the average bought.
+            record["raw_val_accuracy"] = evaluate(model, cache, val_idx, channels)["accuracy"]
         history.append(record)
         score = val["accuracy"] if val else record["train_accuracy"]
         if score > best:
             best, best_epoch = score, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in kept.state_dict().items()}
         if scheduler is not None:
             scheduler.step(score)
         stopped = bool(patience and epoch - best_epoch >= patience)
         # One atomic file holds the epoch's state and the best weights, so they can never disagree after a crash.
         save_atomic({"model": model.state_dict(), "best_model": best_state, "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler else None,
-                     "step_scheduler": step_scheduler.state_dict(), "generator": generator.get_state(),
+                     "step_scheduler": step_scheduler.state_dict(), "ema": average.state() if average else None, "generator": generator.get_state(),
                      "torch_rng": torch.get_rng_state(), "history": history, "best": best, "best_epoch": best_epoch,
                      "epoch": epoch, "stopped": stopped, "fingerprint": cfg["fingerprint"]}, checkpoint_path)
         emit("epoch", **record, best_epoch=best_epoch)
