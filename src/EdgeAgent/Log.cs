@@ -42,6 +42,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "File-system events unavailable ({Error}); periodic scans only")]
     internal static partial void WatcherUnavailable(ILogger logger, string error);
 
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Warning, Message = "{Count} folders on the share could not be listed ({Errors}) and were skipped; the rest of the share is scanned")]
+    internal static partial void ShareFoldersSkipped(ILogger logger, int count, string errors);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Information, Message = "Every folder on the share can be listed again")]
+    internal static partial void ShareFoldersReadable(ILogger logger);
+
     [LoggerMessage(EventId = 3200, Level = LogLevel.Debug, Message = "File {FileId} read: series {SeriesUid}, {SliceCount} slices, {ElapsedMs:F1} ms")]
     internal static partial void FileAccepted(ILogger logger, long fileId, ShortUid seriesUid, int sliceCount, double elapsedMs);
 
@@ -59,6 +65,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3206, Level = LogLevel.Information, Message = "File {FileId} looks incomplete ({Reason}); read again when it changes or after a pause, quarantined if it stays so for {WindowSeconds:F0} s")]
     internal static partial void FileIncomplete(ILogger logger, long fileId, string reason, double windowSeconds);
+
+    [LoggerMessage(EventId = 3208, Level = LogLevel.Warning, Message = "File {FileId} cannot be read by the agent's account ({Error}); read again every {RetrySeconds:F0} s until its permissions allow it")]
+    internal static partial void FilePermissionDenied(ILogger logger, long fileId, string error, double retrySeconds);
 
     [LoggerMessage(EventId = 3207, Level = LogLevel.Information, Message = "File {FileId} moved inside the share; its row follows it (state {State})")]
     internal static partial void FileMoved(ILogger logger, long fileId, string state);

@@ -29,6 +29,9 @@ internal sealed partial class AgentWorkspace : IDisposable
 
     public string Database => Path.Combine(Root, "data", "edgemed.db");
 
+    /// <summary>A command the agent is started through (e.g. <c>setpriv</c> dropping capabilities); empty: started directly.</summary>
+    public IReadOnlyList<string> Launcher { get; set; } = [];
+
     /// <summary>The quarantine folder (a test may put it on another file system).</summary>
     public string Quarantine { get; set; } = string.Empty;
 
@@ -69,7 +72,7 @@ internal sealed partial class AgentWorkspace : IDisposable
             env[k] = v;
         }
 
-        return AgentProcess.Start(Root, ["run", "--share", Share, "--models", Models, "--db", Database, "--quarantine", Quarantine, .. extraArgs], env);
+        return AgentProcess.Start(Root, ["run", "--share", Share, "--models", Models, "--db", Database, "--quarantine", Quarantine, .. extraArgs], env, Launcher);
     }
 
     /// <summary>Rows of a query on the agent's database, read-only (the agent may be writing).</summary>
@@ -168,12 +171,14 @@ internal sealed partial class AgentProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public static AgentProcess Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
+    public static AgentProcess Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? launcher = null)
     {
         var folder = AppContext.BaseDirectory;
         var apphost = Path.Combine(folder, "EdgeMed.EdgeAgent");
-        var info = File.Exists(apphost) ? new ProcessStartInfo(apphost) : new ProcessStartInfo("dotnet") { ArgumentList = { "exec", Path.Combine(folder, "EdgeMed.EdgeAgent.dll") } };
-        foreach (var arg in args)
+        List<string> command = File.Exists(apphost) ? [apphost] : ["dotnet", "exec", Path.Combine(folder, "EdgeMed.EdgeAgent.dll")];
+        command.InsertRange(0, launcher ?? []);
+        var info = new ProcessStartInfo(command[0]);
+        foreach (var arg in command.Skip(1).Concat(args))
         {
             info.ArgumentList.Add(arg);
         }

@@ -66,8 +66,11 @@ public sealed class AgentOptions
     /// </summary>
     public TimeSpan IncompleteFileWindow { get; set; } = TimeSpan.FromMinutes(10);
 
-    /// <summary>The pause before an incomplete file is read again: a tenth of the window, between 1 s and 60 s (derived, not a setting).</summary>
-    internal TimeSpan IncompleteRetryInterval => TimeSpan.FromTicks(Math.Clamp(IncompleteFileWindow.Ticks / 10, TimeSpan.TicksPerSecond, 60 * TimeSpan.TicksPerSecond));
+    /// <summary>
+    /// The pause before an incomplete or unreadable (permission denied) file is read again: a tenth of
+    /// EdgeMed:IncompleteFileWindow, between 1 s and 60 s (derived, not a setting).
+    /// </summary>
+    internal TimeSpan RereadPause => TimeSpan.FromTicks(Math.Clamp(IncompleteFileWindow.Ticks / 10, TimeSpan.TicksPerSecond, 60 * TimeSpan.TicksPerSecond));
 
     /// <summary>
     /// How long a database write waits out another program's lock (a technician's <c>sqlite3</c>, a backup) before the

@@ -83,6 +83,12 @@ public static class FileReasons
     /// </summary>
     public const string Incomplete = "incomplete";
 
+    /// <summary>
+    /// The agent's account may not read the file (EACCES/EPERM: the scanner wrote it 0600, or the share's ACL): reported
+    /// once, read again after a pause (as incomplete files are) until someone fixes the permission; never quarantined.
+    /// </summary>
+    public const string PermissionDenied = "permission-denied";
+
     /// <summary>A newer version of the same file (same path, other size or time) arrived before this one was read.</summary>
     public const string Superseded = "superseded";
 

@@ -25,6 +25,7 @@ public sealed class InstanceReader
     private readonly ILogger _logger;
     private readonly int _maxAttempts;
     private readonly TimeSpan _incompleteWindow;
+    private readonly TimeSpan _rereadPause;
     private readonly string _started = AgentDatabase.Now();
     private readonly HashSet<string> _modalities;
     private readonly HashSet<SlicePlane> _planes;
@@ -40,6 +41,7 @@ public sealed class InstanceReader
         _logger = logger;
         _maxAttempts = options.MaxAttempts;
         _incompleteWindow = options.IncompleteFileWindow;
+        _rereadPause = options.RereadPause;
         _modalities = new HashSet<string>(options.Modalities.Select(m => m.Trim()), StringComparer.OrdinalIgnoreCase);
         _planes = [.. options.Planes.Select(p => Enum.Parse<SlicePlane>(p, ignoreCase: true))];
     }
@@ -97,7 +99,12 @@ public sealed class InstanceReader
         {
             sha256 = await HashAsync(candidate.Path, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (UnauthorizedAccessException)
+        {
+            PermissionDenied(file, candidate, abandon);
+            return null;
+        }
+        catch (IOException e)
         {
             Vanished(file, candidate, abandon, e.Message);
             return null;
@@ -245,6 +252,19 @@ public sealed class InstanceReader
         _database.Files.SetState(file.Id, FileStates.Queued, FileReasons.Vanished, detail);
         abandon(candidate);
         Log.FileVanished(_logger, file.Id);
+    }
+
+    private void PermissionDenied(FileRecord file, FileCandidate candidate, Action<FileCandidate> abandon)
+    {
+        // Not the file's fault and not the agent's to fix: said once per file version, read again after a pause
+        // (the scanner holds it back until then), so a chmod by the clinic's IT is picked up without a restart.
+        var first = file.Reason != FileReasons.PermissionDenied;
+        _database.Files.SetState(file.Id, FileStates.Queued, FileReasons.PermissionDenied, "the agent's account may not read it; read again after a pause");
+        abandon(candidate);
+        if (first)
+        {
+            Log.FilePermissionDenied(_logger, file.Id, "permission denied", _rereadPause.TotalSeconds);
+        }
     }
 
     private void Quarantine(FileRecord file, string reason, string detail)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Enumeration;
 using System.Threading.Channels;
 using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
@@ -30,7 +29,7 @@ public sealed class ShareScanner : IDisposable
     private readonly AgentHealth _health;
     private readonly TimeSpan _interval;
     private readonly TimeSpan _settle;
-    private readonly TimeSpan _incompleteRetry;
+    private readonly TimeSpan _rereadPause;
     private readonly bool _mountPoint;
     private readonly string? _marker;
     private readonly ILogger _logger;
@@ -41,6 +40,7 @@ public sealed class ShareScanner : IDisposable
     private FileSystemWatcher? _watcher;
     private bool _watcherFailed;
     private string? _retryGeneration;
+    private string _skippedSummary = string.Empty;
 
     /// <summary>Creates the scanner; <see cref="RunAsync"/> starts it.</summary>
     public ShareScanner(AgentOptions options, AgentDatabase database, DiskWatermark watermark, AgentHealth health, ILogger logger)
@@ -52,7 +52,7 @@ public sealed class ShareScanner : IDisposable
         _health = health;
         _interval = options.ScanInterval;
         _settle = options.SettleTime;
-        _incompleteRetry = options.IncompleteRetryInterval;
+        _rereadPause = options.RereadPause;
         _mountPoint = options.ShareIsMountPoint;
         _marker = options.ShareMarker.Length == 0 ? null : Path.Combine(_share, options.ShareMarker);
         _logger = logger;
@@ -155,11 +155,18 @@ public sealed class ShareScanner : IDisposable
             }
         }
 
-        List<FileCandidate> files;
+        var files = new List<FileCandidate>();
+        IReadOnlyDictionary<string, int> skipped;
         try
         {
-            using var listing = _health.Working(AgentStages.Scan); // a hung network mount blocks here
-            files = [.. Enumerate()];
+            using var working = _health.Working(AgentStages.Scan); // a hung network mount blocks here
+            using var listing = new ShareListing(_share);
+            while (listing.MoveNext())
+            {
+                files.Add(listing.Current);
+            }
+
+            skipped = listing.SkippedFolders;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -167,6 +174,7 @@ public sealed class ShareScanner : IDisposable
             return Directory.Exists(_share) ? null : "missing";
         }
 
+        ReportSkippedFolders(skipped);
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var now = Environment.TickCount64;
         foreach (var file in files)
@@ -191,9 +199,9 @@ public sealed class ShareScanner : IDisposable
                     continue;
                 }
 
-                // Found incomplete and unchanged since: looked at again after a pause, not at every scan.
-                if (known is { State: FileStates.Queued, Reason: FileReasons.Incomplete }
-                    && DateTimeOffset.UtcNow < DateTimeOffset.Parse(known.UpdatedAt, CultureInfo.InvariantCulture) + _incompleteRetry)
+                // Found incomplete or unreadable and unchanged since: looked at again after a pause, not at every scan.
+                if (known is { State: FileStates.Queued, Reason: FileReasons.Incomplete or FileReasons.PermissionDenied }
+                    && DateTimeOffset.UtcNow < DateTimeOffset.Parse(known.UpdatedAt, CultureInfo.InvariantCulture) + _rereadPause)
                 {
                     continue;
                 }
@@ -216,7 +224,9 @@ public sealed class ShareScanner : IDisposable
 
         if (TrackFinished)
         {
-            ShareFinished = _settling.Count == 0 && files.All(f => _database.Files.Find(f.Path, f.Size, f.ModifiedMs) is { } row && FileStates.IsTerminal(row.State));
+            // A file the agent may not read waits for a person, not for the agent: it does not keep the agent busy.
+            ShareFinished = _settling.Count == 0 && files.All(f => _database.Files.Find(f.Path, f.Size, f.ModifiedMs) is { } row
+                && (FileStates.IsTerminal(row.State) || row is { State: FileStates.Queued, Reason: FileReasons.PermissionDenied }));
         }
 
         foreach (var gone in _settling.Keys.Where(p => !seen.Contains(p)).ToList())
@@ -232,27 +242,33 @@ public sealed class ShareScanner : IDisposable
         return null;
     }
 
+    private void ReportSkippedFolders(IReadOnlyDictionary<string, int> skipped)
+    {
+        // Once per change, not per scan: the same unreadable folder is skipped at every scan.
+        var summary = string.Join(", ", skipped.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} ×{e.Value}"));
+        if (summary == _skippedSummary)
+        {
+            return;
+        }
+
+        if (skipped.Count == 0)
+        {
+            Log.ShareFoldersReadable(_logger);
+        }
+        else
+        {
+            Log.ShareFoldersSkipped(_logger, skipped.Values.Sum(), summary);
+        }
+
+        _skippedSummary = summary;
+    }
+
     private void MarkHandled(FileCandidate file)
     {
         lock (_handledLock)
         {
             _handled.Add(file);
         }
-    }
-
-    private FileSystemEnumerable<FileCandidate> Enumerate()
-    {
-        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = 0, ReturnSpecialDirectories = false };
-        return new FileSystemEnumerable<FileCandidate>(
-            _share,
-            (ref FileSystemEntry e) => new FileCandidate(e.ToFullPath(), e.Length, e.LastWriteTimeUtc.ToUnixTimeMilliseconds()),
-            options)
-        {
-            // Linked folders are not entered: a link can lead out of the share or back up into it (a loop). Linked files
-            // are listed and then refused by the reader, which records them once.
-            ShouldIncludePredicate = (ref FileSystemEntry e) => !e.IsDirectory && !IsSkippedName(e.FileName),
-            ShouldRecursePredicate = (ref FileSystemEntry e) => (e.Attributes & FileAttributes.ReparsePoint) == 0 && !IsSkippedName(e.FileName),
-        };
     }
 
     /// <summary>Hidden and temporary names: a scanner or copy tool is still writing them, or they are not for us.</summary>
