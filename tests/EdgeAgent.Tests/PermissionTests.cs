@@ -65,7 +65,7 @@ public sealed class PermissionTests : IDisposable
     }
 
     [Fact]
-    public void UnlistableFolder_IsSkippedAndReportedOnce_AndTheRestOfTheShareIsStored()
+    public void UnlistableFolder_IsSkippedAndReportedOnce_TheRestOfTheShareIsStored_AndIntakeEnds()
     {
         TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
         _w.Drop(AgentWorkspace.GeSlices(6), "ge");
@@ -74,12 +74,19 @@ public sealed class PermissionTests : IDisposable
         Chown(folder, 65534);
         File.SetUnixFileMode(folder, UnixFileMode.None);
 
+        // And an unreadable file: it waits for a person, so it does not keep --stop-when-idle from returning.
+        var file = Path.Combine(_w.Share, "unreadable.dcm");
+        File.Copy(AgentWorkspace.PhilipsSlices(3)[2], file);
+        Chown(file, 65534);
+        File.SetUnixFileMode(file, UnixFileMode.None);
+
         using (var agent = _w.Start(extraArgs: "--stop-when-idle"))
         {
             Assert.True(agent.WaitForExit(Patience), "intake did not finish with an unlistable folder on the share\n" + agent.Log);
             Assert.Equal(0, agent.ExitCode);
             Assert.Equal(6, _w.Count("SELECT count(*) FROM files WHERE state = 'done'"));
-            Assert.Equal(6, _w.Count("SELECT count(*) FROM files"));
+            Assert.Equal(7, _w.Count("SELECT count(*) FROM files"));
+            Assert.Equal(1, _w.Count("SELECT count(*) FROM files WHERE state = 'queued' AND reason = 'permission-denied'"));
             Assert.Equal(1, Lines(agent.Log, "1 folders on the share could not be listed (Permission denied ×1)"));
             Assert.DoesNotContain("locked-study", agent.Log, StringComparison.Ordinal);
         }

@@ -109,6 +109,10 @@ public sealed class FileLedger
     public long CountUnfinished() => _database.Locked(c =>
         Convert.ToInt64(Scalar(c, $"SELECT count(*) FROM files WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}')"), CultureInfo.InvariantCulture));
 
+    /// <summary>Unfinished files the agent itself can take further: all but those waiting for a person to fix their permissions.</summary>
+    public long CountActionable() => _database.Locked(c =>
+        Convert.ToInt64(Scalar(c, $"SELECT count(*) FROM files WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}') AND NOT (state = '{FileStates.Queued}' AND reason IS '{FileReasons.PermissionDenied}')"), CultureInfo.InvariantCulture));
+
     /// <summary>Files per state among those updated since <paramref name="since"/>.</summary>
     public IReadOnlyList<(string State, long Count)> CountByState(DateTimeOffset since) => CountStates("WHERE updated_at >= $since", ("$since", Format(since)));
 

@@ -124,7 +124,7 @@ public sealed class AgentService(
             }
 
             // --stop-when-idle: every file on the share is finished and nothing is left in the ledger.
-            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.Files.CountUnfinished() == 0)
+            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.Files.CountActionable() == 0)
             {
                 Log.AgentIdle(logger, health.SeriesStored);
                 lifetime.StopApplication();
