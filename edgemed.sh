@@ -12,7 +12,7 @@ CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
 # (the unit's checks; nothing is started). `setup` and `test` install all.
 BASE_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0)
 TRAINING_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread fonts-dejavu-core)
-TEST_PACKAGES=(python3-pil systemd)
+TEST_PACKAGES=(python3-pil systemd dcmtk)
 
 # The agent's model: the demo runs it and releases carry it. Other packages under models/ (ARN-CNN on MedNIST) are
 # results of their own, not for brain MRI.
@@ -189,7 +189,8 @@ publish() {
   mkdir -p "$tree/models"
   cp -r "$ROOT/$DEFAULT_MODEL" "$tree/models/"
   cp -r "$ROOT/deploy/devices" "$tree/devices"
-  cp "$ROOT/deploy/edgemed.service" "$ROOT/deploy/install.sh" "$ROOT/deploy/uninstall.sh" "$ROOT/deploy/README.md" "$tree/"
+  cp "$ROOT/deploy/edgemed.service" "$ROOT/deploy/install.sh" "$ROOT/deploy/uninstall.sh" "$ROOT/deploy/README.md" \
+    "$ROOT/deploy/dicom-intake.sh" "$ROOT/deploy/edgemed-dicom-intake.service" "$tree/"
   printf 'version=%s\nrid=%s\ncommit=%s\nbuilt=%s\n' "$version" "$rid" "$commit" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$tree/VERSION"
   mkdir -p "$out"
   tar -C "$stage" --owner=0 --group=0 -czf "$out/$name.tar.gz" "$name"
