@@ -75,8 +75,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 3205, Level = LogLevel.Information, Message = "File {FileId} vanished before it was read; taken again if it returns")]
     internal static partial void FileVanished(ILogger logger, long fileId);
 
-    [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Series {SeriesUid} passed on before its quiet period: {Buffered} slices buffered; later instances form a later part")]
-    internal static partial void SeriesFlushedEarly(ILogger logger, ShortUid seriesUid, int buffered);
+    [LoggerMessage(EventId = 3300, Level = LogLevel.Warning, Message = "Series {SeriesUid} passed on before its quiet period: {BufferedMb:F0} MB of slices waiting, over half of EdgeMed:MaxBufferedMegabytes ({LimitMb}); later instances form a later part")]
+    internal static partial void SeriesFlushedEarly(ILogger logger, ShortUid seriesUid, double bufferedMb, long limitMb);
 
     [LoggerMessage(EventId = 3400, Level = LogLevel.Information, Message = "Series {SeriesUid}: {SliceCount} slices ({NewSlices} new) → {Class} p={Confidence:F3} low_confidence={LowConfidence} flags={Flags} normalize {NormalizeMs:F0} ms, inference {InferenceMs:F0} ms, model {Model}")]
     internal static partial void SeriesClassified(ILogger logger, ShortUid seriesUid, int sliceCount, int newSlices, string @class, double confidence, bool lowConfidence, string flags, double normalizeMs, double inferenceMs, string model);

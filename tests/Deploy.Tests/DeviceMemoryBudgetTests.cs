@@ -5,10 +5,10 @@ namespace EdgeMed.Deploy.Tests;
 
 /// <summary>
 /// Issue 12, item 8: each device template's limits fit inside its unit's MemoryMax. Budget, in MB: the agent at rest
-/// with the int8 model and 256 buffered slices (340, measured on the Pi settings; about 0.5 MB more per further
-/// buffered 512×512 slice), plus the largest file twice (the agent reads its header, the decoder process reads it
-/// again) and the largest decoded image twice at 16 bits (in the decoder, then copied into the agent). The defaults
-/// (1 GB files, 256 Mpx images) fit none of the devices: each template sets its own.
+/// with the int8 model (340, measured on the Pi settings), plus the decoded pixels in flight
+/// (EdgeMed:MaxBufferedMegabytes), plus the largest file twice (the agent reads its header, the decoder process reads
+/// it again) and the largest decoded image twice at 16 bits (in the decoder, then the one file the budget may overshoot
+/// by). The defaults (1 GB files, 256 Mpx images) fit none of the devices: each template sets its own.
 /// </summary>
 public sealed class DeviceMemoryBudgetTests
 {
@@ -24,9 +24,9 @@ public sealed class DeviceMemoryBudgetTests
         var dicom = edgemed.GetProperty("Dicom");
         var fileMb = dicom.GetProperty("MaxFileMegabytes").GetDouble();
         var pixels = dicom.GetProperty("MaxPixels").GetDouble();
-        var buffered = edgemed.TryGetProperty("MaxBufferedSlices", out var b) ? b.GetInt32() : 512;
+        var buffered = edgemed.GetProperty("MaxBufferedMegabytes").GetInt32();
 
-        var budget = 340 + (Math.Max(0, buffered - 256) * 0.5) + (2 * fileMb) + (2 * pixels * 2 / (1 << 20));
+        var budget = 340 + buffered + (2 * fileMb) + (2 * pixels * 2 / (1 << 20));
         var memoryMax = MemoryMaxMb(File.ReadAllLines(Path.Combine(folder, "edgemed.conf")));
         Assert.True(budget <= memoryMax, $"{device}: {budget:F0} MB of limits inside MemoryMax={memoryMax:F0} MB");
     }

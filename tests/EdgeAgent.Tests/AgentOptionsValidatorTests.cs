@@ -19,7 +19,7 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:DatabaseBusyTimeout"] = o => o.DatabaseBusyTimeout = TimeSpan.FromMilliseconds(500),
         ["EdgeMed:StallTimeout"] = o => o.StallTimeout = TimeSpan.FromMinutes(2), // shorter than the 5 min database patience
         ["EdgeMed:StallTimeout must be longer"] = o => (o.DatabaseBusyTimeout, o.Dicom.DecodeTimeout, o.StallTimeout) = (TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(3)),
-        ["EdgeMed:MaxBufferedSlices"] = o => o.MaxBufferedSlices = 0,
+        ["EdgeMed:MaxBufferedMegabytes"] = o => o.MaxBufferedMegabytes = 0,
         ["EdgeMed:BatchSize"] = o => o.BatchSize = 257,
         ["EdgeMed:IntraOpThreads"] = o => o.IntraOpThreads = -1,
         ["EdgeMed:ExecutionProvider"] = o => o.ExecutionProvider = (ExecutionProvider)7,

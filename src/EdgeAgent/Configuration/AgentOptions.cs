@@ -100,8 +100,11 @@ public sealed class AgentOptions
     /// <summary>Slice planes classified (Axial, Coronal, Sagittal, Oblique; default Axial); other slices are dropped. A configured list replaces the default.</summary>
     public IList<string> Planes { get; set; } = [];
 
-    /// <summary>Decoded slices held by the series assembler; past it the oldest series goes on early (later instances form a later part).</summary>
-    public int MaxBufferedSlices { get; set; } = 512;
+    /// <summary>
+    /// Decoded pixels the agent holds between reading and the end of inference, in MB (slices are 4 bytes a pixel: a
+    /// 512×512 slice is 1 MB). Reading waits while it is spent; a series longer than half of it is classified in parts.
+    /// </summary>
+    public int MaxBufferedMegabytes { get; set; } = 256;
 
     /// <summary>Slices per inference call.</summary>
     public int BatchSize { get; set; } = 8;

@@ -32,7 +32,7 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         // A stage that waits legitimately (for the database, for the decoder) must not be mistaken for a stalled one.
         Check(options.StallTimeout > options.DatabaseBusyTimeout && options.StallTimeout > options.Dicom.DecodeTimeout,
             "EdgeMed:StallTimeout must be longer than EdgeMed:DatabaseBusyTimeout and EdgeMed:Dicom:DecodeTimeout.");
-        Check(options.MaxBufferedSlices >= 1, "EdgeMed:MaxBufferedSlices must be at least 1.");
+        Check(options.MaxBufferedMegabytes >= 1, "EdgeMed:MaxBufferedMegabytes must be at least 1.");
         Check(options.BatchSize is >= 1 and <= 256, "EdgeMed:BatchSize must be between 1 and 256.");
         Check(options.IntraOpThreads is >= 0 and <= 256, "EdgeMed:IntraOpThreads must be 0 (one per core) or a thread count up to 256.");
         Check(Enum.IsDefined(options.ExecutionProvider), $"EdgeMed:ExecutionProvider must be one of {string.Join(", ", Enum.GetNames<EdgeMed.Onnx.Runtime.ExecutionProvider>())}.");

@@ -6,7 +6,7 @@ namespace EdgeMed.EdgeAgent.Pipeline;
 
 /// <summary>
 /// read → assemble → classify, joined by bounded channels: a slow stage makes the ones before it wait instead of
-/// piling up decoded pixels. Fed by the share scanner (service) or a list of files (one-shot classification).
+/// piling up decoded pixels, and one <see cref="SliceBudget"/> bounds the pixels held across all three. Fed by the share scanner (service) or a list of files (one-shot classification).
 /// </summary>
 public sealed class AgentPipeline(InstanceReader reader, SeriesClassifier classifier, AgentOptions options, Microsoft.Extensions.Logging.ILogger logger)
 {
@@ -32,7 +32,8 @@ public sealed class AgentPipeline(InstanceReader reader, SeriesClassifier classi
     {
         var instances = Channel.CreateBounded<ReadInstance>(new BoundedChannelOptions(InstanceQueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         var series = Channel.CreateBounded<CompletedSeries>(new BoundedChannelOptions(SeriesQueueCapacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
-        var assembler = new SeriesAssembler(quietPeriod, options.MaxBufferedSlices, logger);
+        var budget = new SliceBudget((long)options.MaxBufferedMegabytes << 20);
+        var assembler = new SeriesAssembler(quietPeriod, budget, logger);
 
         // Each stage completes its output when it ends, so the next one drains and ends too; a fault ends all of them.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -51,9 +52,9 @@ public sealed class AgentPipeline(InstanceReader reader, SeriesClassifier classi
             }
         }
 
-        var read = Stage(() => reader.RunAsync(files, instances.Writer, abandon, failed.Token), e => instances.Writer.TryComplete(e));
+        var read = Stage(() => reader.RunAsync(files, instances.Writer, abandon, budget, failed.Token), e => instances.Writer.TryComplete(e));
         var assemble = Stage(() => assembler.RunAsync(instances.Reader, series.Writer, failed.Token), e => series.Writer.TryComplete(e));
-        var classify = Stage(() => classifier.RunAsync(series.Reader, abandon, failed.Token), null);
+        var classify = Stage(() => classifier.RunAsync(series.Reader, abandon, budget, failed.Token), null);
         await Task.WhenAll(read, assemble, classify).ConfigureAwait(false);
     }
 }

@@ -47,13 +47,15 @@ public sealed class InstanceReader
     }
 
     /// <summary>Reads files until <paramref name="input"/> completes; abandoned files are handed to <paramref name="abandon"/> to be offered again.</summary>
-    public async Task RunAsync(ChannelReader<FileCandidate> input, ChannelWriter<ReadInstance> output, Action<FileCandidate> abandon, CancellationToken cancellationToken)
+    public async Task RunAsync(ChannelReader<FileCandidate> input, ChannelWriter<ReadInstance> output, Action<FileCandidate> abandon, SliceBudget budget, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(abandon);
+        ArgumentNullException.ThrowIfNull(budget);
         await foreach (var candidate in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
+            await budget.WaitForRoomAsync(cancellationToken).ConfigureAwait(false); // waits on inference, not a stall here
             ReadInstance? read;
             using (_health.Working(AgentStages.Read))
             {
@@ -62,6 +64,7 @@ public sealed class InstanceReader
 
             if (read is not null)
             {
+                budget.Take(SliceBudget.BytesOf(read));
                 await output.WriteAsync(read, cancellationToken).ConfigureAwait(false);
             }
         }

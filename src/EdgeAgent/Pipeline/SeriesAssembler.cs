@@ -6,14 +6,15 @@ namespace EdgeMed.EdgeAgent.Pipeline;
 
 /// <summary>
 /// Groups read instances by series UID. A series is complete when none of its instances has arrived for the quiet
-/// period; when the input completes (one-shot classification) every series is complete. Buffered pixels are bounded:
-/// past <paramref name="maxBufferedSlices"/> the oldest series is passed on early and its later instances form a
-/// later part (stored results are recomputed over all parts).
+/// period; when the input completes (one-shot classification) every series is complete. Decoded pixels are bounded
+/// by the <see cref="SliceBudget"/>: when the series waiting here hold more than half of it, the oldest is passed on
+/// early (so inference can work on one part while the next gathers) and its later instances form a later part
+/// (stored results are recomputed over all parts).
 /// </summary>
-public sealed class SeriesAssembler(TimeSpan quietPeriod, int maxBufferedSlices, ILogger logger)
+public sealed class SeriesAssembler(TimeSpan quietPeriod, SliceBudget budget, ILogger logger)
 {
     private readonly Dictionary<string, (List<ReadInstance> Instances, long LastArrival)> _pending = new(StringComparer.Ordinal);
-    private int _buffered;
+    private long _buffered;
 
     /// <summary>Runs until <paramref name="input"/> completes (then flushes everything) or cancellation.</summary>
     public async Task RunAsync(ChannelReader<ReadInstance> input, ChannelWriter<CompletedSeries> output, CancellationToken cancellationToken)
@@ -63,13 +64,13 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, int maxBufferedSlices,
 
                 entry.Instances.Add(instance);
                 _pending[uid] = (entry.Instances, Stopwatch.GetTimestamp());
-                _buffered += instance.Slices.Count;
+                _buffered += SliceBudget.BytesOf(instance);
             }
 
-            while (_buffered > maxBufferedSlices && _pending.Count > 0)
+            while (_buffered > budget.Limit / 2 && _pending.Count > 0)
             {
                 var oldest = _pending.MinBy(p => p.Value.LastArrival).Key;
-                Log.SeriesFlushedEarly(logger, new ShortUid(oldest), _buffered);
+                Log.SeriesFlushedEarly(logger, new ShortUid(oldest), _buffered / (1024.0 * 1024), budget.Limit >> 20);
                 await EmitAsync(oldest, output, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -105,7 +106,7 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, int maxBufferedSlices,
         var (instances, _) = _pending[uid];
         _pending.Remove(uid);
         var series = new CompletedSeries(uid, instances);
-        _buffered -= series.SliceCount;
+        _buffered -= series.Bytes;
         await output.WriteAsync(series, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -17,13 +17,21 @@ namespace EdgeMed.EdgeAgent.Pipeline;
 public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models, AgentOptions options, AgentHealth health, ILogger logger)
 {
     /// <summary>Classifies series until <paramref name="input"/> completes.</summary>
-    public async Task RunAsync(ChannelReader<CompletedSeries> input, Action<FileCandidate> abandon, CancellationToken cancellationToken)
+    public async Task RunAsync(ChannelReader<CompletedSeries> input, Action<FileCandidate> abandon, SliceBudget budget, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(abandon);
+        ArgumentNullException.ThrowIfNull(budget);
         await foreach (var series in input.ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            await ClassifyAsync(series, abandon, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ClassifyAsync(series, abandon, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                budget.Give(series.Bytes);
+            }
         }
     }
 

@@ -20,4 +20,7 @@ public sealed record CompletedSeries(string SeriesInstanceUid, IReadOnlyList<Rea
 {
     /// <summary>Number of slices.</summary>
     public int SliceCount => Instances.Sum(i => i.Slices.Count);
+
+    /// <summary>Bytes its decoded pixels hold (what it counts against the <see cref="SliceBudget"/>).</summary>
+    public long Bytes => Instances.Sum(SliceBudget.BytesOf);
 }
