@@ -113,6 +113,12 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3801, Level = LogLevel.Information, Message = "The database lock was released after {WaitedSeconds:F1} s; work goes on")]
     internal static partial void DatabaseLockReleased(ILogger logger, double waitedSeconds);
+
+    [LoggerMessage(EventId = 3802, Level = LogLevel.Warning, Message = "The database's file system is full; writes wait for space up to {TimeoutSeconds:F0} s (EdgeMed:DatabaseBusyTimeout)")]
+    internal static partial void DatabaseDiskFull(ILogger logger, double timeoutSeconds);
+
+    [LoggerMessage(EventId = 3803, Level = LogLevel.Information, Message = "The database's file system has space again after {WaitedSeconds:F1} s; work goes on")]
+    internal static partial void DatabaseSpaceBack(ILogger logger, double waitedSeconds);
 }
 
 /// <summary>Exceptions as log lines may show them.</summary>

@@ -69,6 +69,9 @@ run.SetAction((r, ct) => WithHost(r, AgentMode.Service, WithFlag(Overrides(r, ("
         return 2;
     }
 
+    // Opened before the host starts, so a database that cannot be opened (a full disk, not a database) is one line
+    // here instead of the host's start-up failure with a stack trace.
+    host.Services.GetRequiredService<EdgeMed.EdgeAgent.Ledger.AgentDatabase>();
     await host.RunAsync(ct).ConfigureAwait(false);
     return Environment.ExitCode;
 }));

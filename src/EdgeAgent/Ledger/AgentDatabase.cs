@@ -180,12 +180,33 @@ public sealed class AgentDatabase : IDisposable
         catch (SqliteException e)
         {
             connection.Dispose();
+            // A full file system surfaces as SQLITE_FULL, or as an I/O error when the WAL index cannot be created.
+            if (FreeBytes(full) is < MinimumToOpen and var free)
+            {
+                throw new InvalidOperationException($"the file system holding {full} is full ({free / 1024} KB free): free space there; {e.Message}", e);
+            }
+
             throw new InvalidOperationException($"{full} is not a usable EdgeMed database: {e.Message}", e);
         }
         catch
         {
             connection.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Below this, a database that fails to open is reported as a full disk (the WAL index alone takes 32 KB).</summary>
+    private const long MinimumToOpen = 1024 * 1024;
+
+    private static long? FreeBytes(string path)
+    {
+        try
+        {
+            return new DriveInfo(Path.GetDirectoryName(path)!).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
         }
     }
 

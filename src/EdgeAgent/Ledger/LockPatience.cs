@@ -5,11 +5,12 @@ using Microsoft.Extensions.Logging;
 namespace EdgeMed.EdgeAgent.Ledger;
 
 /// <summary>
-/// Waits out another program's lock on the database (a technician's <c>sqlite3</c>, a backup tool): a write that
-/// finds the file busy or locked is run again, with backoff, for up to <see cref="Timeout"/>, and the wait is logged
-/// once when it starts and once when it ends. Only past that is the error thrown (and the agent exits for systemd to
-/// restart it). Safe because every unit of work is one statement, idempotent statements, or one transaction, which
-/// SQLite has rolled back when the error arrives.
+/// Waits out another program's lock on the database (a technician's <c>sqlite3</c>, a backup tool) and a full file
+/// system under it (another program filled the disk; the intake watermark only stops our own growth): a write
+/// refused so is run again, with backoff, for up to <see cref="Timeout"/>, and the wait is logged once when it starts
+/// and once when it ends. Only past that is the error thrown (and the agent exits for systemd to restart it). Safe
+/// because every unit of work is one statement, idempotent statements, or one transaction, which SQLite has rolled
+/// back when the error arrives.
 /// </summary>
 public sealed class LockPatience
 {
@@ -36,11 +37,15 @@ public sealed class LockPatience
     /// <summary>Whether SQLite refused because another connection holds the lock (SQLITE_BUSY, SQLITE_LOCKED).</summary>
     public static bool IsLockConflict(SqliteException e) => e?.SqliteErrorCode is 5 or 6;
 
+    /// <summary>Whether SQLite refused because the file system is full (SQLITE_FULL).</summary>
+    public static bool IsDiskFull(SqliteException e) => e?.SqliteErrorCode is 13;
+
     /// <summary>Runs <paramref name="attempt"/>, again after each lock conflict, until it succeeds or <see cref="Timeout"/> has passed.</summary>
     public T Run<T>(Func<T> attempt)
     {
         ArgumentNullException.ThrowIfNull(attempt);
         long waitingSince = 0;
+        var waitedForSpace = false;
         var pause = TimeSpan.FromMilliseconds(50);
         while (true)
         {
@@ -50,24 +55,37 @@ public sealed class LockPatience
                 if (waitingSince != 0 && _logger is not null)
                 {
                     var waited = Stopwatch.GetElapsedTime(waitingSince).TotalSeconds;
-                    Log.DatabaseLockReleased(_logger, waited);
+                    if (waitedForSpace)
+                    {
+                        Log.DatabaseSpaceBack(_logger, waited);
+                    }
+                    else
+                    {
+                        Log.DatabaseLockReleased(_logger, waited);
+                    }
                 }
 
                 return result;
             }
-            catch (SqliteException e) when (IsLockConflict(e))
+            catch (SqliteException e) when (IsLockConflict(e) || IsDiskFull(e))
             {
                 if (waitingSince == 0)
                 {
                     waitingSince = Stopwatch.GetTimestamp();
-                    if (_logger is not null)
+                    waitedForSpace = IsDiskFull(e);
+                    if (_logger is not null && waitedForSpace)
+                    {
+                        Log.DatabaseDiskFull(_logger, Timeout.TotalSeconds);
+                    }
+                    else if (_logger is not null)
                     {
                         Log.DatabaseLocked(_logger, Timeout.TotalSeconds);
                     }
                 }
                 else if (Stopwatch.GetElapsedTime(waitingSince) >= Timeout)
                 {
-                    throw new SqliteException($"the database stayed locked by another program for {Stopwatch.GetElapsedTime(waitingSince).TotalSeconds:F0} s (EdgeMed:DatabaseBusyTimeout is {Timeout}): {e.Message}", e.SqliteErrorCode, e.SqliteExtendedErrorCode);
+                    var what = IsDiskFull(e) ? "the database's file system stayed full" : "the database stayed locked by another program";
+                    throw new SqliteException($"{what} for {Stopwatch.GetElapsedTime(waitingSince).TotalSeconds:F0} s (EdgeMed:DatabaseBusyTimeout is {Timeout}): {e.Message}", e.SqliteErrorCode, e.SqliteExtendedErrorCode);
                 }
 
                 Thread.Sleep(pause);

@@ -22,18 +22,28 @@ public sealed class AgentService(
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        database.Status.Set(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
-        var cpu = CpuFeatures.OfThisMachine();
-        Log.CpuDescribed(logger, cpu.Architecture, Environment.ProcessorCount, cpu.Int8DotProduct, cpu.Instructions);
-        models.Scan();
-        if (models.Current is null)
+        try
         {
-            Log.NoModel(logger, o.Models);
-            database.Status.Set(StatusKeys.Model, "none: waiting for a model package in " + o.Models);
+            database.Status.Set(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
+            var cpu = CpuFeatures.OfThisMachine();
+            Log.CpuDescribed(logger, cpu.Architecture, Environment.ProcessorCount, cpu.Int8DotProduct, cpu.Instructions);
+            models.Scan();
+            if (models.Current is null)
+            {
+                Log.NoModel(logger, o.Models);
+                database.Status.Set(StatusKeys.Model, "none: waiting for a model package in " + o.Models);
+            }
+
+            var unfinished = database.Files.CountUnfinished();
+            Log.AgentStarting(logger, o.Models, o.Database, unfinished);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            // The same one line as a failure later on, not the host's stack trace; the service part never starts.
+            Fail(e);
+            return Task.CompletedTask;
         }
 
-        var unfinished = database.Files.CountUnfinished();
-        Log.AgentStarting(logger, o.Models, o.Database, unfinished);
         return base.StartAsync(cancellationToken);
     }
 
@@ -81,23 +91,31 @@ public sealed class AgentService(
         }
         catch (Exception) when (parts.Exception?.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) is { } failure)
         {
-            // Logged once, here; the host is asked to stop and the process exits non-zero (systemd restarts it, the
-            // ledger resumes the work). Not rethrown: the host would log the same failure a second time.
-            Environment.ExitCode = 1;
-            var error = LogSafe.Error(failure);
-            var kind = failure.GetType().Name;
-            Log.AgentFailed(logger, kind, error);
-            if (failure is not Microsoft.Data.Sqlite.SqliteException)
-            {
-                TryRecord(StatusKeys.LastError, error); // not when the database is what failed: that write would wait out its patience again
-            }
-
-            lifetime.StopApplication();
+            // Not rethrown: the host would log the same failure a second time.
+            Fail(failure);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             Log.AgentStopped(logger, health.FilesRead, health.SeriesStored);
         }
+    }
+
+    /// <summary>
+    /// Logs the failure once (kind and message, no stack trace, no paths), asks the host to stop and makes the process
+    /// exit non-zero: systemd restarts it and the ledger resumes the work.
+    /// </summary>
+    private void Fail(Exception failure)
+    {
+        Environment.ExitCode = 1;
+        var error = LogSafe.Error(failure);
+        var kind = failure.GetType().Name;
+        Log.AgentFailed(logger, kind, error);
+        if (failure is not Microsoft.Data.Sqlite.SqliteException)
+        {
+            TryRecord(StatusKeys.LastError, error); // not when the database is what failed: that write would wait out its patience again
+        }
+
+        lifetime.StopApplication();
     }
 
     /// <summary>Records a status value; a database error here is already being reported.</summary>
