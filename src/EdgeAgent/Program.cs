@@ -106,12 +106,13 @@ var benchModels = new Option<string>("--models") { Description = "A package or a
 var rounds = new Option<int>("--rounds") { Description = "Alternating bare/pipeline rounds", DefaultValueFactory = _ => 3 };
 var threads = new Option<int>("--threads") { Description = "Intra-op threads", DefaultValueFactory = _ => Environment.ProcessorCount };
 var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 8 };
-var bench = new Command("bench", "Measure pipeline vs bare inference (slices/s), memory, start to READY; prints ratios") { benchInput, benchModels, rounds, threads, batch };
+var profile = new Option<string?>("--profile") { Description = "Also profile one bare round with ONNX Runtime: time per operator type; its trace (JSON, chrome://tracing) is written to this file" };
+var bench = new Command("bench", "Measure pipeline vs bare inference (slices/s), memory, start to READY; prints ratios") { benchInput, benchModels, rounds, threads, batch, profile };
 bench.SetAction(async (r, ct) =>
 {
     try
     {
-        return await AgentBench.RunAsync(r.GetRequiredValue(benchInput), r.GetRequiredValue(benchModels), r.GetValue(rounds), r.GetValue(threads), r.GetValue(batch), Console.Out, ct).ConfigureAwait(false);
+        return await AgentBench.RunAsync(r.GetRequiredValue(benchInput), r.GetRequiredValue(benchModels), r.GetValue(rounds), r.GetValue(threads), r.GetValue(batch), r.GetValue(profile), Console.Out, ct).ConfigureAwait(false);
     }
     catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
     {

@@ -13,11 +13,12 @@ namespace EdgeMed.EdgeAgent.Cli;
 /// <c>agent bench</c>: the agent's measured claims, side by side in one run. Rounds alternate bare inference (the same
 /// model, batch and threads, slices normalized beforehand) with the whole pipeline (hash, ledger, decoder process,
 /// normalize, infer, store) over the same files into a fresh database; then start-to-READY of the real service
-/// process, and this process's resident memory with the model loaded.
+/// process, and this process's resident memory with the model loaded. With a profile file, one more bare round runs
+/// under ONNX Runtime's profiler and its time per operator type is printed (the trace is kept for a closer look).
 /// </summary>
 internal static class AgentBench
 {
-    public static async Task<int> RunAsync(string input, string models, int rounds, int threads, int batch, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string input, string models, int rounds, int threads, int batch, string? profile, TextWriter output, CancellationToken cancellationToken)
     {
         // EDGEMED__USEMEMORYARENA=false measures the low-memory setting: bare and pipeline alike.
         var arena = !string.Equals(Environment.GetEnvironmentVariable("EDGEMED__USEMEMORYARENA"), "false", StringComparison.OrdinalIgnoreCase);
@@ -56,7 +57,7 @@ internal static class AgentBench
             var bare = new List<double>();
             var pipeline = new List<double>();
             var latency = new List<double>();
-            for (var round = 0; round < rounds; round++)
+            double RunBare(LoadedModel m)
             {
                 var clock = Stopwatch.StartNew();
                 for (var start = 0; start < slices.Count; start += batch)
@@ -64,13 +65,19 @@ internal static class AgentBench
                     var count = Math.Min(batch, slices.Count - start);
                     for (var b = 0; b < count; b++)
                     {
-                        normalized.AsSpan((start + b) * length, length).CopyTo(model.Runner.Sample(b));
+                        normalized.AsSpan((start + b) * length, length).CopyTo(m.Runner.Sample(b));
                     }
 
-                    _ = model.Run(count, cancellationToken);
+                    _ = m.Run(count, cancellationToken);
                 }
 
-                bare.Add(slices.Count / clock.Elapsed.TotalSeconds);
+                return slices.Count / clock.Elapsed.TotalSeconds;
+            }
+
+            for (var round = 0; round < rounds; round++)
+            {
+                var clock = Stopwatch.StartNew();
+                bare.Add(RunBare(model));
 
                 var database = Path.Combine(work, $"round-{round}.db");
                 using var host = AgentHost.Build(AgentMode.Classify, null, new Dictionary<string, string?>
@@ -108,12 +115,49 @@ internal static class AgentBench
                 bench memory       {rss} (this process: two sessions of the model, {rounds} pipeline runs; decoder process separate)
                 start to READY     {string.Join(", ", ready.Select(r => $"{r:F2}"))} s (goal ≤ 3 s)
                 """)).ConfigureAwait(false);
+            if (profile is not null)
+            {
+                await ProfileAsync(package, options, slices.Count, RunBare, profile, work, output).ConfigureAwait(false);
+            }
+
             return 0;
         }
         finally
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>One more bare round on a session with ONNX Runtime's profiler on; prints time per operator type.</summary>
+    private static async Task ProfileAsync(string package, AgentOptions options, int slices, Func<LoadedModel, double> runBare, string profile, string work, TextWriter output)
+    {
+        options.OnnxProfilePrefix = Path.Combine(work, "profile");
+        var model = ModelCatalog.Load(package, options);
+        string trace;
+        try
+        {
+            runBare(model);
+            trace = model.Runner.Session.EndProfiling();
+        }
+        finally
+        {
+            model.Release();
+            options.OnnxProfilePrefix = null;
+        }
+
+        File.Copy(trace, profile, overwrite: true);
+        var p = Onnx.Runtime.OperatorProfile.Read(trace, skipRuns: 1); // the load's warm-up run
+        var lines = new StringBuilder();
+        lines.AppendLine(FormattableString.Invariant($"profile            {p.Runs} runs after the warm-up, {p.RunMilliseconds / slices:F2} ms per slice (profiler on); trace {profile}"));
+        lines.AppendLine("  op type                    nodes   ms/slice   share");
+        foreach (var o in p.Operators)
+        {
+            lines.AppendLine(FormattableString.Invariant($"  {o.OpType,-24} {o.Nodes,7} {o.Milliseconds / slices,10:F3} {o.Milliseconds / p.RunMilliseconds,7:P1}"));
+        }
+
+        var rest = p.RunMilliseconds - p.KernelMilliseconds;
+        lines.Append(FormattableString.Invariant($"  {"(between kernels)",-24} {"",7} {rest / slices,10:F3} {rest / p.RunMilliseconds,7:P1}"));
+        await output.WriteLineAsync(lines.ToString()).ConfigureAwait(false);
     }
 
     private static string NewestPackage(string models, AgentOptions options, string work)

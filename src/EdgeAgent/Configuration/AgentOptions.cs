@@ -100,6 +100,9 @@ public sealed class AgentOptions
     /// <summary>Slice planes classified (Axial, Coronal, Sagittal, Oblique; default Axial); other slices are dropped. A configured list replaces the default.</summary>
     public IList<string> Planes { get; set; } = [];
 
+    /// <summary>ONNX Runtime profile prefix for <c>agent bench --profile</c> (internal: a profile grows with every run).</summary>
+    internal string? OnnxProfilePrefix { get; set; }
+
     /// <summary>
     /// Decoded pixels the agent holds between reading and the end of inference, in MB (slices are 4 bytes a pixel: a
     /// 512×512 slice is 1 MB). Reading waits while it is spent; a series longer than half of it is classified in parts.

@@ -225,6 +225,7 @@ public sealed class ModelCatalog : IDisposable
             AllowSpinning = options.AllowSpinning,
             UseMemoryArena = options.UseMemoryArena,
             Provider = provider,
+            ProfilePrefix = options.OnnxProfilePrefix,
         };
 
         try

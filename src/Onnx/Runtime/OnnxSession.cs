@@ -151,6 +151,24 @@ public sealed class OnnxSession : IDisposable
         }, cancellationToken);
     }
 
+    /// <summary>Stops profiling (<see cref="OnnxSessionOptions.ProfilePrefix"/>) and returns the profile's path.</summary>
+    public string EndProfiling()
+    {
+        var lease = false;
+        _session.DangerousAddRef(ref lease);
+        try
+        {
+            return _session.Target.EndProfiling();
+        }
+        finally
+        {
+            if (lease)
+            {
+                _session.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>Releases the session (deferred until runs in flight return).</summary>
     public void Dispose() => _session.Dispose();
 
@@ -323,6 +341,12 @@ public sealed class OnnxSession : IDisposable
             native.InterOpNumThreads = options.InterOpThreads;
             native.GraphOptimizationLevel = (Ort.GraphOptimizationLevel)(int)options.Optimization;
             native.ExecutionMode = options.ExecutionMode == ExecutionMode.Parallel ? Ort.ExecutionMode.ORT_PARALLEL : Ort.ExecutionMode.ORT_SEQUENTIAL;
+            if (options.ProfilePrefix is { } prefix)
+            {
+                native.ProfileOutputPathPrefix = prefix; // first: enabling takes the prefix set at that moment
+                native.EnableProfiling = true;
+            }
+
             if (!options.UseMemoryArena)
             {
                 native.EnableCpuMemArena = false;

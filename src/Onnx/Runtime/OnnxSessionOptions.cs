@@ -78,6 +78,12 @@ public sealed record OnnxSessionOptions
     /// <summary>Extra ONNX Runtime session configuration entries (keys of <c>onnxruntime_session_options_config_keys.h</c>).</summary>
     public IReadOnlyDictionary<string, string> ConfigEntries { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Path prefix of ONNX Runtime's per-node profile (a Chrome trace, JSON), or null for none. The profile grows with
+    /// every run: for benchmarks, not for the service. <see cref="OnnxSession.EndProfiling"/> closes it.
+    /// </summary>
+    public string? ProfilePrefix { get; init; }
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(IntraOpThreads);
