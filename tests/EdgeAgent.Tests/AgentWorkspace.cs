@@ -169,6 +169,9 @@ internal sealed partial class AgentProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>How many lines of the log contain <paramref name="text"/> (events said once are counted, not searched).</summary>
+    public int LinesWith(string text) => Log.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
+
     public int Id => _process.Id;
 
     public static AgentProcess Start(string workingDirectory, IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string>? launcher = null)

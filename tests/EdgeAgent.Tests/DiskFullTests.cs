@@ -48,7 +48,7 @@ public sealed class DiskFullTests : IDisposable
         File.Delete(Filler);
         AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM files WHERE state = 'done'") == 6, Patience, "the six slices done once space is back", agent);
         Assert.Contains("has space again", agent.Log, StringComparison.Ordinal);
-        Assert.Equal(1, Lines(agent.Log, "file system is full"));
+        Assert.Equal(1, agent.LinesWith("file system is full"));
         Assert.Equal(0, agent.Terminate());
         Assert.Equal("ok", IntegrityCheck());
     }
@@ -70,7 +70,7 @@ public sealed class DiskFullTests : IDisposable
             Assert.True(agent.WaitForExit(Patience), "the agent did not give up\n" + agent.Log);
             // The database cannot even be opened (its WAL index needs space): one line saying so, exit 2, no stack trace.
             Assert.True(agent.ExitCode != 0, agent.Log);
-            Assert.Equal(1, Lines(agent.Log, "is full"));
+            Assert.Equal(1, agent.LinesWith("is full"));
             Assert.DoesNotContain("   at ", agent.Log, StringComparison.Ordinal); // no stack trace
             Assert.DoesNotContain("Unhandled exception", agent.Log, StringComparison.Ordinal);
         }
@@ -109,8 +109,6 @@ public sealed class DiskFullTests : IDisposable
         command.CommandText = "PRAGMA integrity_check";
         return (string)command.ExecuteScalar()!;
     }
-
-    private static int Lines(string log, string text) => log.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
 
     private static void Run(string file, params string[] args)
     {

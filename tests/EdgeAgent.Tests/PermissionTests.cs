@@ -53,7 +53,7 @@ public sealed class PermissionTests : IDisposable
 
         Assert.InRange(updates.Count, 1, 6);
         Assert.Equal(0, _w.Count("SELECT count(*) FROM files WHERE state = 'quarantined'"));
-        Assert.Equal(1, Lines(agent.Log, "cannot be read by the agent's account"));
+        Assert.Equal(1, agent.LinesWith("cannot be read by the agent's account"));
         Assert.DoesNotContain("vanished", agent.Log, StringComparison.Ordinal);
 
         // The clinic's IT fixes the permission (a chmod changes neither size nor modification time).
@@ -87,7 +87,7 @@ public sealed class PermissionTests : IDisposable
             Assert.Equal(6, _w.Count("SELECT count(*) FROM files WHERE state = 'done'"));
             Assert.Equal(7, _w.Count("SELECT count(*) FROM files"));
             Assert.Equal(1, _w.Count("SELECT count(*) FROM files WHERE state = 'queued' AND reason = 'permission-denied'"));
-            Assert.Equal(1, Lines(agent.Log, "1 folders on the share could not be listed (Permission denied ×1)"));
+            Assert.Equal(1, agent.LinesWith("1 folders on the share could not be listed (Permission denied ×1)"));
             Assert.DoesNotContain("locked-study", agent.Log, StringComparison.Ordinal);
         }
 
@@ -98,8 +98,6 @@ public sealed class PermissionTests : IDisposable
         Assert.Equal(8, _w.Count("SELECT count(*) FROM files WHERE state = 'done'"));
         Assert.DoesNotContain("could not be listed", again.Log, StringComparison.Ordinal);
     }
-
-    private static int Lines(string log, string text) => log.Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
 
     private static void Chown(string path, int uid)
     {
