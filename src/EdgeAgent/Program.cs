@@ -86,11 +86,11 @@ status.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host => Ta
 
 var since = new Option<string?>("--since") { Description = "Only results from this time (ISO 8601) or age (30m, 24h, 7d)" };
 var seriesLevel = new Option<bool>("--series") { Description = "One record per series instead of per slice" };
-var resultsFormat = new Option<string>("--format") { Description = "csv, json or table", DefaultValueFactory = _ => "csv" };
-resultsFormat.AcceptOnlyFromAmong(ResultFormatter.Formats);
+var resultsFormat = new Option<string>("--format") { Description = "csv, json, table, or fhir (with --series: one FHIR R4 Bundle per series and line)", DefaultValueFactory = _ => "csv" };
+resultsFormat.AcceptOnlyFromAmong([.. ResultFormatter.Formats, "fhir"]);
 var results = new Command("results", "Stored results, one record per slice") { since, resultsFormat, seriesLevel };
 results.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host =>
-    Task.FromResult(AgentCommands.Results(host, r.GetValue(since), r.GetRequiredValue(resultsFormat), r.GetValue(seriesLevel), Console.Out))));
+    Task.FromResult(AgentCommands.Results(host, r.GetValue(since), r.GetRequiredValue(resultsFormat), r.GetValue(seriesLevel), Console.Out, Console.Error))));
 
 var list = new Command("list", "Quarantined files with their reasons");
 list.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host => Task.FromResult(AgentCommands.QuarantineList(host, Console.Out))));

@@ -54,7 +54,7 @@ public sealed class ConfigurationTests : IDisposable
         AgentDatabase.Open(_w.Database).Dispose();
         using var host = AgentHost.Build(AgentMode.Query, null, new Dictionary<string, string?> { ["EdgeMed:Database"] = _w.Database });
         var output = new StringWriter();
-        Assert.Equal(0, AgentCommands.Results(host, null, "csv", seriesLevel: true, output));
+        Assert.Equal(0, AgentCommands.Results(host, null, "csv", seriesLevel: true, output, TextWriter.Null));
         var header = output.ToString();
         Assert.StartsWith("series_instance_uid,", header, StringComparison.Ordinal);
         Assert.EndsWith("\r\n", header, StringComparison.Ordinal);

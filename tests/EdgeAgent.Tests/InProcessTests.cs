@@ -83,12 +83,12 @@ public sealed class InProcessTests : IDisposable
 
         using var host = AgentHost.Build(AgentMode.Query, null, Overrides);
         var output = new StringWriter();
-        Assert.Equal(0, AgentCommands.Results(host, "1h", "json", seriesLevel: false, output));
+        Assert.Equal(0, AgentCommands.Results(host, "1h", "json", seriesLevel: false, output, TextWriter.Null));
         using var json = JsonDocument.Parse(output.ToString());
         Assert.Equal(3, json.RootElement.GetArrayLength());
         Assert.True(json.RootElement[0].TryGetProperty("NonDemented", out _));
         output = new StringWriter();
-        AgentCommands.Results(host, "2999-01-01T00:00:00Z", "csv", seriesLevel: false, output);
+        AgentCommands.Results(host, "2999-01-01T00:00:00Z", "csv", seriesLevel: false, output, TextWriter.Null);
         Assert.Single(output.ToString().TrimEnd().Split('\n')); // header only
     }
 

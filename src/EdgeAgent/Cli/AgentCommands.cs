@@ -84,10 +84,16 @@ internal static class AgentCommands
         return 0;
     }
 
-    public static int Results(IHost host, string? since, string format, bool seriesLevel, TextWriter output)
+    public static int Results(IHost host, string? since, string format, bool seriesLevel, TextWriter output, TextWriter error)
     {
         var database = host.Services.GetRequiredService<AgentDatabase>();
         var from = ResultFormatter.ParseSince(since);
+        if (!seriesLevel && format == "fhir")
+        {
+            error.WriteLine("edgemed agent results: --format fhir reports series; add --series.");
+            return 2;
+        }
+
         if (!seriesLevel)
         {
             ResultFormatter.Write(output, format, database.Results.SliceRows(from));
@@ -95,6 +101,17 @@ internal static class AgentCommands
         }
 
         var rows = database.Results.SeriesRows(from);
+        if (format == "fhir")
+        {
+            // One FHIR R4 Bundle per series, one per line (NDJSON), for a record system's import.
+            foreach (var row in rows)
+            {
+                output.WriteLine(Reports.FhirSeriesReport.ToJson(Reports.FhirSeriesReport.Build(row)));
+            }
+
+            return 0;
+        }
+
         if (format == "json")
         {
             output.WriteLine(System.Text.Json.JsonSerializer.Serialize(rows, ResultFormatter.Indented));
