@@ -55,6 +55,11 @@ public sealed class PermissionTests : IDisposable
         Assert.Equal(0, _w.Count("SELECT count(*) FROM files WHERE state = 'quarantined'"));
         Assert.Equal(1, agent.LinesWith("cannot be read by the agent's account"));
         Assert.DoesNotContain("vanished", agent.Log, StringComparison.Ordinal);
+        using (var status = AgentProcess.Start(_w.Root, ["status", "--db", _w.Database], new Dictionary<string, string>()))
+        {
+            Assert.True(status.WaitForExit(TimeSpan.FromSeconds(60)), status.Log);
+            Assert.Contains("1 permission-denied", status.Log.Split('\n').Single(l => l.StartsWith("waiting", StringComparison.Ordinal)), StringComparison.Ordinal);
+        }
 
         // The clinic's IT fixes the permission (a chmod changes neither size nor modification time).
         File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.GroupRead | UnixFileMode.OtherRead);

@@ -66,6 +66,7 @@ internal static class AgentCommands
         var since = DateTimeOffset.UtcNow.AddDays(-1);
         var counts = database.Files.CountByState(since);
         var queue = database.Files.CountUnfinishedByState();
+        var waiting = database.Files.CountWaitingByReason();
         var series = database.Results.CountSeries(since);
         static string Counts(IReadOnlyList<(string State, long Count)> rows) =>
             rows.Count > 0 ? string.Join(", ", rows.Select(r => $"{r.Count} {r.State}")) : "none";
@@ -77,6 +78,7 @@ internal static class AgentCommands
             ("agent", Get(StatusKeys.Process)),
             ("health", Get(StatusKeys.Health)),
             ("queue", Counts(queue)),
+            ("waiting", waiting.Count > 0 ? string.Join(", ", waiting.Select(r => $"{r.Count} {r.Reason}")) : "none"),
             ("files, 24 h", Counts(counts)),
             ("series, 24 h", $"{series.Series} classified, {series.LowConfidence} low-confidence"),
             ("last error", Get(StatusKeys.LastError)),

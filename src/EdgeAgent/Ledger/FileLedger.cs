@@ -119,6 +119,10 @@ public sealed class FileLedger
     /// <summary>Unfinished files (the queue) per state.</summary>
     public IReadOnlyList<(string State, long Count)> CountUnfinishedByState() => CountStates($"WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}')");
 
+    /// <summary>Queued files held back by a reason (incomplete, permission-denied, vanished, …), per reason: what waits on what.</summary>
+    public IReadOnlyList<(string Reason, long Count)> CountWaitingByReason() => _database.Locked(c =>
+        Query(c, $"SELECT reason, count(*) FROM files WHERE state = '{FileStates.Queued}' AND reason IS NOT NULL GROUP BY reason ORDER BY reason", null, r => (r.GetString(0), r.GetInt64(1))));
+
     /// <summary>Quarantined files, newest first.</summary>
     public IReadOnlyList<FileRecord> Quarantined() => _database.Locked(c => Select(c, $"WHERE state = '{FileStates.Quarantined}' ORDER BY updated_at DESC, id DESC"));
 
