@@ -83,6 +83,30 @@ public sealed class DiskFullTests : IDisposable
         Assert.Equal("ok", IntegrityCheck());
     }
 
+    [Fact]
+    public void FullAtStart_WhenTheDatabaseStillOpens_StartFailsInOneLineWellInsideSystemdsStartTimeout()
+    {
+        // A killed agent leaves its WAL and WAL index, so the next start opens the database and fails on its first
+        // write. With the default 5 min patience that wait would outlast TimeoutStartSec (90 s): start-up waits 30 s.
+        TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+        var settings = new Dictionary<string, string> { ["EDGEMED__MINFREEDISKMEGABYTES"] = "0" };
+        using (var first = _w.Start(settings))
+        {
+            AgentWorkspace.WaitFor(() => first.Log.Contains("Agent starting", StringComparison.Ordinal), Patience, "the agent to start", first);
+            FillDisk();
+            first.Kill();
+        }
+
+        var clock = Stopwatch.StartNew();
+        using var agent = _w.Start(settings);
+        Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(75)), "the start did not give up inside systemd's start timeout\n" + agent.Log);
+        Assert.True(agent.ExitCode == 1, agent.Log);
+        Assert.InRange(clock.Elapsed.TotalSeconds, 25, 75);
+        Assert.Equal(1, agent.LinesWith("crit:"));
+        Assert.Contains("stayed full", agent.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", agent.Log, StringComparison.Ordinal);
+    }
+
     /// <summary>Writes a file until the tmpfs refuses more.</summary>
     private void FillDisk()
     {

@@ -147,6 +147,12 @@ internal static class AgentBench
 
         File.Copy(trace, profile, overwrite: true);
         var p = Onnx.Runtime.OperatorProfile.Read(trace, skipRuns: 1); // the load's warm-up run
+        if (p.Runs == 0)
+        {
+            await output.WriteLineAsync($"profile            no run after the warm-up was recorded; trace {profile}").ConfigureAwait(false);
+            return;
+        }
+
         var lines = new StringBuilder();
         lines.AppendLine(FormattableString.Invariant($"profile            {p.Runs} runs after the warm-up, {p.RunMilliseconds / slices:F2} ms per slice (profiler on); trace {profile}"));
         lines.AppendLine("  op type                    nodes   ms/slice   share");

@@ -49,7 +49,7 @@ internal static class AgentCommands
         var refused = 0;
         foreach (var f in records.Where(f => f.State != FileStates.Done))
         {
-            refused += f.State == FileStates.Quarantined ? 1 : 0;
+            refused += f.State == FileStates.Quarantined || f.Reason == FileReasons.PermissionDenied ? 1 : 0;
             await error.WriteLineAsync($"{f.Path}: {f.State}{(f.Reason is null ? "" : $" ({f.Reason}: {f.Detail})")}").ConfigureAwait(false);
         }
 

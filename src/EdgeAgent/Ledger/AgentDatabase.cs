@@ -66,8 +66,8 @@ public sealed class AgentDatabase : IDisposable
     ];
 
     private readonly SqliteConnection _connection;
-    private readonly LockPatience _patience;
     private readonly Lock _lock = new();
+    private LockPatience _patience;
 
     private AgentDatabase(SqliteConnection connection, string path, LockPatience patience)
     {
@@ -249,6 +249,26 @@ public sealed class AgentDatabase : IDisposable
         lock (_lock)
         {
             return _patience.Run(() => work(_connection));
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> (which uses this database) with a patience of at most <paramref name="timeout"/>:
+    /// the service's start-up, which systemd's TimeoutStartSec would cut short before the full patience ran out, so a
+    /// lock or a full disk at start is reported in one line instead of a start timeout. Called before any other thread
+    /// uses the database.
+    /// </summary>
+    internal void WithPatienceAtMost(TimeSpan timeout, Action work)
+    {
+        var saved = _patience;
+        _patience = saved.AtMost(timeout);
+        try
+        {
+            work();
+        }
+        finally
+        {
+            _patience = saved;
         }
     }
 

@@ -34,6 +34,9 @@ public sealed class LockPatience
     /// <summary>How long a unit of work may wait for the lock in all.</summary>
     public TimeSpan Timeout { get; }
 
+    /// <summary>The same patience (and logger), cut to <paramref name="timeout"/> when that is shorter.</summary>
+    public LockPatience AtMost(TimeSpan timeout) => timeout < Timeout ? new LockPatience(timeout, _logger) : this;
+
     /// <summary>Whether SQLite refused because another connection holds the lock (SQLITE_BUSY, SQLITE_LOCKED).</summary>
     public static bool IsLockConflict(SqliteException e) => e?.SqliteErrorCode is 5 or 6;
 

@@ -18,24 +18,34 @@ public sealed class AgentService(
     AgentDatabase database, ModelCatalog models, ShareScanner scanner, AgentPipeline pipeline, AgentHealth health,
     IOptions<AgentOptions> options, IHostApplicationLifetime lifetime, ILogger<AgentService> logger) : BackgroundService
 {
+    /// <summary>
+    /// How long start-up waits out a locked database or a full disk: well inside systemd's TimeoutStartSec (90 s on the
+    /// PC) with the model load, so the start fails in one line rather than by a timeout. After READY the full
+    /// EdgeMed:DatabaseBusyTimeout applies.
+    /// </summary>
+    internal static readonly TimeSpan StartUpDatabasePatience = TimeSpan.FromSeconds(30);
+
     /// <inheritdoc />
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
         try
         {
-            database.Status.Set(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
-            var cpu = CpuFeatures.OfThisMachine();
-            Log.CpuDescribed(logger, cpu.Architecture, Environment.ProcessorCount, cpu.Int8DotProduct, cpu.Instructions);
-            models.Scan();
-            if (models.Current is null)
+            database.WithPatienceAtMost(StartUpDatabasePatience, () =>
             {
-                Log.NoModel(logger, o.Models);
-                database.Status.Set(StatusKeys.Model, "none: waiting for a model package in " + o.Models);
-            }
+                database.Status.Set(StatusKeys.Process, $"pid {Environment.ProcessId}, started {AgentDatabase.Format(DateTimeOffset.UtcNow)}");
+                var cpu = CpuFeatures.OfThisMachine();
+                Log.CpuDescribed(logger, cpu.Architecture, Environment.ProcessorCount, cpu.Int8DotProduct, cpu.Instructions);
+                models.Scan();
+                if (models.Current is null)
+                {
+                    Log.NoModel(logger, o.Models);
+                    database.Status.Set(StatusKeys.Model, "none: waiting for a model package in " + o.Models);
+                }
 
-            var unfinished = database.Files.CountUnfinished();
-            Log.AgentStarting(logger, o.Models, o.Database, unfinished);
+                var unfinished = database.Files.CountUnfinished();
+                Log.AgentStarting(logger, o.Models, o.Database, unfinished);
+            });
         }
         catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
         {

@@ -12,7 +12,8 @@ namespace EdgeMed.EdgeAgent.Reports;
 /// its Study Instance UID, one Observation with the series class and each class's mean probability, and the model as
 /// a Device (name, version, SHA-256). Status preliminary and "not for diagnosis": the model is not validated for
 /// clinical use. No patient data: the record system links the report through the study. Ids are derived from the
-/// series UID, so a report built again (a resend, another run) is the same object.
+/// series UID (the Device's from the model's SHA-256: one model, one Device), so a report built again (a resend,
+/// another run) is the same object.
 /// </summary>
 internal static class FhirSeriesReport
 {
@@ -32,7 +33,7 @@ internal static class FhirSeriesReport
         var flags = Text(series, "quality_flags");
         var at = new FhirDateTime(DateTimeOffset.Parse(Text(series, "classified_at"), CultureInfo.InvariantCulture));
         var probabilities = JsonSerializer.Deserialize<Dictionary<string, double>>(Text(series, "probabilities")) ?? [];
-        var (reportUrl, observationUrl, deviceUrl) = (Urn("report", uid), Urn("observation", uid), Urn("device", uid));
+        var (reportUrl, observationUrl, deviceUrl) = (Urn("report", uid), Urn("observation", uid), Urn("device", Text(series, "model_sha256")));
         var notice = "Not for diagnosis: the model is not validated for clinical use.";
 
         var device = new Device
@@ -73,7 +74,7 @@ internal static class FhirSeriesReport
         };
         if (series.TryGetValue("study_instance_uid", out var study) && study is string studyUid && studyUid.Length > 0)
         {
-            report.ImagingStudy = [new ResourceReference { Identifier = new Identifier("urn:dicom:uid", "urn:oid:" + studyUid) }];
+            report.ImagingStudy = [new ResourceReference { Type = "ImagingStudy", Identifier = new Identifier("urn:dicom:uid", "urn:oid:" + studyUid) }];
         }
 
         return new Bundle
@@ -95,11 +96,11 @@ internal static class FhirSeriesReport
     /// <summary>Reads FHIR JSON back (tests, and receivers of what we wrote).</summary>
     public static Bundle FromJson(string json) => JsonSerializer.Deserialize<Bundle>(json, Json) ?? throw new InvalidDataException("empty FHIR JSON");
 
-    /// <summary>A name-based UUID (RFC 9562 version 5 layout over SHA-256) for one resource of one series.</summary>
-    private static string Urn(string kind, string seriesUid)
+    /// <summary>A name-based UUID over SHA-256 (RFC 9562 version 8: custom; version 5 would mean SHA-1) for one resource.</summary>
+    private static string Urn(string kind, string key)
     {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"edgemed/{kind}/{seriesUid}"))[..16];
-        hash[6] = (byte)((hash[6] & 0x0F) | 0x50);
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"edgemed/{kind}/{key}"))[..16];
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
         return "urn:uuid:" + new Guid(hash, bigEndian: true).ToString("D");
     }

@@ -6,7 +6,8 @@ namespace EdgeMed.EdgeAgent.Share;
 /// <summary>
 /// One recursive listing of the share. A folder that cannot be opened or read (permission denied, an I/O error on a
 /// failing disk or a stale network mount) is skipped and counted by error, so one bad folder never stops the scan of
-/// the rest; only the share's own folder failing fails the listing.
+/// the rest; the share's own folder failing (opened or read) fails the listing: a partial list of the share itself
+/// must not pass for the share.
 /// </summary>
 internal sealed class ShareListing : FileSystemEnumerator<FileCandidate>
 {
@@ -18,13 +19,16 @@ internal sealed class ShareListing : FileSystemEnumerator<FileCandidate>
         ReturnSpecialDirectories = false,
     };
 
-    // Set once the base constructor has opened the share's folder: an error before that is the share's own.
-    private readonly bool _rootOpened;
+    // Set when the share's own folder has been read to its end: the enumerator finishes it before opening any
+    // subfolder, so an error before that is the share's own.
+    private bool _rootDone;
     private readonly Dictionary<int, int> _skipped = [];
 
     /// <summary>Opens the share's folder; throws when that fails.</summary>
     public ShareListing(string share)
-        : base(share, Options) => _rootOpened = true;
+        : base(share, Options)
+    {
+    }
 
     /// <summary>Folders skipped so far, as error text (no path) → count, e.g. "Permission denied" → 1.</summary>
     public IReadOnlyDictionary<string, int> SkippedFolders =>
@@ -33,7 +37,7 @@ internal sealed class ShareListing : FileSystemEnumerator<FileCandidate>
     /// <inheritdoc/>
     protected override bool ContinueOnError(int error)
     {
-        if (!_rootOpened)
+        if (!_rootDone)
         {
             return false;
         }
@@ -41,6 +45,9 @@ internal sealed class ShareListing : FileSystemEnumerator<FileCandidate>
         _skipped[error] = _skipped.GetValueOrDefault(error) + 1;
         return true;
     }
+
+    /// <inheritdoc/>
+    protected override void OnDirectoryFinished(ReadOnlySpan<char> directory) => _rootDone = true;
 
     /// <inheritdoc/>
     protected override bool ShouldIncludeEntry(ref FileSystemEntry entry) => !entry.IsDirectory && !ShareScanner.IsSkippedName(entry.FileName);

@@ -37,7 +37,7 @@ public sealed record OperatorProfile(int Runs, double RunMilliseconds, IReadOnly
         var runs = events.Where(e => Name(e) == "model_run").Select(e => (Start: Time(e, "ts"), End: Time(e, "ts") + Time(e, "dur"))).OrderBy(r => r.Start).ToList();
         var counted = runs.Skip(skipRuns).ToList();
         var from = counted.Count > 0 ? counted[0].Start : double.MaxValue;
-        var nodes = new Dictionary<string, (string Op, double Us)>(StringComparer.Ordinal);
+        var nodes = new Dictionary<(string Node, string Op), double>();
         foreach (var e in events)
         {
             if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node" || !Name(e).EndsWith("_kernel_time", StringComparison.Ordinal) || Time(e, "ts") < from)
@@ -46,12 +46,12 @@ public sealed record OperatorProfile(int Runs, double RunMilliseconds, IReadOnly
             }
 
             var op = e.TryGetProperty("args", out var args) && args.TryGetProperty("op_name", out var name) ? name.GetString() ?? "?" : "?";
-            var node = Name(e);
-            nodes[node] = (op, (nodes.TryGetValue(node, out var n) ? n.Us : 0) + Time(e, "dur"));
+            var key = (Name(e), op);
+            nodes[key] = nodes.GetValueOrDefault(key) + Time(e, "dur");
         }
 
-        var operators = nodes.Values.GroupBy(n => n.Op, StringComparer.Ordinal)
-            .Select(g => new OperatorTime(g.Key, g.Count(), g.Sum(n => n.Us) / 1000))
+        var operators = nodes.GroupBy(n => n.Key.Op, StringComparer.Ordinal)
+            .Select(g => new OperatorTime(g.Key, g.Count(), g.Sum(n => n.Value) / 1000))
             .OrderByDescending(o => o.Milliseconds).ToList();
         return new OperatorProfile(counted.Count, counted.Sum(r => r.End - r.Start) / 1000, operators);
     }
