@@ -12,7 +12,7 @@ CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
 # (the unit's checks; nothing is started). `setup` and `test` install all.
 BASE_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0)
 TRAINING_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread fonts-dejavu-core)
-TEST_PACKAGES=(python3-pil systemd dcmtk)
+TEST_PACKAGES=(python3-pil systemd dcmtk sshfs openssh-server)
 
 # The agent's model: the demo runs it and releases carry it. Other packages under models/ (ARN-CNN on MedNIST) are
 # results of their own, not for brain MRI.

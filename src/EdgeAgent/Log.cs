@@ -36,9 +36,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "The share (EdgeMed:Share) is available")]
     internal static partial void ShareAvailable(ILogger logger);
 
-    [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "Listing the share failed: {Error}")]
-    internal static partial void ShareListFailed(ILogger logger, string error);
-
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "File-system events unavailable ({Error}); periodic scans only")]
     internal static partial void WatcherUnavailable(ILogger logger, string error);
 
@@ -68,6 +65,9 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 3208, Level = LogLevel.Warning, Message = "File {FileId} cannot be read by the agent's account ({Error}); read again every {RetrySeconds:F0} s until its permissions allow it")]
     internal static partial void FilePermissionDenied(ILogger logger, long fileId, string error, double retrySeconds);
+
+    [LoggerMessage(EventId = 3209, Level = LogLevel.Warning, Message = "File {FileId} could not be read ({Error}: a network share gone stale, a failing disk?); read again every {RetrySeconds:F0} s")]
+    internal static partial void FileReadError(ILogger logger, long fileId, string error, double retrySeconds);
 
     [LoggerMessage(EventId = 3207, Level = LogLevel.Information, Message = "File {FileId} moved inside the share; its row follows it (state {State})")]
     internal static partial void FileMoved(ILogger logger, long fileId, string state);

@@ -109,9 +109,12 @@ public sealed class FileLedger
     public long CountUnfinished() => _database.Locked(c =>
         Convert.ToInt64(Scalar(c, $"SELECT count(*) FROM files WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}')"), CultureInfo.InvariantCulture));
 
-    /// <summary>Unfinished files the agent itself can take further: all but those waiting for a person to fix their permissions.</summary>
+    /// <summary>
+    /// Unfinished files the agent itself can take further: all but those waiting for a person (permissions) or for the
+    /// share to read again (I/O errors).
+    /// </summary>
     public long CountActionable() => _database.Locked(c =>
-        Convert.ToInt64(Scalar(c, $"SELECT count(*) FROM files WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}') AND NOT (state = '{FileStates.Queued}' AND reason IS '{FileReasons.PermissionDenied}')"), CultureInfo.InvariantCulture));
+        Convert.ToInt64(Scalar(c, $"SELECT count(*) FROM files WHERE state IN ('{FileStates.Queued}', '{FileStates.Read}') AND NOT (state = '{FileStates.Queued}' AND reason IN ('{FileReasons.PermissionDenied}', '{FileReasons.ReadError}'))"), CultureInfo.InvariantCulture));
 
     /// <summary>Files per state among those updated since <paramref name="since"/>.</summary>
     public IReadOnlyList<(string State, long Count)> CountByState(DateTimeOffset since) => CountStates("WHERE updated_at >= $since", ("$since", Format(since)));

@@ -89,6 +89,12 @@ public static class FileReasons
     /// </summary>
     public const string PermissionDenied = "permission-denied";
 
+    /// <summary>
+    /// Reading the file failed with an I/O error while it is still listed (a network share gone stale, a failing
+    /// disk): reported once, read again after a pause until it reads; never quarantined, since the file is not at fault.
+    /// </summary>
+    public const string ReadError = "read-error";
+
     /// <summary>A newer version of the same file (same path, other size or time) arrived before this one was read.</summary>
     public const string Superseded = "superseded";
 

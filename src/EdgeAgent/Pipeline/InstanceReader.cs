@@ -104,7 +104,12 @@ public sealed class InstanceReader
         }
         catch (UnauthorizedAccessException)
         {
-            PermissionDenied(file, candidate, abandon);
+            HoldBack(file, candidate, abandon, FileReasons.PermissionDenied, "permission denied");
+            return null;
+        }
+        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException) && File.Exists(candidate.Path))
+        {
+            HoldBack(file, candidate, abandon, FileReasons.ReadError, LogSafe.Error(e));
             return null;
         }
         catch (IOException e)
@@ -154,10 +159,19 @@ public sealed class InstanceReader
                 _database.Files.EndAttempt(file.Id);
                 throw;
             }
-            catch (DicomIngestException e) when (e.Reason == IngestFailure.Unreadable && !File.Exists(candidate.Path))
+            catch (DicomIngestException e) when (e.Reason == IngestFailure.Unreadable)
             {
+                // Gone, or still listed but unreadable (a stale network share): neither is the file's fault.
                 _database.Files.EndAttempt(file.Id);
-                Vanished(file, candidate, abandon, e.Message);
+                if (File.Exists(candidate.Path))
+                {
+                    HoldBack(file, candidate, abandon, FileReasons.ReadError, e.Message);
+                }
+                else
+                {
+                    Vanished(file, candidate, abandon, e.Message);
+                }
+
                 return null;
             }
             catch (DicomIngestException e) when (e.Reason is IngestFailure.DecoderCrashed or IngestFailure.DecoderTimeout)
@@ -257,16 +271,23 @@ public sealed class InstanceReader
         Log.FileVanished(_logger, file.Id);
     }
 
-    private void PermissionDenied(FileRecord file, FileCandidate candidate, Action<FileCandidate> abandon)
+    private void HoldBack(FileRecord file, FileCandidate candidate, Action<FileCandidate> abandon, string reason, string error)
     {
-        // Not the file's fault and not the agent's to fix: said once per file version, read again after a pause
-        // (the scanner holds it back until then), so a chmod by the clinic's IT is picked up without a restart.
-        var first = file.Reason != FileReasons.PermissionDenied;
-        _database.Files.SetState(file.Id, FileStates.Queued, FileReasons.PermissionDenied, "the agent's account may not read it; read again after a pause");
+        // Not the file's fault: said once per file version and reason, read again after a pause (the scanner holds it
+        // back until then), so a chmod by the clinic's IT or a share that comes back is picked up without a restart.
+        var first = file.Reason != reason;
+        var detail = reason == FileReasons.PermissionDenied
+            ? "the agent's account may not read it; read again after a pause"
+            : $"{error}; read again after a pause";
+        _database.Files.SetState(file.Id, FileStates.Queued, reason, detail);
         abandon(candidate);
-        if (first)
+        if (first && reason == FileReasons.PermissionDenied)
         {
-            Log.FilePermissionDenied(_logger, file.Id, "permission denied", _rereadPause.TotalSeconds);
+            Log.FilePermissionDenied(_logger, file.Id, error, _rereadPause.TotalSeconds);
+        }
+        else if (first)
+        {
+            Log.FileReadError(_logger, file.Id, error, _rereadPause.TotalSeconds);
         }
     }
 

@@ -170,8 +170,9 @@ public sealed class ShareScanner : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Log.ShareListFailed(_logger, LogSafe.Error(e)); // its message names the folder that failed: often a patient's name
-            return Directory.Exists(_share) ? null : "missing";
+            // Unavailable, said once (by the caller) while it lasts, not a warning per scan: a network share gone
+            // stale fails every listing. By kind and code: its message names the folder, often after a patient.
+            return Directory.Exists(_share) ? "unreadable: " + LogSafe.Error(e) : "missing";
         }
 
         ReportSkippedFolders(skipped);
@@ -200,7 +201,7 @@ public sealed class ShareScanner : IDisposable
                 }
 
                 // Found incomplete or unreadable and unchanged since: looked at again after a pause, not at every scan.
-                if (known is { State: FileStates.Queued, Reason: FileReasons.Incomplete or FileReasons.PermissionDenied }
+                if (known is { State: FileStates.Queued, Reason: FileReasons.Incomplete or FileReasons.PermissionDenied or FileReasons.ReadError }
                     && DateTimeOffset.UtcNow < DateTimeOffset.Parse(known.UpdatedAt, CultureInfo.InvariantCulture) + _rereadPause)
                 {
                     continue;
@@ -226,7 +227,7 @@ public sealed class ShareScanner : IDisposable
         {
             // A file the agent may not read waits for a person, not for the agent: it does not keep the agent busy.
             ShareFinished = _settling.Count == 0 && files.All(f => _database.Files.Find(f.Path, f.Size, f.ModifiedMs) is { } row
-                && (FileStates.IsTerminal(row.State) || row is { State: FileStates.Queued, Reason: FileReasons.PermissionDenied }));
+                && (FileStates.IsTerminal(row.State) || row is { State: FileStates.Queued, Reason: FileReasons.PermissionDenied or FileReasons.ReadError }));
         }
 
         foreach (var gone in _settling.Keys.Where(p => !seen.Contains(p)).ToList())
