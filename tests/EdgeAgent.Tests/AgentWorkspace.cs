@@ -114,6 +114,33 @@ internal sealed partial class AgentWorkspace : IDisposable
 
     public long Count(string sql) => Query(sql) is [var row] ? Convert.ToInt64(row.Values.First(), CultureInfo.InvariantCulture) : 0;
 
+    /// <summary>A TCP port on loopback that nothing listens on now (for a test's own server).</summary>
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Waits until a server accepts connections on a loopback port (20 s at most, or until <paramref name="alive"/> says it died).</summary>
+    public static void WaitUntilListening(int port, Func<bool> alive)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var probe = new System.Net.Sockets.TcpClient();
+                probe.Connect(System.Net.IPAddress.Loopback, port);
+                return;
+            }
+            catch (System.Net.Sockets.SocketException) when (clock.Elapsed < TimeSpan.FromSeconds(20) && alive())
+            {
+                Thread.Sleep(50);
+            }
+        }
+    }
+
     /// <summary>Waits for a condition on the outcome (not a retry of the test): fails with <paramref name="what"/> and the agent's log.</summary>
     public static void WaitFor(Func<bool> condition, TimeSpan timeout, string what, AgentProcess? agent = null)
     {

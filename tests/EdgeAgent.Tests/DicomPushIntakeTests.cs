@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 
 namespace EdgeMed.EdgeAgent.Tests;
 
@@ -25,10 +23,10 @@ public sealed class DicomPushIntakeTests : IDisposable
         var samples = Path.Combine(Repository(), "samples");
         string[] sent = [Path.Combine(samples, "alzheimer-nondemented"), Path.Combine(samples, "ge-axial-t1")];
         var count = sent.Sum(f => Directory.GetFiles(f).Length);
-        var port = FreePort();
+        var port = AgentWorkspace.FreeLoopbackPort();
 
         using var intake = Start("sh", [Script, _w.Share, port.ToString(CultureInfo.InvariantCulture), "EDGEMED"]);
-        WaitUntilListening(port, intake);
+        AgentWorkspace.WaitUntilListening(port, () => !intake.HasExited);
 
         // Nothing is written in the share itself (a write in place raises Changed; a rename into it does not), and
         // every file's size when it first shows up there, polled while the scanner sends, is its final size.
@@ -100,30 +98,7 @@ public sealed class DicomPushIntakeTests : IDisposable
         return Process.Start(info)!;
     }
 
-    private static void WaitUntilListening(int port, Process intake)
-    {
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, port);
-                return;
-            }
-            catch (SocketException) when (clock.Elapsed < TimeSpan.FromSeconds(20) && !intake.HasExited)
-            {
-                Thread.Sleep(50);
-            }
-        }
-    }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string Repository()
     {

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Xunit.Abstractions;
 
 namespace EdgeMed.EdgeAgent.Tests;
@@ -21,7 +19,7 @@ public sealed class StaleNetworkShareTests(ITestOutputHelper output) : IDisposab
     private readonly AgentWorkspace _w = new();
     private string _remote = string.Empty;
     private string _keys = string.Empty;
-    private readonly int _port = FreePort();
+    private readonly int _port = AgentWorkspace.FreeLoopbackPort();
     private Process? _sshd;
 
     private void Setup()
@@ -99,20 +97,7 @@ public sealed class StaleNetworkShareTests(ITestOutputHelper output) : IDisposab
     private void StartServer()
     {
         _sshd = Process.Start(new ProcessStartInfo("/usr/sbin/sshd", ["-D", "-f", Path.Combine(_keys, "sshd_config"), "-E", Path.Combine(_keys, "sshd.log")]))!;
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, _port);
-                return;
-            }
-            catch (SocketException) when (clock.Elapsed < TimeSpan.FromSeconds(20))
-            {
-                Thread.Sleep(50);
-            }
-        }
+        AgentWorkspace.WaitUntilListening(_port, () => !_sshd.HasExited);
     }
 
     private void StopServer()
@@ -127,12 +112,6 @@ public sealed class StaleNetworkShareTests(ITestOutputHelper output) : IDisposab
         Run("pkill", "-KILL", "-f", $"sshd: root@notty");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static void Run(string file, params string[] args)
     {
