@@ -35,7 +35,7 @@ public sealed class ReleaseFixture : IDisposable
     }
 
     /// <summary>The repository (the folder with edgemed.sh above the test binaries).</summary>
-    public static string Repository { get; } = FindRepository();
+    public static string Repository => EdgeMed.Tests.SharedData.Repository;
 
     public string Work { get; }
 
@@ -108,18 +108,6 @@ public sealed class ReleaseFixture : IDisposable
         }
     }
 
-    private static string FindRepository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "edgemed.sh")) && Directory.Exists(Path.Combine(dir.FullName, "deploy")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new DirectoryNotFoundException("edgemed.sh was not found above the test folder");
-    }
 }
 
 [CollectionDefinition(Name)]

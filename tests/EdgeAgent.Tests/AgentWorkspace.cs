@@ -114,6 +114,16 @@ internal sealed partial class AgentWorkspace : IDisposable
 
     public long Count(string sql) => Query(sql) is [var row] ? Convert.ToInt64(row.Values.First(), CultureInfo.InvariantCulture) : 0;
 
+    /// <summary>Runs a system tool (mount, sshfs, chown…) to its end; returns its exit code and error output.</summary>
+    public static (int Code, string Error) RunTool(string file, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        var error = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, error.Result);
+    }
+
     /// <summary>A TCP port on loopback that nothing listens on now (for a test's own server).</summary>
     public static int FreeLoopbackPort()
     {

@@ -1,3 +1,4 @@
+using EdgeMed.Tests;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -11,7 +12,7 @@ namespace EdgeMed.EdgeAgent.Tests;
 /// </summary>
 public sealed class DicomPushIntakeTests : IDisposable
 {
-    private static readonly string Script = Path.Combine(Repository(), "deploy", "dicom-intake.sh");
+    private static readonly string Script = Path.Combine(SharedData.Repository, "deploy", "dicom-intake.sh");
     private readonly AgentWorkspace _w = new();
 
     public void Dispose() => _w.Dispose();
@@ -20,7 +21,7 @@ public sealed class DicomPushIntakeTests : IDisposable
     public async Task PushedInstances_AppearInTheShareOnlyComplete_AndEverySeriesIsClassified()
     {
         TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
-        var samples = Path.Combine(Repository(), "samples");
+        var samples = Path.Combine(SharedData.Repository, "samples");
         string[] sent = [Path.Combine(samples, "alzheimer-nondemented"), Path.Combine(samples, "ge-axial-t1")];
         var count = sent.Sum(f => Directory.GetFiles(f).Length);
         var port = AgentWorkspace.FreeLoopbackPort();
@@ -100,16 +101,4 @@ public sealed class DicomPushIntakeTests : IDisposable
 
 
 
-    private static string Repository()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "edgemed.sh")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("edgemed.sh not found above " + AppContext.BaseDirectory);
-    }
 }

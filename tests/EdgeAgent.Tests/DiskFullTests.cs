@@ -136,8 +136,7 @@ public sealed class DiskFullTests : IDisposable
 
     private static void Run(string file, params string[] args)
     {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true })!;
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)}: {process.StandardError.ReadToEnd()} (the test needs root allowed to mount a tmpfs)");
+        var (code, error) = AgentWorkspace.RunTool(file, args);
+        Assert.True(code == 0, $"{file} {string.Join(' ', args)}: {error} (the test needs root allowed to mount a tmpfs)");
     }
 }

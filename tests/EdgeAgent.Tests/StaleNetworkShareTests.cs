@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Xunit.Abstractions;
 
 namespace EdgeMed.EdgeAgent.Tests;
@@ -42,7 +41,7 @@ public sealed class StaleNetworkShareTests(ITestOutputHelper output) : IDisposab
 
     public void Dispose()
     {
-        Run("fusermount", "-u", "-z", _w.Share);
+        AgentWorkspace.RunTool("fusermount", "-u", "-z", _w.Share);
         StopServer();
         _w.Dispose();
     }
@@ -109,14 +108,14 @@ public sealed class StaleNetworkShareTests(ITestOutputHelper output) : IDisposab
             _sshd.WaitForExit();
         }
 
-        Run("pkill", "-KILL", "-f", $"sshd: root@notty");
+        AgentWorkspace.RunTool("pkill", "-KILL", "-f", "sshd: root@notty");
     }
 
 
+    /// <summary>Set-up steps must work; tear-down ones (unmount, kill) may find nothing to do.</summary>
     private static void Run(string file, params string[] args)
     {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-        process.WaitForExit();
-        _ = process.ExitCode.ToString(CultureInfo.InvariantCulture);
+        var (code, error) = AgentWorkspace.RunTool(file, args);
+        Assert.True(code == 0, $"{file} {string.Join(' ', args)}: {error}");
     }
 }

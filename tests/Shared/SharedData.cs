@@ -18,7 +18,23 @@ internal static class SharedData
 
     public static string Alzheimer => Path.Combine(Root, "alzheimer-mri", "train");
 
+    /// <summary>The repository this test build belongs to (the folder above it holding edgemed.sh and deploy/).</summary>
+    public static string Repository { get; } = FindRepository();
+
     public static string[] AllDicomFiles() => [.. Directory.EnumerateFiles(Dicom, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)];
+
+    private static string FindRepository()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "edgemed.sh")) && Directory.Exists(Path.Combine(dir.FullName, "deploy")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new DirectoryNotFoundException("edgemed.sh was not found above the test folder");
+    }
 
     private static string Find()
     {

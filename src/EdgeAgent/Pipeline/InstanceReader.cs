@@ -64,7 +64,7 @@ public sealed class InstanceReader
 
             if (read is not null)
             {
-                budget.Take(SliceBudget.BytesOf(read));
+                budget.Take(read.Bytes);
                 await output.WriteAsync(read, cancellationToken).ConfigureAwait(false);
             }
         }

@@ -64,7 +64,7 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, SliceBudget budget, IL
 
                 entry.Instances.Add(instance);
                 _pending[uid] = (entry.Instances, Stopwatch.GetTimestamp());
-                _buffered += SliceBudget.BytesOf(instance);
+                _buffered += instance.Bytes;
             }
 
             while (_buffered > budget.Limit / 2 && _pending.Count > 0)

@@ -27,13 +27,6 @@ public sealed class SliceBudget(long limitBytes)
         }
     }
 
-    /// <summary>Bytes the pixels of <paramref name="instance"/> hold.</summary>
-    public static long BytesOf(ReadInstance instance)
-    {
-        ArgumentNullException.ThrowIfNull(instance);
-        return instance.Slices.Sum(s => (long)s.Pixels.Length * sizeof(float));
-    }
-
     /// <summary>Counts bytes just decoded.</summary>
     public void Take(long bytes)
     {

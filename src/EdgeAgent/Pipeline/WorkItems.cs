@@ -11,7 +11,11 @@ namespace EdgeMed.EdgeAgent.Pipeline;
 /// <param name="Slices">The slices kept by the plane filter.</param>
 /// <param name="ReadMs">Time to hash, read and decode it.</param>
 /// <param name="ArrivedAt">When it was read (<see cref="System.Diagnostics.Stopwatch"/> timestamp).</param>
-public sealed record ReadInstance(FileCandidate Candidate, long FileId, InstanceMetadata Metadata, IReadOnlyList<Slice> Slices, double ReadMs, long ArrivedAt);
+public sealed record ReadInstance(FileCandidate Candidate, long FileId, InstanceMetadata Metadata, IReadOnlyList<Slice> Slices, double ReadMs, long ArrivedAt)
+{
+    /// <summary>Bytes its decoded pixels hold (4 a pixel), what it counts against the <see cref="SliceBudget"/>.</summary>
+    public long Bytes { get; } = Slices.Sum(s => (long)s.Pixels.Length * sizeof(float));
+}
 
 /// <summary>All instances of a series that arrived before its quiet period ended.</summary>
 /// <param name="SeriesInstanceUid">Series.</param>
@@ -22,5 +26,5 @@ public sealed record CompletedSeries(string SeriesInstanceUid, IReadOnlyList<Rea
     public int SliceCount => Instances.Sum(i => i.Slices.Count);
 
     /// <summary>Bytes its decoded pixels hold (what it counts against the <see cref="SliceBudget"/>).</summary>
-    public long Bytes => Instances.Sum(SliceBudget.BytesOf);
+    public long Bytes => Instances.Sum(i => i.Bytes);
 }
