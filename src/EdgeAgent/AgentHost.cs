@@ -102,6 +102,7 @@ internal static class AgentHost
             return;
         }
 
+        services.AddSingleton(sp => new Outbox.OutboxSender(sp.GetRequiredService<AgentDatabase>(), Options(sp), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Outbox")));
         services.AddSingleton(sp => new DiskWatermark(Path.GetDirectoryName(Path.GetFullPath(Options(sp).Database))!, Options(sp).MinFreeDiskMegabytes, Logger(sp, "Disk")));
         services.AddSingleton(sp => new ShareScanner(Options(sp), sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<DiskWatermark>(), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Share")));
         // With a notify socket, the hosting package's SystemdLifetime sends READY=1 once the host has started and

@@ -4,7 +4,7 @@ namespace EdgeMed.EdgeAgent;
 
 /// <summary>
 /// Log messages of the agent (event ids 3000–3999: 30xx service, 31xx share, 32xx reader, 33xx assembler,
-/// 34xx classifier, 35xx models, 36xx lights, 37xx disk, 38xx database). Files are named by ledger id, never by path,
+/// 34xx classifier, 35xx models, 36xx lights, 37xx disk, 38xx database; 39xx outbox in Outbox/OutboxLog.cs). Files are named by ledger id, never by path,
 /// and the share by its setting's name, never its path: scanner exports
 /// often name folders after patients. `agent quarantine list` and the database give paths to those allowed to see them.
 /// Series UIDs appear shortened (<see cref="ShortUid"/>): in full they often carry the scan's date and the scanner's serial.

@@ -101,6 +101,15 @@ retry.SetAction((r, _) => WithHost(r, AgentMode.Maintenance, Overrides(r), host 
     Task.FromResult(AgentCommands.QuarantineRetry(host, r.GetValue(ids) ?? [], r.GetValue(all), Console.Out, Console.Error))));
 var quarantineCommand = new Command("quarantine", "Refused files: list, retry") { list, retry };
 
+var outboxList = new Command("list", "Result objects pending, and those sent in the last 24 h");
+outboxList.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host => Task.FromResult(OutboxCommands.List(host, Console.Out))));
+var outboxIds = new Argument<long[]>("ids") { Description = "Row ids from 'outbox list' (a sent row is sent again)", Arity = ArgumentArity.ZeroOrMore };
+var outboxAll = new Option<bool>("--all") { Description = "Every pending row" };
+var outboxRetry = new Command("retry", "Send now instead of after the pause (the destination is back), or send again") { outboxIds, outboxAll };
+outboxRetry.SetAction((r, _) => WithHost(r, AgentMode.Maintenance, Overrides(r), host =>
+    Task.FromResult(OutboxCommands.Retry(host, r.GetValue(outboxIds) ?? [], r.GetValue(outboxAll), Console.Out, Console.Error))));
+var outboxCommand = new Command("outbox", "Result objects on their way to the destinations (EdgeMed:Destinations): list, retry") { outboxList, outboxRetry };
+
 var benchInput = new Argument<string>("input") { Description = "Folder of DICOM files (e.g. samples/)" };
 var benchModels = new Option<string>("--models") { Description = "A package or a folder of packages (the newest valid one is used)", DefaultValueFactory = _ => EdgeMed.EdgeAgent.Configuration.AgentOptions.ShippedModel };
 var rounds = new Option<int>("--rounds") { Description = "Alternating bare/pipeline rounds", DefaultValueFactory = _ => 3 };
@@ -125,5 +134,5 @@ var settingKey = new Argument<string?>("key") { Description = "One setting, e.g.
 var settings = new Command("settings", "The settings in effect (files, EDGEMED__ variables and defaults merged), or one setting's value") { settingKey };
 settings.SetAction((r, _) => WithHost(r, AgentMode.Query, Overrides(r), host => Task.FromResult(SettingsCommand.Print(host, r.GetValue(settingKey), Console.Out, Console.Error))));
 
-var root = new RootCommand("EdgeMed agent: scanner share → DICOM → axial slices → int8 model → SQLite") { run, classify, status, results, quarantineCommand, bench, settings, db, config };
+var root = new RootCommand("EdgeMed agent: scanner share → DICOM → axial slices → int8 model → SQLite") { run, classify, status, results, quarantineCommand, outboxCommand, bench, settings, db, config };
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

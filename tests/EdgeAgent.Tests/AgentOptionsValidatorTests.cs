@@ -41,7 +41,17 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:Quarantine must not be inside the share"] = o => (o.Share, o.Quarantine) = ("/mnt/scanner", "/mnt/scanner/quarantine"),
         ["EdgeMed:Database must not be inside the share"] = o => (o.Share, o.Database) = ("/mnt/scanner/", "/mnt/scanner/sub/edgemed.db"),
         ["EdgeMed:Models must not be inside the share"] = o => (o.Share, o.Models) = ("/mnt/scanner", "/mnt/scanner/models"),
+        ["EdgeMed:SendRetryLimit"] = o => o.SendRetryLimit = TimeSpan.FromSeconds(1),
+        ["EdgeMed:Destinations: two destinations share one name"] = o => o.Destinations = [Destination(), Destination(folder: "/srv/other")],
+        ["EdgeMed:Destinations:0:Name"] = o => o.Destinations = [Destination(name: "records inbox")],
+        ["EdgeMed:Destinations:0:Kind"] = o => o.Destinations = [Destination(kind: "ftp")],
+        ["EdgeMed:Destinations:0:Folder must be an absolute path"] = o => o.Destinations = [Destination(folder: "records")],
+        ["EdgeMed:Destinations:0:Objects has 'pdf'"] = o => o.Destinations = [Destination(objects: ["fhir-bundle", "pdf"])],
+        ["EdgeMed:Destinations:0:Folder must not be inside the share"] = o => (o.Share, o.Destinations) = ("/mnt/scanner", [Destination(folder: "/mnt/scanner/results")]),
     };
+
+    private static DestinationOptions Destination(string name = "records", string kind = "folder", string folder = "/srv/records-inbox", IList<string>? objects = null) =>
+        new() { Name = name, Kind = kind, Folder = folder, Objects = objects ?? ["fhir-bundle"] };
 
     public static TheoryData<string> Rules => [.. Breaks.Keys];
 
@@ -56,6 +66,9 @@ public sealed class AgentOptionsValidatorTests
     public void Defaults_Pass_AndASiblingOfTheShareIsNotInsideIt()
     {
         Assert.True(new AgentOptionsValidator().Validate(null, Defaults()).Succeeded);
+        var routed = Defaults();
+        routed.Destinations = [Destination(), Destination(name: "archive-2", folder: "/srv/archive")];
+        Assert.True(new AgentOptionsValidator().Validate(null, routed).Succeeded);
         var sibling = Defaults();
         (sibling.Share, sibling.Quarantine, sibling.Database) = ("/mnt/scanner", "/mnt/scanner-quarantine", "/mnt/scanner2/edgemed.db");
         Assert.True(new AgentOptionsValidator().Validate(null, sibling).Succeeded);

@@ -81,6 +81,7 @@ internal static class AgentCommands
             ("waiting", waiting.Count > 0 ? string.Join(", ", waiting.Select(r => $"{r.Count} {r.Reason}")) : "none"),
             ("files, 24 h", Counts(counts)),
             ("series, 24 h", $"{series.Series} classified, {series.LowConfidence} low-confidence"),
+            ("outbox", OutboxCommands.StatusLine(database)),
             ("last error", Get(StatusKeys.LastError)),
         ]);
         return 0;

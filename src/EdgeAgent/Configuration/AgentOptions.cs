@@ -151,6 +151,15 @@ public sealed class AgentOptions
     /// <summary>Status lights.</summary>
     public LightOptions Lights { get; set; } = new();
 
+    /// <summary>Where each series' result objects are sent (none by default: results stay in the database).</summary>
+    public IList<DestinationOptions> Destinations { get; set; } = [];
+
+    /// <summary>
+    /// The longest pause between attempts to deliver to a destination that is down: pauses start at 2 s and double up
+    /// to this. Objects wait in the outbox, across restarts, for as long as it takes.
+    /// </summary>
+    public TimeSpan SendRetryLimit { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>The DicomIngest options these settings stand for.</summary>
     public DicomIngestOptions ToIngestOptions()
     {
@@ -179,6 +188,11 @@ public sealed class AgentOptions
         if (Planes.Count == 0)
         {
             Planes = [.. DefaultPlanes];
+        }
+
+        foreach (var destination in Destinations.Where(d => d.Objects.Count == 0))
+        {
+            destination.Objects = [.. Ledger.OutboxObjects.All];
         }
 
         var root = underSystemd ? "/var/lib/edgemed" : Path.GetFullPath("data");
@@ -225,6 +239,32 @@ public sealed class DicomSettings
 
     /// <summary>Convert color images to luminance instead of refusing them.</summary>
     public bool ConvertColorToLuminance { get; set; }
+}
+
+/// <summary>
+/// One destination of result objects (<c>EdgeMed:Destinations:N</c>). Kind <c>folder</c>: each object is written as a
+/// file into <see cref="Folder"/> (a record system's import folder, a mounted share), under a name derived from its
+/// series, so a resend replaces the file with the same bytes instead of adding one.
+/// </summary>
+public sealed class DestinationOptions
+{
+    /// <summary>The kind a destination has when none is set.</summary>
+    public const string FolderKind = "folder";
+
+    /// <summary>Destination kinds this build can deliver to.</summary>
+    public static readonly IReadOnlyList<string> Kinds = [FolderKind];
+
+    /// <summary>Short name (letters, digits, '-'), shown by <c>agent outbox list</c> and in the log.</summary>
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>Destination kind: <c>folder</c>.</summary>
+    public string Kind { get; set; } = FolderKind;
+
+    /// <summary>Kind folder: an existing folder the agent may write (it is not created: on a mount point that would write to the local disk).</summary>
+    public string Folder { get; set; } = string.Empty;
+
+    /// <summary>Objects sent there (default: every kind the destination takes: <c>fhir-bundle</c>).</summary>
+    public IList<string> Objects { get; set; } = [];
 }
 
 /// <summary>Status lights on GPIO lines through libgpiod. A pin of -1 is not wired.</summary>

@@ -59,11 +59,28 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         Check(pins.Distinct().Count() == pins.Count, "EdgeMed:Lights: two lights share one pin.");
         Check(options.Lights.AlertHold >= TimeSpan.Zero, "EdgeMed:Lights:AlertHold must not be negative.");
 
+        Check(options.SendRetryLimit >= TimeSpan.FromSeconds(2), "EdgeMed:SendRetryLimit must be at least 2 seconds (e.g. 00:05:00).");
+        Check(options.Destinations.Select(d => d.Name).Distinct(StringComparer.Ordinal).Count() == options.Destinations.Count, "EdgeMed:Destinations: two destinations share one name.");
+        for (var i = 0; i < options.Destinations.Count; i++)
+        {
+            var d = options.Destinations[i];
+            var at = $"EdgeMed:Destinations:{i}";
+            Check(d.Name.Length is > 0 and <= 32 && d.Name.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'), $"{at}:Name must be 1–32 letters, digits or '-' (it is '{d.Name}').");
+            Check(DestinationOptions.Kinds.Contains(d.Kind), $"{at}:Kind is '{d.Kind}'; known kinds are {string.Join(", ", DestinationOptions.Kinds)}.");
+            Check(d.Kind != DestinationOptions.FolderKind || Path.IsPathRooted(d.Folder), $"{at}:Folder must be an absolute path (kind folder).");
+            foreach (var o in d.Objects)
+            {
+                Check(Ledger.OutboxObjects.All.Contains(o), $"{at}:Objects has '{o}'; known objects are {string.Join(", ", Ledger.OutboxObjects.All)}.");
+            }
+        }
+
         // What the agent writes must not be inside what it scans: it would read its own database, packages or refusals.
         if (!string.IsNullOrEmpty(options.Share))
         {
             var share = Path.GetFullPath(options.Share).TrimEnd('/') + "/";
-            foreach (var (setting, path) in new[] { ("Quarantine", options.Quarantine), ("Database", options.Database), ("Models", options.Models) })
+            var written = new[] { ("Quarantine", options.Quarantine), ("Database", options.Database), ("Models", options.Models) }
+                .Concat(options.Destinations.Select((d, i) => ($"Destinations:{i}:Folder", d.Folder)));
+            foreach (var (setting, path) in written)
             {
                 Check(string.IsNullOrEmpty(path) || !(Path.GetFullPath(path).TrimEnd('/') + "/").StartsWith(share, StringComparison.Ordinal), $"EdgeMed:{setting} must not be inside the share (it would be scanned).");
             }

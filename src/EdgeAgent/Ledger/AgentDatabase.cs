@@ -4,8 +4,9 @@ using Microsoft.Data.Sqlite;
 namespace EdgeMed.EdgeAgent.Ledger;
 
 /// <summary>
-/// The agent's one SQLite file, and its four repositories: <see cref="Files"/> (the ledger of every file seen),
-/// <see cref="Results"/> (slices and series), <see cref="Models"/> (packages loaded or refused) and
+/// The agent's one SQLite file, and its repositories: <see cref="Files"/> (the ledger of every file seen),
+/// <see cref="Results"/> (slices and series), <see cref="Outbox"/> (result objects on their way to destinations),
+/// <see cref="Models"/> (packages loaded or refused), <see cref="Inference"/> (attempts per series) and
 /// <see cref="Status"/> (what <c>agent status</c> shows). WAL journal with <c>synchronous=FULL</c>: every commit is
 /// fsynced before it returns, so a result or state change that was logged survives a power cut (NORMAL may lose the
 /// last commits, which would re-classify work already reported). Commits happen per file and per series, a few per
@@ -63,6 +64,17 @@ public sealed class AgentDatabase : IDisposable
         """
         CREATE TABLE inference_attempts(series_instance_uid TEXT PRIMARY KEY, attempts INTEGER NOT NULL, boot_id TEXT NOT NULL, updated_at TEXT NOT NULL);
         """,
+        // 4: the outbox: one row per result object, destination and version of its series, recorded in the series'
+        // own transaction, so a result that is stored is also on its way out.
+        """
+        CREATE TABLE outbox(
+          id INTEGER PRIMARY KEY,
+          destination TEXT NOT NULL, kind TEXT NOT NULL, series_instance_uid TEXT NOT NULL, version INTEGER NOT NULL,
+          state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT NOT NULL, last_error TEXT,
+          created_at TEXT NOT NULL, updated_at TEXT NOT NULL, sent_at TEXT,
+          UNIQUE(destination, kind, series_instance_uid, version));
+        CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+        """,
     ];
 
     private readonly SqliteConnection _connection;
@@ -79,6 +91,7 @@ public sealed class AgentDatabase : IDisposable
         Models = new ModelRegistry(this);
         Status = new StatusTable(this);
         Inference = new InferenceAttempts(this);
+        Outbox = new OutboxLedger(this);
     }
 
     /// <summary>The database file.</summary>
@@ -101,6 +114,9 @@ public sealed class AgentDatabase : IDisposable
 
     /// <summary>Inference attempts per series not yet stored (what a crash during inference leaves).</summary>
     public InferenceAttempts Inference { get; }
+
+    /// <summary>Result objects waiting for, or delivered to, their destinations.</summary>
+    public OutboxLedger Outbox { get; }
 
     /// <summary>Opens (creating if needed) and migrates the database.</summary>
     /// <param name="path">The database file.</param>

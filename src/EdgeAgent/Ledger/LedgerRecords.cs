@@ -44,6 +44,29 @@ public static class ModelStates
     public const string Loading = "loading";
 }
 
+/// <summary>States of a result object in the outbox (table <c>outbox</c>).</summary>
+public static class OutboxStates
+{
+    /// <summary>Recorded with its series' result; waiting to be delivered (or delivered again after a failure).</summary>
+    public const string Pending = "pending";
+
+    /// <summary>Delivered to its destination.</summary>
+    public const string Sent = "sent";
+
+    /// <summary>The series was stored again (a late part) before this version was sent; the newer version goes instead.</summary>
+    public const string Superseded = "superseded";
+}
+
+/// <summary>Kinds of result object a destination receives (setting <c>EdgeMed:Destinations:N:Objects</c>).</summary>
+public static class OutboxObjects
+{
+    /// <summary>The series' FHIR R4 Bundle (DiagnosticReport, Observation, Device) as JSON.</summary>
+    public const string FhirBundle = "fhir-bundle";
+
+    /// <summary>Every kind this build can deliver.</summary>
+    public static readonly IReadOnlyList<string> All = [FhirBundle];
+}
+
 /// <summary>
 /// The agent's reason codes of a file's state (the decoder's own, such as <c>not-dicom</c>, come from DicomIngest's
 /// <c>ReasonCodes</c>). Stored as text; scripts and the CLI filter on them.

@@ -17,8 +17,9 @@ public sealed class ResultStore
     /// <summary>
     /// Stores the slices of a series part, recomputes the series result from all of its stored slices and marks the
     /// files done, in one transaction: after a crash either all of it is there or none (and the files are read again).
+    /// The series' result objects are recorded in the outbox, one per route, in the same transaction.
     /// </summary>
-    public SeriesSummary StoreSeries(SeriesBatch batch, Func<IReadOnlyList<SliceResult>, SeriesSummary> summarize)
+    public SeriesSummary StoreSeries(SeriesBatch batch, Func<IReadOnlyList<SliceResult>, SeriesSummary> summarize, IReadOnlyList<OutboxRoute>? routes = null)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(summarize);
@@ -64,6 +65,12 @@ public sealed class ResultStore
                 Execute(c, $"UPDATE files SET state = '{FileStates.Done}', attempts = 0, reason = NULL, detail = NULL, updated_at = $now WHERE id = $id", t, ("$now", now), ("$id", id));
             }
 
+            if (routes is { Count: > 0 })
+            {
+                var version = Convert.ToInt64(Scalar(c, "SELECT updates FROM series WHERE series_instance_uid = $s", t, ("$s", batch.SeriesInstanceUid)), CultureInfo.InvariantCulture);
+                OutboxLedger.Enqueue(c, t, batch.SeriesInstanceUid, version, routes, now);
+            }
+
             return summary;
         });
     }
@@ -86,6 +93,10 @@ public sealed class ResultStore
     public IReadOnlyList<IReadOnlyDictionary<string, object?>> SeriesRows(DateTimeOffset? since = null) => _database.Locked(c => Query(c,
         "SELECT * FROM series WHERE $since IS NULL OR classified_at >= $since ORDER BY classified_at DESC, series_instance_uid",
         null, AsDictionary, ("$since", since is { } t ? Format(t) : null)));
+
+    /// <summary>One series' row (as <see cref="SeriesRows"/> gives it), or null.</summary>
+    public IReadOnlyDictionary<string, object?>? SeriesRow(string seriesInstanceUid) => _database.Locked(c => Query(c,
+        "SELECT * FROM series WHERE series_instance_uid = $s", null, AsDictionary, ("$s", seriesInstanceUid)).FirstOrDefault());
 
     /// <summary>The columns of <see cref="SeriesRows"/>, in table order (known even when there are no rows).</summary>
     public IReadOnlyList<string> SeriesColumns() => _database.Locked(c => Query(c, "SELECT name FROM pragma_table_info('series') ORDER BY cid", null, r => r.GetString(0)));

@@ -39,6 +39,9 @@ public sealed class AgentHealth
     /// <summary>The last database write failed.</summary>
     public bool StorageFailed { get; set; }
 
+    /// <summary>Destinations whose last delivery failed (results wait in the outbox).</summary>
+    public int DestinationsDown { get; set; }
+
     /// <summary>Whether inference is running now.</summary>
     public bool Inferring => Volatile.Read(ref _inferring) > 0;
 
@@ -49,7 +52,7 @@ public sealed class AgentHealth
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(10);
 
     /// <summary>Whether something needs a technician.</summary>
-    public bool Fault => !ShareAvailable || DiskLow || !ModelLoaded || StorageFailed || StalledStage() is not null;
+    public bool Fault => !ShareAvailable || DiskLow || !ModelLoaded || StorageFailed || DestinationsDown > 0 || StalledStage() is not null;
 
     /// <summary>Marks <paramref name="stage"/> busy until the returned scope is disposed.</summary>
     public StageScope Working(string stage)
@@ -112,6 +115,7 @@ public sealed class AgentHealth
         + (ShareAvailable ? "" : "share unavailable; ")
         + (DiskLow ? "intake paused: disk low; " : "")
         + (StorageFailed ? "database write failed; " : "")
+        + (DestinationsDown > 0 ? $"{DestinationsDown} destination(s) unreachable; " : "")
         + $"{FilesRead} files read, {SeriesStored} series stored";
 
     /// <summary>Ends a stage's busy mark.</summary>

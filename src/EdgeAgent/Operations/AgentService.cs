@@ -1,6 +1,7 @@
 using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.EdgeAgent.Models;
+using EdgeMed.EdgeAgent.Outbox;
 using EdgeMed.EdgeAgent.Pipeline;
 using EdgeMed.EdgeAgent.Share;
 using Microsoft.Extensions.Hosting;
@@ -15,7 +16,7 @@ namespace EdgeMed.EdgeAgent.Operations;
 /// the ledger holds every unfinished file and the next start takes it up again.
 /// </summary>
 public sealed class AgentService(
-    AgentDatabase database, ModelCatalog models, ShareScanner scanner, AgentPipeline pipeline, AgentHealth health,
+    AgentDatabase database, ModelCatalog models, ShareScanner scanner, AgentPipeline pipeline, OutboxSender outbox, AgentHealth health,
     IOptions<AgentOptions> options, IHostApplicationLifetime lifetime, ILogger<AgentService> logger) : BackgroundService
 {
     /// <summary>
@@ -94,7 +95,8 @@ public sealed class AgentService(
         var run = Part(() => pipeline.RunAsync(files.Reader, scanner.Forget, o.SeriesQuietPeriod, token));
         var watchModels = Part(() => models.RunAsync(token));
         var heartbeat = Part(() => HeartbeatAsync(token));
-        var parts = Task.WhenAll(scan, run, watchModels, heartbeat);
+        var send = Part(() => outbox.RunAsync(token));
+        var parts = Task.WhenAll(scan, run, watchModels, heartbeat, send);
         try
         {
             await parts.ConfigureAwait(false);
@@ -151,8 +153,9 @@ public sealed class AgentService(
                 database.Status.Set(StatusKeys.Health, health.Describe());
             }
 
-            // --stop-when-idle: every file on the share is finished and nothing is left in the ledger.
-            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.Files.CountActionable() == 0)
+            // --stop-when-idle: every file on the share is finished, nothing is left in the ledger, and every result
+            // object has been tried once (those a destination refused wait for it, in a later run).
+            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.Files.CountActionable() == 0 && database.Outbox.CountUntried(outbox.Names) == 0)
             {
                 Log.AgentIdle(logger, health.SeriesStored);
                 lifetime.StopApplication();

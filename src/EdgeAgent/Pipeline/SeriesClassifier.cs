@@ -16,6 +16,9 @@ namespace EdgeMed.EdgeAgent.Pipeline;
 /// </summary>
 public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models, AgentOptions options, AgentHealth health, ILogger logger)
 {
+    /// <summary>The result objects each stored series records in the outbox.</summary>
+    private readonly IReadOnlyList<OutboxRoute> _routes = Outbox.OutboxSender.Routes(options);
+
     /// <summary>Classifies series until <paramref name="input"/> completes.</summary>
     public async Task RunAsync(ChannelReader<CompletedSeries> input, Action<FileCandidate> abandon, SliceBudget budget, CancellationToken cancellationToken)
     {
@@ -156,7 +159,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             series.SeriesInstanceUid, first.StudyInstanceUid, first.Modality, first.SeriesDescription, fileIds, results, model.Identity,
             series.Instances.Sum(i => i.ReadMs), Milliseconds(normalizeTicks), Milliseconds(inferenceTicks),
             Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs));
-        var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices));
+        var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices), _routes);
         health.StorageFailed = false;
         Log.SeriesClassified(logger, new ShortUid(series.SeriesInstanceUid), summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
             summary.LowConfidence, summary.QualityFlags.Length == 0 ? "none" : summary.QualityFlags, batch.NormalizeMs, batch.InferenceMs, model.Identity.Name);

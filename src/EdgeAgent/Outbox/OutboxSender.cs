@@ -1,0 +1,143 @@
+using System.Text;
+using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Operations;
+using EdgeMed.EdgeAgent.Reports;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeMed.EdgeAgent.Outbox;
+
+/// <summary>
+/// Delivers the outbox: every second, the due rows of each configured destination, oldest first. A row is marked sent
+/// only after its destination has the object, so a crash in between sends it again (same name, same bytes). When a
+/// delivery fails, the destination is left alone until a pause has passed: 2 s doubling with the oldest row's failed
+/// attempts up to <see cref="AgentOptions.SendRetryLimit"/>, recorded on every pending row of that destination, so it
+/// holds across restarts and <c>agent outbox retry</c> can cut it short. Objects are built from the stored series
+/// when they are sent, so a resend is the same object.
+/// </summary>
+public sealed class OutboxSender
+{
+    /// <summary>The first pause after a failed delivery.</summary>
+    internal static readonly TimeSpan FirstPause = TimeSpan.FromSeconds(2);
+
+    private const int RowsPerRound = 32;
+
+    private readonly AgentDatabase _database;
+    private readonly AgentHealth _health;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _limit;
+    private readonly Dictionary<string, FolderDestination> _destinations;
+    private readonly Dictionary<string, DateTimeOffset> _downSince = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the sender of the configured destinations.</summary>
+    public OutboxSender(AgentDatabase database, AgentOptions options, AgentHealth health, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _database = database;
+        _health = health;
+        _logger = logger;
+        _limit = options.SendRetryLimit;
+        _destinations = options.Destinations.ToDictionary(d => d.Name, d => new FolderDestination(d.Folder), StringComparer.Ordinal);
+        Names = [.. _destinations.Keys];
+    }
+
+    /// <summary>The configured destinations' names.</summary>
+    public IReadOnlyList<string> Names { get; }
+
+    /// <summary>Which objects go where: what <see cref="ResultStore.StoreSeries"/> records for each series.</summary>
+    public static IReadOnlyList<OutboxRoute> Routes(AgentOptions options) =>
+        [.. options.Destinations.SelectMany(d => d.Objects.Distinct(StringComparer.Ordinal).Select(o => new OutboxRoute(d.Name, o)))];
+
+    /// <summary>Delivers until cancelled; returns at once when no destination is configured.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (Names.Count == 0)
+        {
+            return;
+        }
+
+        var pending = _database.Outbox.Summarize(DateTimeOffset.UtcNow).Pending.Sum(p => p.Count);
+        var names = string.Join(", ", Names);
+        OutboxLog.Started(_logger, Names.Count, names, pending);
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        do
+        {
+            SendDue(DateTimeOffset.UtcNow, cancellationToken);
+        }
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>One round: the due rows, oldest first; a destination that fails is skipped for the rest of the round.</summary>
+    internal void SendDue(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var failed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var item in _database.Outbox.Due(Names, now, RowsPerRound))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (failed.Contains(item.Destination))
+            {
+                continue;
+            }
+
+            try
+            {
+                _destinations[item.Destination].Deliver(Build(item));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                failed.Add(item.Destination);
+                Failed(item, e is DeliveryException ? e.Message : LogSafe.Error(e), now);
+                continue;
+            }
+
+            _database.Outbox.MarkSent(item.Id);
+            _failures.Remove(item.Destination);
+            OutboxLog.Delivered(_logger, new ShortUid(item.SeriesInstanceUid), item.Kind, item.Version, item.Destination,
+                item.Attempts > 0 ? $" after {item.Attempts} failed attempt(s)" : string.Empty);
+            if (_downSince.Remove(item.Destination, out var since))
+            {
+                OutboxLog.DestinationBack(_logger, item.Destination, (now - since).TotalSeconds);
+                _health.DestinationsDown = _downSince.Count;
+            }
+        }
+    }
+
+    private void Failed(OutboxItem item, string error, DateTimeOffset now)
+    {
+        // Failures in a row of this destination (after a restart: as many as its oldest row has seen), so rows that
+        // arrive during an outage do not shorten the pause.
+        var failures = Math.Max(_failures.GetValueOrDefault(item.Destination), item.Attempts) + 1;
+        _failures[item.Destination] = failures;
+        var pause = Pause(failures, _limit);
+        _database.Outbox.MarkFailed(item, error, now + pause);
+        if (_downSince.TryAdd(item.Destination, now))
+        {
+            // Once per outage: every later failure of the same destination only moves its next attempt.
+            OutboxLog.DestinationDown(_logger, item.Destination, error, pause.TotalSeconds, _limit.TotalSeconds);
+            _health.DestinationsDown = _downSince.Count;
+        }
+    }
+
+    /// <summary>The pause after the <paramref name="failures"/>-th failed attempt: 2 s, 4 s, 8 s … up to <paramref name="limit"/>.</summary>
+    internal static TimeSpan Pause(int failures, TimeSpan limit) =>
+        TimeSpan.FromSeconds(Math.Min(limit.TotalSeconds, FirstPause.TotalSeconds * Math.Pow(2, Math.Min(failures - 1, 30))));
+
+    /// <summary>The object as it is delivered, built from the series as stored now.</summary>
+    private ResultObject Build(OutboxItem item)
+    {
+        var series = _database.Results.SeriesRow(item.SeriesInstanceUid)
+            ?? throw new InvalidDataException("the series of this outbox row is not in the database");
+        return item.Kind switch
+        {
+            OutboxObjects.FhirBundle => FhirObject(series),
+            _ => throw new InvalidDataException($"this build cannot make '{item.Kind}' objects"),
+        };
+    }
+
+    private static ResultObject FhirObject(IReadOnlyDictionary<string, object?> series)
+    {
+        var bundle = FhirSeriesReport.Build(series);
+        return new ResultObject($"edgemed-report-{bundle.Id}.json", Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(bundle)));
+    }
+}
