@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using System.Text.Json;
 
 namespace EdgeMed.EdgeAgent.Tests;
@@ -29,5 +31,13 @@ public sealed class AgentBenchTests : IDisposable
         Assert.Contains("runs after the warm-up", bench.Log, StringComparison.Ordinal);
         using var json = JsonDocument.Parse(File.ReadAllText(trace));
         Assert.Equal(JsonValueKind.Array, json.RootElement.ValueKind);
+
+        // The graph as ONNX Runtime runs it, saved and counted beside the package's: the test model's MatMul+Add
+        // pairs are fused (into Gemm-like kernels), so the optimized graph has fewer nodes.
+        var graph = Regex.Match(bench.Log, @"graph\s+(\d+) nodes in the package, (\d+) as ONNX Runtime runs it");
+        Assert.True(graph.Success, bench.Log);
+        var (package, optimized) = (int.Parse(graph.Groups[1].Value, CultureInfo.InvariantCulture), int.Parse(graph.Groups[2].Value, CultureInfo.InvariantCulture));
+        Assert.True(optimized < package, bench.Log);
+        Assert.Equal(optimized, Onnx.Model.OnnxModelFile.Load(Path.ChangeExtension(trace, ".optimized.onnx")).Graph.Node.Count);
     }
 }

@@ -132,6 +132,8 @@ internal static class AgentBench
     private static async Task ProfileAsync(string package, AgentOptions options, int slices, Func<LoadedModel, double> runBare, string profile, string work, TextWriter output)
     {
         options.OnnxProfilePrefix = Path.Combine(work, "profile");
+        var optimized = Path.ChangeExtension(profile, ".optimized.onnx");
+        options.OnnxOptimizedModelPath = optimized;
         var model = ModelCatalog.Load(package, options);
         string trace;
         try
@@ -143,6 +145,7 @@ internal static class AgentBench
         {
             model.Release();
             options.OnnxProfilePrefix = null;
+            options.OnnxOptimizedModelPath = null;
         }
 
         File.Copy(trace, profile, overwrite: true);
@@ -162,9 +165,22 @@ internal static class AgentBench
         }
 
         var rest = p.RunMilliseconds - p.KernelMilliseconds;
-        lines.Append(FormattableString.Invariant($"  {"(between kernels)",-24} {"",7} {rest / slices,10:F3} {rest / p.RunMilliseconds,7:P1}"));
+        lines.AppendLine(FormattableString.Invariant($"  {"(between kernels)",-24} {"",7} {rest / slices,10:F3} {rest / p.RunMilliseconds,7:P1}"));
+        // What the optimizer made of the graph: which fusions fired (the profile names only the kernels that ran).
+        var before = CountNodes(Onnx.Model.OnnxModelFile.Load(Path.Combine(package, "model.onnx")));
+        var after = CountNodes(Onnx.Model.OnnxModelFile.Load(optimized));
+        lines.AppendLine(FormattableString.Invariant($"graph              {before.Values.Sum()} nodes in the package, {after.Values.Sum()} as ONNX Runtime runs it (saved: {optimized})"));
+        lines.Append("  op type                  package   optimized");
+        foreach (var op in before.Keys.Union(after.Keys).OrderByDescending(k => Math.Max(before.GetValueOrDefault(k), after.GetValueOrDefault(k))).ThenBy(k => k, StringComparer.Ordinal))
+        {
+            lines.AppendLine().Append(FormattableString.Invariant($"  {op,-24} {before.GetValueOrDefault(op),7} {after.GetValueOrDefault(op),11}"));
+        }
+
         await output.WriteLineAsync(lines.ToString()).ConfigureAwait(false);
     }
+
+    private static Dictionary<string, int> CountNodes(global::Onnx.ModelProto model) =>
+        model.Graph.Node.GroupBy(n => n.OpType, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
 
     private static string NewestPackage(string models, AgentOptions options, string work)
     {

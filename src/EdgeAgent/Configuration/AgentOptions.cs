@@ -103,6 +103,9 @@ public sealed class AgentOptions
     /// <summary>ONNX Runtime profile prefix for <c>agent bench --profile</c> (internal: a profile grows with every run).</summary>
     internal string? OnnxProfilePrefix { get; set; }
 
+    /// <summary>Where <c>agent bench --profile</c> has ONNX Runtime save the optimized graph (internal).</summary>
+    internal string? OnnxOptimizedModelPath { get; set; }
+
     /// <summary>
     /// Decoded pixels the agent holds between reading and the end of inference, in MB (slices are 4 bytes a pixel: a
     /// 512×512 slice is 1 MB). Reading waits while it is spent; a series longer than half of it is classified in parts.

@@ -226,6 +226,7 @@ public sealed class ModelCatalog : IDisposable
             UseMemoryArena = options.UseMemoryArena,
             Provider = provider,
             ProfilePrefix = options.OnnxProfilePrefix,
+            OptimizedModelPath = options.OnnxOptimizedModelPath,
         };
 
         try

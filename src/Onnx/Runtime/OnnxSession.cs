@@ -347,6 +347,11 @@ public sealed class OnnxSession : IDisposable
                 native.EnableProfiling = true;
             }
 
+            if (options.OptimizedModelPath is { } optimized)
+            {
+                native.OptimizedModelFilePath = optimized;
+            }
+
             if (!options.UseMemoryArena)
             {
                 native.EnableCpuMemArena = false;

@@ -84,6 +84,13 @@ public sealed record OnnxSessionOptions
     /// </summary>
     public string? ProfilePrefix { get; init; }
 
+    /// <summary>
+    /// Where ONNX Runtime writes the graph as it runs it, after its optimizations (fusions, layout changes, constant
+    /// folding), or null: to count what fired. At level <see cref="GraphOptimization.All"/> the file may hold
+    /// CPU-specific layouts, so it is for reading, not for shipping.
+    /// </summary>
+    public string? OptimizedModelPath { get; init; }
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfNegative(IntraOpThreads);
