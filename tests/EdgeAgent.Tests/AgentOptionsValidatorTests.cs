@@ -47,6 +47,7 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:Destinations:0:Kind"] = o => o.Destinations = [Destination(kind: "ftp")],
         ["EdgeMed:Destinations:0:Folder must be an absolute path"] = o => o.Destinations = [Destination(folder: "records")],
         ["EdgeMed:Destinations:0:Objects has 'pdf'"] = o => o.Destinations = [Destination(objects: ["fhir-bundle", "pdf"])],
+        ["EdgeMed:Destinations:0:Url"] = o => o.Destinations = [new DestinationOptions { Name = "records", Kind = "fhir", Url = "ftp://records/fhir" }],
         ["EdgeMed:Destinations:0:Folder must not be inside the share"] = o => (o.Share, o.Destinations) = ("/mnt/scanner", [Destination(folder: "/mnt/scanner/results")]),
     };
 
@@ -67,7 +68,7 @@ public sealed class AgentOptionsValidatorTests
     {
         Assert.True(new AgentOptionsValidator().Validate(null, Defaults()).Succeeded);
         var routed = Defaults();
-        routed.Destinations = [Destination(), Destination(name: "archive-2", folder: "/srv/archive")];
+        routed.Destinations = [Destination(), Destination(name: "archive-2", folder: "/srv/archive"), new DestinationOptions { Name = "fhir", Kind = "fhir", Url = "https://records.clinic.local/fhir" }];
         Assert.True(new AgentOptionsValidator().Validate(null, routed).Succeeded);
         var sibling = Defaults();
         (sibling.Share, sibling.Quarantine, sibling.Database) = ("/mnt/scanner", "/mnt/scanner-quarantine", "/mnt/scanner2/edgemed.db");

@@ -12,7 +12,8 @@ namespace EdgeMed.EdgeAgent.Tests;
 /// </summary>
 public sealed class FhirReportTests : IDisposable
 {
-    private static readonly Lazy<Validator> R4 = new(() =>
+    /// <summary>Firely's validator with the R4 specification (slow to build: once per test run).</summary>
+    internal static readonly Lazy<Validator> R4 = new(() =>
     {
         var source = ZipSource.CreateValidationSource();
         return new Validator(source, LocalTerminologyService.CreateDefaultForCore(source));

@@ -247,24 +247,31 @@ public sealed class DicomSettings
 /// <summary>
 /// One destination of result objects (<c>EdgeMed:Destinations:N</c>). Kind <c>folder</c>: each object is written as a
 /// file into <see cref="Folder"/> (a record system's import folder, a mounted share), under a name derived from its
-/// series, so a resend replaces the file with the same bytes instead of adding one.
+/// series, so a resend replaces the file with the same bytes instead of adding one. Kind <c>fhir</c>: each report is
+/// POSTed to the FHIR server at <see cref="Url"/> as a transaction that PUTs every resource to its own id.
 /// </summary>
 public sealed class DestinationOptions
 {
     /// <summary>The kind a destination has when none is set.</summary>
     public const string FolderKind = "folder";
 
+    /// <summary>A FHIR R4 server's base URL.</summary>
+    public const string FhirKind = "fhir";
+
     /// <summary>Destination kinds this build can deliver to.</summary>
-    public static readonly IReadOnlyList<string> Kinds = [FolderKind];
+    public static readonly IReadOnlyList<string> Kinds = [FolderKind, FhirKind];
 
     /// <summary>Short name (letters, digits, '-'), shown by <c>agent outbox list</c> and in the log.</summary>
     public string Name { get; set; } = string.Empty;
 
-    /// <summary>Destination kind: <c>folder</c>.</summary>
+    /// <summary>Destination kind: <c>folder</c> or <c>fhir</c>.</summary>
     public string Kind { get; set; } = FolderKind;
 
     /// <summary>Kind folder: an existing folder the agent may write (it is not created: on a mount point that would write to the local disk).</summary>
     public string Folder { get; set; } = string.Empty;
+
+    /// <summary>Kind fhir: the server's base URL (http or https), e.g. <c>https://records.clinic.local/fhir</c>.</summary>
+    public string Url { get; set; } = string.Empty;
 
     /// <summary>Objects sent there (default: every kind the destination takes: <c>fhir-bundle</c>).</summary>
     public IList<string> Objects { get; set; } = [];

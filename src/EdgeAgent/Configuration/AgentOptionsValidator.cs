@@ -68,6 +68,8 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             Check(d.Name.Length is > 0 and <= 32 && d.Name.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'), $"{at}:Name must be 1–32 letters, digits or '-' (it is '{d.Name}').");
             Check(DestinationOptions.Kinds.Contains(d.Kind), $"{at}:Kind is '{d.Kind}'; known kinds are {string.Join(", ", DestinationOptions.Kinds)}.");
             Check(d.Kind != DestinationOptions.FolderKind || Path.IsPathRooted(d.Folder), $"{at}:Folder must be an absolute path (kind folder).");
+            Check(d.Kind != DestinationOptions.FhirKind || (Uri.TryCreate(d.Url, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"),
+                $"{at}:Url must be the FHIR server's base URL, http:// or https:// (kind fhir).");
             foreach (var o in d.Objects)
             {
                 Check(Ledger.OutboxObjects.All.Contains(o), $"{at}:Objects has '{o}'; known objects are {string.Join(", ", Ledger.OutboxObjects.All)}.");
@@ -79,7 +81,7 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         {
             var share = Path.GetFullPath(options.Share).TrimEnd('/') + "/";
             var written = new[] { ("Quarantine", options.Quarantine), ("Database", options.Database), ("Models", options.Models) }
-                .Concat(options.Destinations.Select((d, i) => ($"Destinations:{i}:Folder", d.Folder)));
+                .Concat(options.Destinations.Where(d => d.Kind == DestinationOptions.FolderKind).Select(d => ($"Destinations:{options.Destinations.IndexOf(d)}:Folder", d.Folder)));
             foreach (var (setting, path) in written)
             {
                 Check(string.IsNullOrEmpty(path) || !(Path.GetFullPath(path).TrimEnd('/') + "/").StartsWith(share, StringComparison.Ordinal), $"EdgeMed:{setting} must not be inside the share (it would be scanned).");

@@ -1,3 +1,6 @@
+using System.Text;
+using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Reports;
 using EdgeMed.EdgeAgent.Share;
 
 namespace EdgeMed.EdgeAgent.Outbox;
@@ -8,10 +11,22 @@ namespace EdgeMed.EdgeAgent.Outbox;
 /// part of a file and a delivered file survives a power cut. The name is derived from the series, so a resend (after a
 /// crash between writing and recording it sent) replaces the file with the same bytes.
 /// </summary>
-internal sealed class FolderDestination(string folder)
+internal sealed class FolderDestination(string folder) : Destination
 {
-    /// <summary>Writes one object; throws when the folder is missing or refuses it.</summary>
-    public void Deliver(ResultObject item)
+    /// <inheritdoc />
+    public override Task DeliverAsync(string kind, IReadOnlyDictionary<string, object?> series, CancellationToken cancellationToken)
+    {
+        if (kind != OutboxObjects.FhirBundle)
+        {
+            throw Unsupported(kind);
+        }
+
+        var bundle = FhirSeriesReport.Build(series);
+        Write($"edgemed-report-{bundle.Id}.json", Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(bundle)));
+        return Task.CompletedTask;
+    }
+
+    private void Write(string name, byte[] content)
     {
         // Not created when missing: on a mount point whose share is not mounted, that would fill the local disk.
         if (!Directory.Exists(folder))
@@ -19,13 +34,13 @@ internal sealed class FolderDestination(string folder)
             throw new DeliveryException("the folder does not exist (not mounted?)");
         }
 
-        var target = Path.Combine(folder, item.FileName);
-        var partial = Path.Combine(folder, "." + item.FileName + ".partial");
+        var target = Path.Combine(folder, name);
+        var partial = Path.Combine(folder, "." + name + ".partial");
         try
         {
             using (var stream = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None))
             {
-                stream.Write(item.Content.Span);
+                stream.Write(content);
                 stream.Flush(flushToDisk: true);
             }
 
@@ -51,11 +66,3 @@ internal sealed class FolderDestination(string folder)
         }
     }
 }
-
-/// <summary>A delivery failure whose message is our own (no path, no host): logged as it is.</summary>
-internal sealed class DeliveryException(string message) : IOException(message);
-
-/// <summary>One result object as delivered: its file name at a folder destination and its bytes.</summary>
-/// <param name="FileName">Name derived from the series (and object kind), the same on every resend.</param>
-/// <param name="Content">The bytes.</param>
-internal sealed record ResultObject(string FileName, ReadOnlyMemory<byte> Content);

@@ -1,8 +1,6 @@
-using System.Text;
 using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.EdgeAgent.Operations;
-using EdgeMed.EdgeAgent.Reports;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeMed.EdgeAgent.Outbox;
@@ -12,11 +10,14 @@ namespace EdgeMed.EdgeAgent.Outbox;
 /// only after its destination has the object, so a crash in between sends it again (same name, same bytes). When a
 /// delivery fails, the destination is left alone until a pause has passed: 2 s doubling with the oldest row's failed
 /// attempts up to <see cref="AgentOptions.SendRetryLimit"/>, recorded on every pending row of that destination, so it
-/// holds across restarts and <c>agent outbox retry</c> can cut it short. Objects are built from the stored series
-/// when they are sent, so a resend is the same object.
+/// holds across restarts and <c>agent outbox retry</c> can cut it short. Each destination builds its object from the
+/// stored series when it is sent, so a resend is the same object.
 /// </summary>
-public sealed class OutboxSender
+public sealed class OutboxSender : IDisposable
 {
+    /// <summary>How long a FHIR server may take to answer one POST.</summary>
+    internal static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>The first pause after a failed delivery.</summary>
     internal static readonly TimeSpan FirstPause = TimeSpan.FromSeconds(2);
 
@@ -26,7 +27,8 @@ public sealed class OutboxSender
     private readonly AgentHealth _health;
     private readonly ILogger _logger;
     private readonly TimeSpan _limit;
-    private readonly Dictionary<string, FolderDestination> _destinations;
+    private readonly HttpClient _http = new() { Timeout = RequestTimeout };
+    private readonly Dictionary<string, Destination> _destinations;
     private readonly Dictionary<string, DateTimeOffset> _downSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
 
@@ -38,7 +40,7 @@ public sealed class OutboxSender
         _health = health;
         _logger = logger;
         _limit = options.SendRetryLimit;
-        _destinations = options.Destinations.ToDictionary(d => d.Name, d => new FolderDestination(d.Folder), StringComparer.Ordinal);
+        _destinations = options.Destinations.ToDictionary(d => d.Name, d => Destination.For(d, _http), StringComparer.Ordinal);
         Names = [.. _destinations.Keys];
     }
 
@@ -63,13 +65,16 @@ public sealed class OutboxSender
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         do
         {
-            SendDue(DateTimeOffset.UtcNow, cancellationToken);
+            await SendDueAsync(DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
         }
         while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
     }
 
+    /// <inheritdoc />
+    public void Dispose() => _http.Dispose();
+
     /// <summary>One round: the due rows, oldest first; a destination that fails is skipped for the rest of the round.</summary>
-    internal void SendDue(DateTimeOffset now, CancellationToken cancellationToken)
+    internal async Task SendDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var failed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var item in _database.Outbox.Due(Names, now, RowsPerRound))
@@ -82,7 +87,9 @@ public sealed class OutboxSender
 
             try
             {
-                _destinations[item.Destination].Deliver(Build(item));
+                var series = _database.Results.SeriesRow(item.SeriesInstanceUid)
+                    ?? throw new InvalidDataException("the series of this outbox row is not in the database");
+                await _destinations[item.Destination].DeliverAsync(item.Kind, series, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
@@ -122,22 +129,4 @@ public sealed class OutboxSender
     /// <summary>The pause after the <paramref name="failures"/>-th failed attempt: 2 s, 4 s, 8 s … up to <paramref name="limit"/>.</summary>
     internal static TimeSpan Pause(int failures, TimeSpan limit) =>
         TimeSpan.FromSeconds(Math.Min(limit.TotalSeconds, FirstPause.TotalSeconds * Math.Pow(2, Math.Min(failures - 1, 30))));
-
-    /// <summary>The object as it is delivered, built from the series as stored now.</summary>
-    private ResultObject Build(OutboxItem item)
-    {
-        var series = _database.Results.SeriesRow(item.SeriesInstanceUid)
-            ?? throw new InvalidDataException("the series of this outbox row is not in the database");
-        return item.Kind switch
-        {
-            OutboxObjects.FhirBundle => FhirObject(series),
-            _ => throw new InvalidDataException($"this build cannot make '{item.Kind}' objects"),
-        };
-    }
-
-    private static ResultObject FhirObject(IReadOnlyDictionary<string, object?> series)
-    {
-        var bundle = FhirSeriesReport.Build(series);
-        return new ResultObject($"edgemed-report-{bundle.Id}.json", Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(bundle)));
-    }
 }

@@ -13,7 +13,8 @@ namespace EdgeMed.EdgeAgent.Reports;
 /// a Device (name, version, SHA-256). Status preliminary and "not for diagnosis": the model is not validated for
 /// clinical use. No patient data: the record system links the report through the study. Ids are derived from the
 /// series UID (the Device's from the model's SHA-256: one model, one Device), so a report built again (a resend,
-/// another run) is the same object.
+/// another run) is the same object. For a file, a collection with <c>urn:uuid</c> references; for a FHIR server, a
+/// transaction of PUTs to those same ids.
 /// </summary>
 internal static class FhirSeriesReport
 {
@@ -23,7 +24,16 @@ internal static class FhirSeriesReport
     private static readonly JsonSerializerOptions Json = new JsonSerializerOptions().ForFhir(ModelInfo.ModelInspector);
 
     /// <summary>Builds the bundle from a row of the <c>series</c> table (<see cref="Ledger.ResultStore.SeriesRows"/>).</summary>
-    public static Bundle Build(IReadOnlyDictionary<string, object?> series)
+    public static Bundle Build(IReadOnlyDictionary<string, object?> series) => Assemble(series, transaction: false);
+
+    /// <summary>
+    /// The same resources as a transaction for a FHIR server (POSTed to its base URL): each entry a PUT to the
+    /// resource's own id, references relative, so the server creates them once and a resend updates them in place
+    /// instead of adding copies.
+    /// </summary>
+    public static Bundle BuildTransaction(IReadOnlyDictionary<string, object?> series) => Assemble(series, transaction: true);
+
+    private static Bundle Assemble(IReadOnlyDictionary<string, object?> series, bool transaction)
     {
         ArgumentNullException.ThrowIfNull(series);
         var uid = Text(series, "series_instance_uid");
@@ -33,7 +43,9 @@ internal static class FhirSeriesReport
         var flags = Text(series, "quality_flags");
         var at = new FhirDateTime(DateTimeOffset.Parse(Text(series, "classified_at"), CultureInfo.InvariantCulture));
         var probabilities = JsonSerializer.Deserialize<Dictionary<string, double>>(Text(series, "probabilities")) ?? [];
-        var (reportUrl, observationUrl, deviceUrl) = (Urn("report", uid), Urn("observation", uid), Urn("device", Text(series, "model_sha256")));
+        var (reportId, observationId, deviceId) = (Uuid("report", uid), Uuid("observation", uid), Uuid("device", Text(series, "model_sha256")));
+        string Reference(string type, string id) => transaction ? $"{type}/{id}" : "urn:uuid:" + id;
+        var (observationUrl, deviceUrl) = (Reference("Observation", observationId), Reference("Device", deviceId));
         var notice = "Not for diagnosis: the model is not validated for clinical use.";
 
         var device = new Device
@@ -77,32 +89,41 @@ internal static class FhirSeriesReport
             report.ImagingStudy = [new ResourceReference { Type = "ImagingStudy", Identifier = new Identifier("urn:dicom:uid", "urn:oid:" + studyUid) }];
         }
 
+        Bundle.EntryComponent Entry(Resource resource, string type, string id)
+        {
+            if (!transaction)
+            {
+                return new Bundle.EntryComponent { FullUrl = "urn:uuid:" + id, Resource = resource };
+            }
+
+            resource.Id = id;
+            return new Bundle.EntryComponent { Resource = resource, Request = new Bundle.RequestComponent { Method = Bundle.HTTPVerb.PUT, Url = $"{type}/{id}" } };
+        }
+
         return new Bundle
         {
-            Id = Urn("bundle", uid)["urn:uuid:".Length..],
-            Type = Bundle.BundleType.Collection,
-            Entry =
-            [
-                new Bundle.EntryComponent { FullUrl = reportUrl, Resource = report },
-                new Bundle.EntryComponent { FullUrl = observationUrl, Resource = observation },
-                new Bundle.EntryComponent { FullUrl = deviceUrl, Resource = device },
-            ],
+            Id = Uuid("bundle", uid),
+            Type = transaction ? Bundle.BundleType.Transaction : Bundle.BundleType.Collection,
+            Entry = [Entry(report, "DiagnosticReport", reportId), Entry(observation, "Observation", observationId), Entry(device, "Device", deviceId)],
         };
     }
 
-    /// <summary>The bundle as FHIR JSON on one line.</summary>
-    public static string ToJson(Bundle bundle) => JsonSerializer.Serialize(bundle, Json);
+    /// <summary>A resource (the bundle) as FHIR JSON on one line.</summary>
+    public static string ToJson(Resource resource) => JsonSerializer.Serialize(resource, resource?.GetType() ?? typeof(Resource), Json);
 
-    /// <summary>Reads FHIR JSON back (tests, and receivers of what we wrote).</summary>
-    public static Bundle FromJson(string json) => JsonSerializer.Deserialize<Bundle>(json, Json) ?? throw new InvalidDataException("empty FHIR JSON");
+    /// <summary>Reads a bundle's FHIR JSON back (tests, and receivers of what we wrote).</summary>
+    public static Bundle FromJson(string json) => FromJson<Bundle>(json);
+
+    /// <summary>Reads FHIR JSON of one resource type back.</summary>
+    public static T FromJson<T>(string json) where T : Resource => JsonSerializer.Deserialize<T>(json, Json) ?? throw new InvalidDataException("empty FHIR JSON");
 
     /// <summary>A name-based UUID over SHA-256 (RFC 9562 version 8: custom; version 5 would mean SHA-1) for one resource.</summary>
-    private static string Urn(string kind, string key)
+    private static string Uuid(string kind, string key)
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"edgemed/{kind}/{key}"))[..16];
         hash[6] = (byte)((hash[6] & 0x0F) | 0x80);
         hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
-        return "urn:uuid:" + new Guid(hash, bigEndian: true).ToString("D");
+        return new Guid(hash, bigEndian: true).ToString("D");
     }
 
     private static string Text(IReadOnlyDictionary<string, object?> row, string column) =>

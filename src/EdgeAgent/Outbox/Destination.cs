@@ -1,0 +1,31 @@
+using EdgeMed.EdgeAgent.Configuration;
+
+namespace EdgeMed.EdgeAgent.Outbox;
+
+/// <summary>
+/// Where result objects go (<c>EdgeMed:Destinations:N</c>). Each kind renders the object it needs from the stored
+/// series (a file for a folder, a transaction for a FHIR server) at every attempt, so a resend is the same object.
+/// </summary>
+internal abstract class Destination
+{
+    /// <summary>Delivers one object of <paramref name="kind"/> for the series row; throws when the destination is unreachable or refuses it.</summary>
+    public abstract Task DeliverAsync(string kind, IReadOnlyDictionary<string, object?> series, CancellationToken cancellationToken);
+
+    /// <summary>The destination a validated setting describes.</summary>
+    public static Destination For(DestinationOptions options, HttpClient http)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Kind switch
+        {
+            DestinationOptions.FolderKind => new FolderDestination(options.Folder),
+            DestinationOptions.FhirKind => new FhirDestination(new Uri(options.Url), http),
+            _ => throw new InvalidOperationException($"unknown destination kind '{options.Kind}'"),
+        };
+    }
+
+    /// <summary>The kind this build cannot make for this destination (the validator keeps them out of the settings).</summary>
+    protected static InvalidDataException Unsupported(string kind) => new($"this destination cannot take '{kind}' objects");
+}
+
+/// <summary>A delivery failure whose message is our own (no path, no host): logged as it is.</summary>
+internal sealed class DeliveryException(string message) : IOException(message);
