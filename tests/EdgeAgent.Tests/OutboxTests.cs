@@ -103,6 +103,33 @@ public sealed class OutboxTests : IDisposable
     }
 
     [Fact]
+    public void StopWhenIdle_WithTheDestinationDown_StopsWithTheReportsKept_AndTheNextRunDeliversThem()
+    {
+        _w.Drop(AgentWorkspace.GeSlices(6), "ge");
+        _w.Drop(AgentWorkspace.PhilipsSlices(5), "philips");
+        using (var first = _w.Start(Routed(Inbox), "--stop-when-idle"))
+        {
+            Assert.True(first.WaitForExit(Patience), "a batch run waited for a destination that is down\n" + first.Log);
+            Assert.Equal(0, first.ExitCode);
+        }
+
+        Assert.Equal(2, _w.Count("SELECT count(*) FROM outbox WHERE state = 'pending'"));
+        Directory.CreateDirectory(Inbox);
+        using (var retry = Cli("outbox", "retry", "--all"))
+        {
+            Assert.Equal(0, ExitCode(retry)); // the pause is kept in the rows; the technician ends it
+        }
+
+        using (var second = _w.Start(Routed(Inbox), "--stop-when-idle"))
+        {
+            Assert.True(second.WaitForExit(Patience), second.Log);
+            Assert.Equal(2, second.LinesWith("delivered to records"));
+        }
+
+        Assert.Equal(2, Delivered().Length);
+    }
+
+    [Fact]
     public void KilledWithAFullOutbox_TheRestartDeliversEverySeriesOnce()
     {
         _w.Drop(AgentWorkspace.GeSlices(6), "ge");

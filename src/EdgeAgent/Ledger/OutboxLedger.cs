@@ -102,8 +102,8 @@ public sealed class OutboxLedger
     });
 
     /// <summary>
-    /// Pending rows of these destinations never tried yet: <c>--stop-when-idle</c> waits for them to be tried once
-    /// (rows that failed wait for the destination, in this run or the next).
+    /// Pending rows of these destinations never tried yet: <c>--stop-when-idle</c> waits for them to be tried (rows
+    /// that failed, and those of a destination that is down, wait for a later run).
     /// </summary>
     public long CountUntried(IReadOnlyCollection<string> destinations) => _database.Locked(c => Convert.ToInt64(Scalar(c,
         $"SELECT count(*) FROM outbox WHERE state = '{OutboxStates.Pending}' AND attempts = 0 AND destination IN (SELECT value FROM json_each($d))",

@@ -29,7 +29,7 @@ public sealed class OutboxSender : IDisposable
     private readonly TimeSpan _limit;
     private readonly HttpClient _http = new() { Timeout = RequestTimeout };
     private readonly Dictionary<string, Destination> _destinations;
-    private readonly Dictionary<string, DateTimeOffset> _downSince = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _downSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
 
     /// <summary>Creates the sender of the configured destinations.</summary>
@@ -46,6 +46,9 @@ public sealed class OutboxSender : IDisposable
 
     /// <summary>The configured destinations' names.</summary>
     public IReadOnlyList<string> Names { get; }
+
+    /// <summary>The configured destinations whose last delivery did not fail (what <c>--stop-when-idle</c> waits for).</summary>
+    public IReadOnlyList<string> ReachableNames => [.. Names.Where(n => !_downSince.ContainsKey(n))];
 
     /// <summary>Which objects go where: what <see cref="ResultStore.StoreSeries"/> records for each series.</summary>
     public static IReadOnlyList<OutboxRoute> Routes(AgentOptions options) =>
@@ -102,7 +105,7 @@ public sealed class OutboxSender : IDisposable
             _failures.Remove(item.Destination);
             OutboxLog.Delivered(_logger, new ShortUid(item.SeriesInstanceUid), item.Kind, item.Version, item.Destination,
                 item.Attempts > 0 ? $" after {item.Attempts} failed attempt(s)" : string.Empty);
-            if (_downSince.Remove(item.Destination, out var since))
+            if (_downSince.TryRemove(item.Destination, out var since))
             {
                 OutboxLog.DestinationBack(_logger, item.Destination, (now - since).TotalSeconds);
                 _health.DestinationsDown = _downSince.Count;
