@@ -95,7 +95,8 @@ internal static class AgentHost
         services.AddSingleton(sp => new ModelCatalog(Options(sp).Models, Options(sp), sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Models")));
         services.AddSingleton(sp => new QuarantineFolder(Options(sp).Quarantine, mode == AgentMode.Service ? Options(sp).Share : null, moveFiles: mode == AgentMode.Service));
         services.AddSingleton(sp => new InstanceReader(sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<DicomReader>(), sp.GetRequiredService<QuarantineFolder>(), Options(sp), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Reader")));
-        services.AddSingleton(sp => new SeriesClassifier(sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<ModelCatalog>(), Options(sp), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Classifier")));
+        services.AddSingleton(sp => new SeriesClassifier(sp.GetRequiredService<AgentDatabase>(), sp.GetRequiredService<ModelCatalog>(), Options(sp), sp.GetRequiredService<AgentHealth>(), Logger(sp, "Classifier"),
+            mode == AgentMode.Service ? Outbox.OutboxSender.Routes(Options(sp)) : []));
         services.AddSingleton(sp => new AgentPipeline(sp.GetRequiredService<InstanceReader>(), sp.GetRequiredService<SeriesClassifier>(), Options(sp), Logger(sp, "Assembler")));
         if (mode != AgentMode.Service)
         {

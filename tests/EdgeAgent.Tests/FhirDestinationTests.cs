@@ -38,13 +38,15 @@ public sealed class FhirDestinationTests : IDisposable
         AgentWorkspace.WaitFor(() => agent.LinesWith("Destination records unreachable (no answer (ConnectionError))") == 1, Patience, "the refused connection to be reported", agent);
 
         using var server = new FhirReceiver(_port) { Refuse = true };
-        AgentWorkspace.WaitFor(() => server.Posts > 0, Patience, "a POST the server refuses", agent);
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM outbox WHERE last_error LIKE 'HTTP 503 (transient): the record system is in maintenance'") == 1, Patience, "a POST the server refuses", agent);
         Assert.Equal(0, _w.Count("SELECT count(*) FROM outbox WHERE state = 'sent'"));
 
         server.Refuse = false;
         AgentWorkspace.WaitFor(() => agent.LinesWith("reachable again") == 1, Patience, "the report to be accepted", agent);
         Assert.Equal(1, _w.Count("SELECT count(*) FROM outbox WHERE state = 'sent'"));
         Assert.Equal(1, agent.LinesWith("unreachable")); // one outage, said once, though it failed in two ways
+        Assert.DoesNotContain("127.0.0.1", agent.Log, StringComparison.Ordinal); // destinations by name, never by host
+        Assert.DoesNotContain("maintenance", agent.Log, StringComparison.Ordinal); // what the server said stays in the row
         Assert.Equal(3, server.Resources.Count);
         var row = _w.Query("SELECT * FROM series").Single();
         var report = FhirSeriesReport.FromJson<DiagnosticReport>(server.Resources.Single(r => r.Key.StartsWith("DiagnosticReport/", StringComparison.Ordinal)).Value.Json);

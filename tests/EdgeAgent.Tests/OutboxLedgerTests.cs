@@ -20,12 +20,12 @@ public sealed class OutboxLedgerTests : IDisposable
         _w.Dispose();
     }
 
-    private void Store(string sop, IReadOnlyList<OutboxRoute> routes)
+    private void Store(string sop, IReadOnlyList<OutboxRoute> routes, string series = "1.2.3")
     {
         var file = _database.Files.Register("/share/" + sop, 1, 1);
         var slice = new SliceResult(file.Id, sop, 0, -1, null, new Dictionary<string, double> { ["a"] = 0.9, ["b"] = 0.1 }, "a", 0.9, 0.3, "sha");
-        var batch = new SeriesBatch("1.2.3", "1.2", "MR", "t1", [file.Id], [slice], new ModelIdentity("m", "1", "sha", "1"), 1, 1, 1, 1);
-        _database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize("1.2.3", Classes, all, 0.6, 0.8, 1), routes);
+        var batch = new SeriesBatch(series, "1.2", "MR", "t1", [file.Id], [slice], new ModelIdentity("m", "1", "sha", "1"), 1, 1, 1, 1);
+        _database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series, Classes, all, 0.6, 0.8, 1), routes);
     }
 
     [Fact]
@@ -56,9 +56,25 @@ public sealed class OutboxLedgerTests : IDisposable
         var again = Assert.Single(_database.Outbox.Due(["records"], DateTimeOffset.UtcNow, 10));
         Assert.Equal(1, again.Attempts);
         Assert.Equal("down", again.LastError);
-        Assert.Equal(0, _database.Outbox.CountUntried(["records"]));
-        Assert.Equal(1, _database.Outbox.CountUntried(["records", "archive"]));
-        Assert.Equal(0, _database.Outbox.CountUntried([])); // a destination no longer configured does not hold --stop-when-idle
+        Assert.Equal(2, _database.Outbox.CountDue(["records", "archive"], DateTimeOffset.UtcNow));
+        Assert.Equal(0, _database.Outbox.CountDue([], DateTimeOffset.UtcNow)); // a destination no longer configured does not hold --stop-when-idle
+
+        // Paused again: a series stored meanwhile waits out the same pause instead of trying the destination at once.
+        _database.Outbox.MarkFailed(again, "down", DateTimeOffset.UtcNow.AddMinutes(1));
+        Store("1.2.3.2", Routes);
+        Assert.Equal(0, _database.Outbox.CountDue(["records"], DateTimeOffset.UtcNow));
+        Assert.Equal(1, _database.Outbox.CountDue(["archive"], DateTimeOffset.UtcNow)); // version 2 superseded archive's version 1
+    }
+
+    [Fact]
+    public void RowsThatFailedLess_GoFirst_SoOneObjectTheDestinationKeepsRefusingHoldsBackNoOther()
+    {
+        Store("1.2.3.1", Routes[..1]);
+        var refused = _database.Outbox.Due(["records"], DateTimeOffset.UtcNow, 10).Single();
+        _database.Outbox.MarkFailed(refused, "HTTP 422", DateTimeOffset.UtcNow);
+        Store("1.2.4.1", Routes[..1], series: "1.2.4"); // queued after it
+        var due = _database.Outbox.Due(["records"], DateTimeOffset.UtcNow.AddSeconds(1), 10);
+        Assert.Equal(["1.2.4 0", "1.2.3 1"], due.Select(r => $"{r.SeriesInstanceUid} {r.Attempts}"));
     }
 
     [Theory]

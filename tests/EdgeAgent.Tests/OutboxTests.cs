@@ -25,6 +25,8 @@ public sealed class OutboxTests : IDisposable
         ["EDGEMED__DESTINATIONS__0__NAME"] = "records",
         ["EDGEMED__DESTINATIONS__0__FOLDER"] = folder,
         ["EDGEMED__SENDRETRYLIMIT"] = "00:00:02",
+        // Long enough that a loaded machine never splits a series into two stored parts (two versions of a report).
+        ["EDGEMED__SERIESQUIETPERIOD"] = "00:00:05",
     };
 
     private string[] Delivered() => Directory.Exists(Inbox) ? Directory.GetFiles(Inbox) : [];
@@ -55,7 +57,7 @@ public sealed class OutboxTests : IDisposable
         }
 
         Assert.Equal(2, _w.Count("SELECT count(*) FROM outbox WHERE state = 'sent' AND attempts = 0"));
-        Assert.Equal(2, _w.Count("SELECT count(*) FROM outbox"));
+        Assert.Equal(2, _w.Count("SELECT count(*) FROM outbox")); // one version per series (the quiet period keeps each in one part)
 
         // Sent again by hand (the record system lost it): the same file, byte for byte, not a second one.
         var before = files.ToDictionary(f => f, File.ReadAllBytes);
@@ -127,6 +129,38 @@ public sealed class OutboxTests : IDisposable
         }
 
         Assert.Equal(2, Delivered().Length);
+    }
+
+    [Fact]
+    public void MountPointDestination_WaitsWhileNothingIsMounted_ThenWritesIntoTheMount()
+    {
+        Directory.CreateDirectory(Inbox); // the empty mount point, on the parent's file system
+        var routed = Routed(Inbox);
+        routed["EDGEMED__DESTINATIONS__0__MOUNTPOINT"] = "true";
+        _w.Drop(AgentWorkspace.GeSlices(6), "ge");
+        using var agent = _w.Start(routed);
+        AgentWorkspace.WaitFor(() => agent.LinesWith("nothing is mounted on the folder") == 1, Patience, "the unmounted folder to be refused", agent);
+        Assert.Empty(Delivered());
+
+        Mount("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", Inbox);
+        try
+        {
+            AgentWorkspace.WaitFor(() => agent.LinesWith("reachable again") == 1, Patience, "the report to be written into the mount", agent);
+            Assert.Single(Delivered());
+            Assert.Equal(0, agent.Terminate());
+        }
+        finally
+        {
+            Mount("umount", "-l", Inbox);
+        }
+
+        Assert.Empty(Delivered()); // it went into the mount, not under it
+    }
+
+    private static void Mount(string tool, params string[] args)
+    {
+        var (code, error) = AgentWorkspace.RunTool(tool, args);
+        Assert.True(code == 0, $"{tool} {string.Join(' ', args)}: {error} (the test needs root allowed to mount a tmpfs)");
     }
 
     [Fact]

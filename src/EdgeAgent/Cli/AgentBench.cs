@@ -167,7 +167,7 @@ internal static class AgentBench
         var rest = p.RunMilliseconds - p.KernelMilliseconds;
         lines.AppendLine(FormattableString.Invariant($"  {"(between kernels)",-24} {"",7} {rest / slices,10:F3} {rest / p.RunMilliseconds,7:P1}"));
         // What the optimizer made of the graph: which fusions fired (the profile names only the kernels that ran).
-        var before = CountNodes(Onnx.Model.OnnxModelFile.Load(Path.Combine(package, "model.onnx")));
+        var before = CountNodes(Onnx.Model.OnnxModelFile.Load(Path.Combine(package, Packages.ModelPackage.ModelFile)));
         var after = CountNodes(Onnx.Model.OnnxModelFile.Load(optimized));
         lines.AppendLine(FormattableString.Invariant($"graph              {before.Values.Sum()} nodes in the package, {after.Values.Sum()} as ONNX Runtime runs it (saved: {optimized})"));
         lines.Append("  op type                  package   optimized");

@@ -81,7 +81,7 @@ internal static class AgentCommands
             ("waiting", waiting.Count > 0 ? string.Join(", ", waiting.Select(r => $"{r.Count} {r.Reason}")) : "none"),
             ("files, 24 h", Counts(counts)),
             ("series, 24 h", $"{series.Series} classified, {series.LowConfidence} low-confidence"),
-            ("outbox", OutboxCommands.StatusLine(database)),
+            ("outbox", OutboxCommands.StatusLine(database, [.. options.Destinations.Select(d => d.Name)])),
             ("last error", Get(StatusKeys.LastError)),
         ]);
         return 0;

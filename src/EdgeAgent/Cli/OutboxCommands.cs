@@ -52,12 +52,14 @@ internal static class OutboxCommands
     }
 
     /// <summary>The <c>agent status</c> line.</summary>
-    public static string StatusLine(AgentDatabase database)
+    public static string StatusLine(AgentDatabase database, IReadOnlyCollection<string> configured)
     {
         var summary = database.Outbox.Summarize(DateTimeOffset.UtcNow.AddDays(-1));
         var pending = summary.Pending.Count == 0
             ? "nothing pending"
-            : string.Join(", ", summary.Pending.Select(p => $"{p.Count} pending for {p.Destination} (oldest {p.OldestCreatedAt}{(p.MaxAttempts > 0 ? $", {p.MaxAttempts} failed attempts" : string.Empty)})"));
+            : string.Join(", ", summary.Pending.Select(p => $"{p.Count} pending for {p.Destination}"
+                + (configured.Contains(p.Destination) ? string.Empty : " (no longer configured)")
+                + $" (oldest {p.OldestCreatedAt}{(p.MaxAttempts > 0 ? $", {p.MaxAttempts} failed attempts" : string.Empty)})"));
         return $"{pending}; {summary.Sent} sent in 24 h{(summary.LastError is { } e ? $"; last error: {e}" : string.Empty)}";
     }
 

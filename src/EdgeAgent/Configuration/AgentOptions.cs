@@ -270,6 +270,12 @@ public sealed class DestinationOptions
     /// <summary>Kind folder: an existing folder the agent may write (it is not created: on a mount point that would write to the local disk).</summary>
     public string Folder { get; set; } = string.Empty;
 
+    /// <summary>
+    /// Kind folder: the folder is a mount point (a CIFS or NFS share in fstab); while nothing is mounted there (it is
+    /// on its parent's file system) delivery waits instead of writing under the mount point.
+    /// </summary>
+    public bool MountPoint { get; set; }
+
     /// <summary>Kind fhir: the server's base URL (http or https), e.g. <c>https://records.clinic.local/fhir</c>.</summary>
     public string Url { get; set; } = string.Empty;
 

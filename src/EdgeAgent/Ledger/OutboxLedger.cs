@@ -27,18 +27,22 @@ public sealed class OutboxLedger
     {
         foreach (var route in routes)
         {
+            // A destination that is paused stays paused for the new row too (read before the older version is superseded).
+            Execute(connection,
+                $"""
+                INSERT OR IGNORE INTO outbox(destination, kind, series_instance_uid, version, state, next_attempt_at, created_at, updated_at)
+                VALUES($d, $o, $s, $v, '{OutboxStates.Pending}', max($now, coalesce((SELECT max(next_attempt_at) FROM outbox WHERE destination = $d AND state = '{OutboxStates.Pending}'), $now)), $now, $now)
+                """,
+                transaction, ("$d", route.Destination), ("$o", route.Kind), ("$s", seriesInstanceUid), ("$v", version), ("$now", now));
             Execute(connection,
                 $"UPDATE outbox SET state = '{OutboxStates.Superseded}', updated_at = $now WHERE destination = $d AND kind = $o AND series_instance_uid = $s AND state = '{OutboxStates.Pending}' AND version < $v",
                 transaction, ("$now", now), ("$d", route.Destination), ("$o", route.Kind), ("$s", seriesInstanceUid), ("$v", version));
-            Execute(connection,
-                $"INSERT OR IGNORE INTO outbox(destination, kind, series_instance_uid, version, state, next_attempt_at, created_at, updated_at) VALUES($d, $o, $s, $v, '{OutboxStates.Pending}', $now, $now, $now)",
-                transaction, ("$d", route.Destination), ("$o", route.Kind), ("$s", seriesInstanceUid), ("$v", version), ("$now", now));
         }
     }
 
-    /// <summary>Pending rows of these destinations whose next attempt is due, oldest first.</summary>
+    /// <summary>Pending rows of these destinations whose next attempt is due: those that failed least first, then oldest first.</summary>
     public IReadOnlyList<OutboxItem> Due(IReadOnlyCollection<string> destinations, DateTimeOffset now, int limit) => _database.Locked(c => Select(c,
-        $"WHERE state = '{OutboxStates.Pending}' AND next_attempt_at <= $now AND destination IN (SELECT value FROM json_each($d)) ORDER BY next_attempt_at, id LIMIT $limit",
+        $"WHERE state = '{OutboxStates.Pending}' AND next_attempt_at <= $now AND destination IN (SELECT value FROM json_each($d)) ORDER BY attempts, next_attempt_at, id LIMIT $limit",
         ("$now", Format(now)), ("$d", System.Text.Json.JsonSerializer.Serialize(destinations)), ("$limit", limit)));
 
     /// <summary>The row is delivered.</summary>
@@ -102,12 +106,12 @@ public sealed class OutboxLedger
     });
 
     /// <summary>
-    /// Pending rows of these destinations never tried yet: <c>--stop-when-idle</c> waits for them to be tried (rows
-    /// that failed, and those of a destination that is down, wait for a later run).
+    /// Pending rows of these destinations that are due: <c>--stop-when-idle</c> waits for them (rows of a destination
+    /// that is down, or paused by an earlier run, wait for a later run).
     /// </summary>
-    public long CountUntried(IReadOnlyCollection<string> destinations) => _database.Locked(c => Convert.ToInt64(Scalar(c,
-        $"SELECT count(*) FROM outbox WHERE state = '{OutboxStates.Pending}' AND attempts = 0 AND destination IN (SELECT value FROM json_each($d))",
-        ("$d", System.Text.Json.JsonSerializer.Serialize(destinations))), CultureInfo.InvariantCulture));
+    public long CountDue(IReadOnlyCollection<string> destinations, DateTimeOffset now) => _database.Locked(c => Convert.ToInt64(Scalar(c,
+        $"SELECT count(*) FROM outbox WHERE state = '{OutboxStates.Pending}' AND next_attempt_at <= $now AND destination IN (SELECT value FROM json_each($d))",
+        ("$now", Format(now)), ("$d", System.Text.Json.JsonSerializer.Serialize(destinations))), CultureInfo.InvariantCulture));
 
     private static int Changed(SqliteConnection connection, SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
     {

@@ -154,8 +154,8 @@ public sealed class AgentService(
             }
 
             // --stop-when-idle: every file on the share is finished, nothing is left in the ledger, and every result
-            // object of a reachable destination has been tried (those of a destination that failed wait for a later run).
-            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.Files.CountActionable() == 0 && database.Outbox.CountUntried(outbox.ReachableNames) == 0)
+            // object due for a reachable destination has been tried (those of a destination that failed wait for a later run).
+            if (options.Value.StopWhenIdle && scanner.ShareFinished && database.Files.CountActionable() == 0 && database.Outbox.CountDue(outbox.ReachableNames, DateTimeOffset.UtcNow) == 0)
             {
                 Log.AgentIdle(logger, health.SeriesStored);
                 lifetime.StopApplication();

@@ -17,7 +17,7 @@ internal abstract class Destination
         ArgumentNullException.ThrowIfNull(options);
         return options.Kind switch
         {
-            DestinationOptions.FolderKind => new FolderDestination(options.Folder),
+            DestinationOptions.FolderKind => new FolderDestination(options.Folder, options.MountPoint),
             DestinationOptions.FhirKind => new FhirDestination(new Uri(options.Url), http),
             _ => throw new InvalidOperationException($"unknown destination kind '{options.Kind}'"),
         };
@@ -27,5 +27,12 @@ internal abstract class Destination
     protected static InvalidDataException Unsupported(string kind) => new($"this destination cannot take '{kind}' objects");
 }
 
-/// <summary>A delivery failure whose message is our own (no path, no host): logged as it is.</summary>
-internal sealed class DeliveryException(string message) : IOException(message);
+/// <summary>
+/// A delivery failure whose message is our own (no path, no host, nothing the receiver wrote): logged as it is;
+/// <see cref="Detail"/> (what the receiver said) goes only into the outbox row, for <c>agent outbox list</c>.
+/// </summary>
+internal sealed class DeliveryException(string message, string? detail = null) : IOException(message)
+{
+    /// <summary>The receiver's own words, if any.</summary>
+    public string? Detail { get; } = detail;
+}

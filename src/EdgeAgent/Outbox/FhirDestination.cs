@@ -46,30 +46,62 @@ internal sealed class FhirDestination(Uri endpoint, HttpClient http) : Destinati
 
         using (response)
         {
+            var status = (int)response.StatusCode;
+            var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (status is >= 300 and < 400)
+            {
+                // Not followed: a redirected POST becomes a GET, whose 2xx would mark an undelivered report sent.
+                throw new DeliveryException($"HTTP {status}: redirected (check the destination's Url)");
+            }
+
             if (!response.IsSuccessStatusCode)
             {
-                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                throw new DeliveryException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}{Diagnostics(body)}");
+                var (code, text) = Outcome(body);
+                throw new DeliveryException($"HTTP {status}{(code is null ? string.Empty : $" ({code})")}", text);
+            }
+
+            if (!IsTransactionResponse(body))
+            {
+                throw new DeliveryException($"HTTP {status} without a FHIR transaction-response (is the Url the FHIR server's base?)");
             }
         }
     }
 
-    /// <summary>The first issue of an OperationOutcome the server sent back, shortened, or nothing.</summary>
-    private static string Diagnostics(string body)
+    /// <summary>The first issue of an OperationOutcome the server sent back: its code (logged) and diagnostics (kept in the row only: servers echo URLs and content there).</summary>
+    private static (string? Code, string? Text) Outcome(string body)
     {
         try
         {
             using var json = JsonDocument.Parse(body);
-            if (json.RootElement.TryGetProperty("issue", out var issues) && issues.ValueKind == JsonValueKind.Array && issues.GetArrayLength() > 0
-                && issues[0].TryGetProperty("diagnostics", out var text) && text.GetString() is { Length: > 0 } d)
+            if (json.RootElement.ValueKind == JsonValueKind.Object && json.RootElement.TryGetProperty("issue", out var issues)
+                && issues.ValueKind == JsonValueKind.Array && issues.GetArrayLength() > 0 && issues[0].ValueKind == JsonValueKind.Object)
             {
-                return ": " + (d.Length > 200 ? d[..200] + "…" : d).ReplaceLineEndings(" ");
+                var issue = issues[0];
+                var code = issue.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String && c.GetString() is { } cs && cs.All(char.IsAsciiLetterOrDigit) ? cs : null;
+                var text = issue.TryGetProperty("diagnostics", out var d) && d.ValueKind == JsonValueKind.String ? d.GetString() : null;
+                return (code, text is { Length: > 200 } ? text[..200] + "…" : text?.ReplaceLineEndings(" "));
             }
         }
         catch (JsonException)
         {
         }
 
-        return string.Empty;
+        return (null, null);
+    }
+
+    private static bool IsTransactionResponse(string body)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(body);
+            var root = json.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("resourceType", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "Bundle"
+                && root.TryGetProperty("type", out var kind) && kind.ValueKind == JsonValueKind.String && kind.GetString() == "transaction-response";
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 }

@@ -11,7 +11,7 @@ namespace EdgeMed.EdgeAgent.Outbox;
 /// part of a file and a delivered file survives a power cut. The name is derived from the series, so a resend (after a
 /// crash between writing and recording it sent) replaces the file with the same bytes.
 /// </summary>
-internal sealed class FolderDestination(string folder) : Destination
+internal sealed class FolderDestination(string folder, bool mountPoint) : Destination
 {
     /// <inheritdoc />
     public override Task DeliverAsync(string kind, IReadOnlyDictionary<string, object?> series, CancellationToken cancellationToken)
@@ -28,10 +28,17 @@ internal sealed class FolderDestination(string folder) : Destination
 
     private void Write(string name, byte[] content)
     {
-        // Not created when missing: on a mount point whose share is not mounted, that would fill the local disk.
+        // Never created: a missing folder is a share not mounted (or a typo), and a file written there would be lost.
         if (!Directory.Exists(folder))
         {
             throw new DeliveryException("the folder does not exist (not mounted?)");
+        }
+
+        // An unmounted mount point is an empty folder on the parent's file system: writing there would be lost under
+        // the share when it is mounted again.
+        if (mountPoint && ShareEntry.DeviceOf(folder) is { } device && device == ShareEntry.DeviceOf(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(folder)) ?? "/"))
+        {
+            throw new DeliveryException("nothing is mounted on the folder (MountPoint is set)");
         }
 
         var target = Path.Combine(folder, name);
@@ -45,12 +52,21 @@ internal sealed class FolderDestination(string folder) : Destination
             }
 
             File.Move(partial, target, overwrite: true);
-            ShareEntry.SyncDirectory(folder);
         }
         catch
         {
             TryDelete(partial);
             throw;
+        }
+
+        try
+        {
+            ShareEntry.SyncDirectory(folder);
+        }
+        catch (IOException)
+        {
+            // The file is in place under its name; sending it again would make a receiver that consumes files import
+            // it twice. Some network file systems refuse fsync on a folder.
         }
     }
 

@@ -8,9 +8,10 @@ namespace EdgeMed.EdgeAgent.Outbox;
 /// <summary>
 /// Delivers the outbox: every second, the due rows of each configured destination, oldest first. A row is marked sent
 /// only after its destination has the object, so a crash in between sends it again (same name, same bytes). When a
-/// delivery fails, the destination is left alone until a pause has passed: 2 s doubling with the oldest row's failed
-/// attempts up to <see cref="AgentOptions.SendRetryLimit"/>, recorded on every pending row of that destination, so it
-/// holds across restarts and <c>agent outbox retry</c> can cut it short. Each destination builds its object from the
+/// delivery fails, the destination is left alone until a pause has passed: 2 s doubling with its failures in a row up
+/// to <see cref="AgentOptions.SendRetryLimit"/>, recorded on every pending row of that destination (and given to rows
+/// recorded meanwhile), so it holds across restarts and <c>agent outbox retry</c> can cut it short. Rows that failed
+/// less often go first, so one object a destination keeps refusing does not hold back the others. Each destination builds its object from the
 /// stored series when it is sent, so a resend is the same object.
 /// </summary>
 public sealed class OutboxSender : IDisposable
@@ -27,7 +28,8 @@ public sealed class OutboxSender : IDisposable
     private readonly AgentHealth _health;
     private readonly ILogger _logger;
     private readonly TimeSpan _limit;
-    private readonly HttpClient _http = new() { Timeout = RequestTimeout };
+    // Redirects are not followed (see FhirDestination); answers are small transaction-responses.
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false }) { Timeout = RequestTimeout, MaxResponseContentBufferSize = 1 << 20 };
     private readonly Dictionary<string, Destination> _destinations;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _downSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
@@ -47,7 +49,7 @@ public sealed class OutboxSender : IDisposable
     /// <summary>The configured destinations' names.</summary>
     public IReadOnlyList<string> Names { get; }
 
-    /// <summary>The configured destinations whose last delivery did not fail (what <c>--stop-when-idle</c> waits for).</summary>
+    /// <summary>The configured destinations whose last delivery did not fail (whose due rows <c>--stop-when-idle</c> waits for).</summary>
     public IReadOnlyList<string> ReachableNames => [.. Names.Where(n => !_downSince.ContainsKey(n))];
 
     /// <summary>Which objects go where: what <see cref="ResultStore.StoreSeries"/> records for each series.</summary>
@@ -94,10 +96,12 @@ public sealed class OutboxSender : IDisposable
                     ?? throw new InvalidDataException("the series of this outbox row is not in the database");
                 await _destinations[item.Destination].DeliverAsync(item.Kind, series, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                // Whatever went wrong with this object is this row's failed attempt, never the agent's end: a failure
+                // here would come back at every restart.
                 failed.Add(item.Destination);
-                Failed(item, e is DeliveryException ? e.Message : LogSafe.Error(e), now);
+                Failed(item, e);
                 continue;
             }
 
@@ -113,14 +117,16 @@ public sealed class OutboxSender : IDisposable
         }
     }
 
-    private void Failed(OutboxItem item, string error, DateTimeOffset now)
+    private void Failed(OutboxItem item, Exception e)
     {
-        // Failures in a row of this destination (after a restart: as many as its oldest row has seen), so rows that
-        // arrive during an outage do not shorten the pause.
+        var (error, detail) = e is DeliveryException d ? (d.Message, d.Detail) : (LogSafe.Error(e), null);
+        var now = DateTimeOffset.UtcNow; // the pause counts from the failure, not from the round's start (a timeout takes 30 s)
+        // Failures in a row of this destination (after a restart: at least as many as the row tried has seen), so
+        // rows that arrive during an outage do not shorten the pause.
         var failures = Math.Max(_failures.GetValueOrDefault(item.Destination), item.Attempts) + 1;
         _failures[item.Destination] = failures;
         var pause = Pause(failures, _limit);
-        _database.Outbox.MarkFailed(item, error, now + pause);
+        _database.Outbox.MarkFailed(item, detail is null ? error : $"{error}: {detail}", now + pause);
         if (_downSince.TryAdd(item.Destination, now))
         {
             // Once per outage: every later failure of the same destination only moves its next attempt.

@@ -14,11 +14,14 @@ namespace EdgeMed.EdgeAgent.Pipeline;
 /// batches, and stores slice and series results with the files' state in one transaction. The model is held for the
 /// whole series, so a swap never splits one series between two models.
 /// </summary>
-public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models, AgentOptions options, AgentHealth health, ILogger logger)
+/// <param name="database">Where results are stored.</param>
+/// <param name="models">The model catalog.</param>
+/// <param name="options">The agent's settings.</param>
+/// <param name="health">What the lights and STATUS show.</param>
+/// <param name="logger">The stage's log.</param>
+/// <param name="routes">The result objects each stored series records in the outbox (the service's; none for <c>agent classify</c>).</param>
+public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models, AgentOptions options, AgentHealth health, ILogger logger, IReadOnlyList<OutboxRoute> routes)
 {
-    /// <summary>The result objects each stored series records in the outbox.</summary>
-    private readonly IReadOnlyList<OutboxRoute> _routes = Outbox.OutboxSender.Routes(options);
-
     /// <summary>Classifies series until <paramref name="input"/> completes.</summary>
     public async Task RunAsync(ChannelReader<CompletedSeries> input, Action<FileCandidate> abandon, SliceBudget budget, CancellationToken cancellationToken)
     {
@@ -159,7 +162,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             series.SeriesInstanceUid, first.StudyInstanceUid, first.Modality, first.SeriesDescription, fileIds, results, model.Identity,
             series.Instances.Sum(i => i.ReadMs), Milliseconds(normalizeTicks), Milliseconds(inferenceTicks),
             Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs));
-        var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices), _routes);
+        var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices), routes);
         health.StorageFailed = false;
         Log.SeriesClassified(logger, new ShortUid(series.SeriesInstanceUid), summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
             summary.LowConfidence, summary.QualityFlags.Length == 0 ? "none" : summary.QualityFlags, batch.NormalizeMs, batch.InferenceMs, model.Identity.Name);
