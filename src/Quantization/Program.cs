@@ -4,7 +4,7 @@ using EdgeMed.Packages;
 using EdgeMed.Quantization;
 using EdgeMed.Quantization.Calibration;
 
-// ./edgemed.sh quantize --model PACKAGE --calib DIR --out PACKAGE [--method minmax|percentile|entropy] [--samples 200] [--eval DIR]
+// ./edgemed.sh quantize --model PACKAGE --calib DIR --out PACKAGE [--format qdq|dynamic] [--method minmax|percentile|entropy] [--samples 200] [--eval DIR]
 var model = new Option<string>("--model") { Description = "fp32 model package", Required = true };
 var calib = new Option<string>("--calib") { Description = "Labeled calibration folder (one sub-folder per class, images or DICOM)", Required = true };
 var output = new Option<string>("--out") { Description = "int8 package to write (must not exist)", Required = true };
@@ -17,10 +17,11 @@ var opTypes = new Option<string>("--op-types") { Description = "Operators to qua
 var exclude = new Option<string?>("--exclude-nodes") { Description = "Node names to keep float, comma-separated" };
 var cache = new Option<string?>("--cache") { Description = "Tensor cache folder" };
 var activationType = new Option<string>("--activation-type") { Description = "s8 (S8S8, default) or u8 (U8S8; for CPUs without VNNI add --reduce-range)", DefaultValueFactory = _ => "s8" };
+var format = new Option<string>("--format") { Description = "qdq (static: calibrated activations, Q/DQ around every int8 node) or dynamic (MatMul only, activations quantized per run: fewer float conversions)", DefaultValueFactory = _ => "qdq" };
 var reduceRange = new Option<bool>("--reduce-range") { Description = "7-bit weights: avoids U8S8 saturation on x86 CPUs without VNNI, as ONNX Runtime documents" };
 var root = new RootCommand("EdgeMed quantizer: int8 post-training quantization of a model package")
 {
-    model, calib, output, method, percentile, samples, eval, threads, opTypes, exclude, cache, activationType, reduceRange,
+    model, calib, output, format, method, percentile, samples, eval, threads, opTypes, exclude, cache, activationType, reduceRange,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -38,6 +39,12 @@ root.SetAction(async (result, cancellationToken) =>
             throw new QuantizationException($"--activation-type {activation} is unknown; choose s8 or u8.");
         }
 
+        var formatText = result.GetRequiredValue(format);
+        if (formatText is not ("qdq" or "dynamic"))
+        {
+            throw new QuantizationException($"--format {formatText} is unknown; choose qdq or dynamic.");
+        }
+
         var pct = result.GetValue(percentile);
         if (result.GetValue(samples) < 1 || result.GetValue(threads) < 1 || pct is <= 0 or > 100)
         {
@@ -49,6 +56,7 @@ root.SetAction(async (result, cancellationToken) =>
             Model = result.GetRequiredValue(model), Calibration = result.GetRequiredValue(calib), Out = result.GetRequiredValue(output),
             Method = parsed, Percentile = pct, Samples = result.GetValue(samples), Eval = result.GetValue(eval), Threads = result.GetValue(threads),
             Cache = result.GetValue(cache),
+            Dynamic = formatText == "dynamic",
             Format = new QdqFormat { UnsignedActivations = activation == "u8", ReduceRange = result.GetValue(reduceRange) },
             Selection = new QuantizationSelection
             {

@@ -47,6 +47,12 @@ public sealed record QuantizeRequest
     /// <summary>Activation and weight encoding (S8S8 by default).</summary>
     public QdqFormat Format { get; init; } = new();
 
+    /// <summary>
+    /// Dynamic int8 (<see cref="DynamicRewriter"/>): MatMuls only, activations quantized per run, no calibration (the
+    /// calibration folder then only feeds the latency measurement); otherwise static QDQ in <see cref="Format"/>.
+    /// </summary>
+    public bool Dynamic { get; init; }
+
     /// <summary>Tensor cache root (default as the trainer's).</summary>
     public string? Cache { get; init; }
 }
@@ -89,6 +95,13 @@ public static class Quantizer
 
         CheckStaticInput(model, package.Manifest.Input);
         var (plan, kept) = QuantizationPlan.Create(model, request.Selection);
+        if (request.Dynamic)
+        {
+            var eligible = DynamicRewriter.Eligible(model, plan);
+            kept = [.. kept, .. plan.Except(eligible).Select(p => new KeptFloatNode(p.NodeName, p.OpType, "the dynamic format quantizes MatMul with 2-D weights only"))];
+            plan = eligible;
+        }
+
         if (plan.Count == 0)
         {
             throw new QuantizationException($"No quantizable node: none of {string.Join(", ", request.Selection.OpTypes)} with float weights outside the kept-float rules.");
@@ -107,13 +120,23 @@ public static class Quantizer
         }
 
         var calibrationHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{cache.Key}|{string.Join(',', chosen)}")))[..16];
-        log($"calibration: {chosen.Count} samples from {request.Calibration} (cache {cache.Key}), method {request.Method.ToString().ToLowerInvariant()}");
+        var methodName = request.Dynamic ? "dynamic" : request.Method.ToString().ToLowerInvariant();
+        log($"calibration: {chosen.Count} samples from {request.Calibration} (cache {cache.Key}), method {methodName}{(request.Dynamic ? " (no calibration: the samples only feed the latency measurement)" : string.Empty)}");
         var source = Source(cache, chosen, input.Channels);
-        var activations = plan.SelectMany(p => new[] { p.Activation, p.Output }).Distinct(StringComparer.Ordinal).ToList();
-        var statistics = CalibrationRunner.Collect(model, activations, source, request.Method, request.Threads, cancellationToken);
-        var thresholds = statistics.ToDictionary(s => s.Key, s => s.Value.Threshold(request.Method, request.Percentile), StringComparer.Ordinal);
-        var signed = statistics.ToDictionary(s => s.Key, s => s.Value.Min < 0, StringComparer.Ordinal);
-        var int8 = QdqRewriter.Rewrite(model, plan, thresholds, signed, request.Format);
+        ModelProto int8;
+        if (request.Dynamic)
+        {
+            int8 = DynamicRewriter.Rewrite(model, plan);
+        }
+        else
+        {
+            var activations = plan.SelectMany(p => new[] { p.Activation, p.Output }).Distinct(StringComparer.Ordinal).ToList();
+            var statistics = CalibrationRunner.Collect(model, activations, source, request.Method, request.Threads, cancellationToken);
+            var thresholds = statistics.ToDictionary(s => s.Key, s => s.Value.Threshold(request.Method, request.Percentile), StringComparer.Ordinal);
+            var signed = statistics.ToDictionary(s => s.Key, s => s.Value.Min < 0, StringComparer.Ordinal);
+            int8 = QdqRewriter.Rewrite(model, plan, thresholds, signed, request.Format);
+        }
+
         var bytes = int8.ToByteArray();
         try
         {
@@ -127,8 +150,8 @@ public static class Quantizer
         // Measure before writing: the report belongs to the package.
         var report = new Dictionary<string, object?>
         {
-            ["method"] = request.Method.ToString().ToLowerInvariant(),
-            ["percentile"] = request.Method == CalibrationMethod.Percentile ? request.Percentile : null,
+            ["method"] = methodName,
+            ["percentile"] = !request.Dynamic && request.Method == CalibrationMethod.Percentile ? request.Percentile : null,
             ["samples"] = chosen.Count,
             ["calibration_hash"] = calibrationHash,
             ["quantized_nodes"] = plan.Count,
@@ -169,7 +192,7 @@ public static class Quantizer
             {
                 Name = Path.GetFileName(Path.GetFullPath(request.Out).TrimEnd('/')),
                 Precision = "int8",
-                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = request.Format.UnsignedActivations ? "uint8 per tensor (zero point 0 or 128)" : "int8 per tensor, symmetric", weights = request.Format.ReduceRange ? "int8 per output channel, symmetric, 7-bit range" : "int8 per output channel, symmetric", format = "QDQ", source_command = package.Manifest.CommandLine }, ModelPackage.Json),
+                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = request.Dynamic ? "uint8 per tensor, quantized at run time from each input's range" : request.Format.UnsignedActivations ? "uint8 per tensor (zero point 0 or 128)" : "int8 per tensor, symmetric", weights = request.Format.ReduceRange && !request.Dynamic ? "int8 per output channel, symmetric, 7-bit range" : "int8 per output channel, symmetric", format = request.Dynamic ? "DynamicQuantizeMatMul" : "QDQ", source_command = package.Manifest.CommandLine }, ModelPackage.Json),
                 CreatedAt = DateTimeOffset.UtcNow,
                 CommandLine = Environment.CommandLine,
             };
@@ -353,7 +376,7 @@ public static class Quantizer
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
         md.Append(inv, $"# Int8 quantization of {package.Manifest.Name} ({package.Manifest.Arch})\n\n");
-        md.Append(inv, $"- method {r["method"]}{(r["percentile"] is double p ? $" ({p})" : string.Empty)}, {r["samples"]} calibration samples (hash {r["calibration_hash"]}); {r["quantized_nodes"]} nodes int8 (QDQ: activations per tensor, weights per output channel, symmetric)\n");
+        md.Append(inv, $"- method {r["method"]}{(r["percentile"] is double p ? $" ({p})" : string.Empty)}, {r["samples"]} calibration samples (hash {r["calibration_hash"]}); {r["quantized_nodes"]} nodes int8 ({(r["method"] is "dynamic" ? "DynamicQuantizeMatMul: activations quantized per run" : "QDQ: activations per tensor")}, weights per output channel, symmetric)\n");
         md.Append(inv, $"- size: {(long)r["size_fp32_bytes"]! / 1048576.0:F1} MiB → {(long)r["size_int8_bytes"]! / 1048576.0:F1} MiB (×{r["size_ratio"]:F3})\n");
         md.Append(inv, $"- latency ({r["threads"]} threads, medians, measured side by side): batch 1 {r["latency_fp32_ms_batch1"]:F2} → {r["latency_int8_ms_batch1"]:F2} ms (×{r["latency_ratio_int8_fp32"]:F3}); batch 8 {r["latency_fp32_ms_batch8"]:F2} → {r["latency_int8_ms_batch8"]:F2} ms (×{r["latency_ratio_int8_fp32_batch8"]:F3})\n");
         if (r.TryGetValue("top1_agreement", out var agreement))

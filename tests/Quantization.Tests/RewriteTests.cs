@@ -152,6 +152,51 @@ public sealed class RewriteTests
     }
 
     [Fact]
+    public void DynamicFormat_MatMulOutput_EqualsTheProductOfRunTimeQuantizedInputsComputedHere_AndGemmStaysFloat()
+    {
+        const int K = 16, N = 5;
+        var random = new Random(2);
+        var w = Enumerable.Range(0, K * N).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var b = new GraphBuilder("dyn");
+        var x = b.Input("x", TensorElementType.Float, 1, 3, K); // channels-last activations, as ConvNeXt's pointwise MatMuls see them
+        b.NamedNode("MatMul", [x, b.Initializer("w", w, K, N)], ["h"]);
+        b.NamedNode("Relu", ["h"], ["y"]);
+        b.Output("y", TensorElementType.Float, 1, 3, N);
+        var model = b.Build();
+        var (plan, _) = QuantizationPlan.Create(model);
+        var input = Enumerable.Range(0, 3 * K).Select(_ => (float)((random.NextDouble() * 3) - 1)).ToArray();
+
+        var dynamic = DynamicRewriter.Rewrite(model, DynamicRewriter.Eligible(model, plan));
+        var y = Run(dynamic, input, [1, 3, K]);
+
+        // ONNX Runtime's run-time encoding: uint8 over [min(0, x), max(0, x)] of the whole input, zero point rounded.
+        var (low, high) = (Math.Min(0, input.Min()), Math.Max(0, input.Max()));
+        var scale = (high - low) / 255;
+        var zero = Math.Clamp(MathF.Round(-low / scale, MidpointRounding.ToEven), 0, 255);
+        float Qa(float v) => (Math.Clamp(MathF.Round(v / scale, MidpointRounding.ToEven) + zero, 0, 255) - zero) * scale;
+        for (var row = 0; row < 3; row++)
+        {
+            for (var n = 0; n < N; n++)
+            {
+                var sw = Enumerable.Range(0, K).Max(k => Math.Abs(w[(k * N) + n])) / 127;
+                var expected = Enumerable.Range(0, K).Sum(k => (double)Qa(input[(row * K) + k]) * Q(w[(k * N) + n], sw));
+                Assert.Equal(Math.Max(0, expected), y[(row * N) + n], 4);
+            }
+        }
+
+        Assert.Equal(["DynamicQuantizeMatMul", "Relu"], dynamic.Graph.Node.Select(n => n.OpType));
+        Assert.DoesNotContain(dynamic.Graph.Initializer, t => t.Name == "w");
+        Assert.Contains(dynamic.OpsetImport, o => o.Domain == DynamicRewriter.Domain);
+
+        // A Gemm (the head's linear layers) is not taken by this format.
+        var g = new GraphBuilder("gemm");
+        g.NamedNode("Gemm", [g.Input("x", TensorElementType.Float, 1, K), g.Initializer("w", w, K, N)], ["y"]);
+        g.Output("y", TensorElementType.Float, 1, N);
+        var gemm = g.Build();
+        Assert.Empty(DynamicRewriter.Eligible(gemm, QuantizationPlan.Create(gemm).Quantized));
+    }
+
+    [Fact]
     public void QuantizedModel_PassesOnnxChecker()
     {
         var b = new GraphBuilder("checked", opset: 17);
