@@ -184,13 +184,17 @@ public sealed class InProcessTests : IDisposable
     }
 
     [Fact]
-    public void Database_NewerSchemaIsRefusedAndReopeningKeepsRows()
+    public void Database_NewerSchemaIsRefusedAndReopeningKeepsRows_AndOnlyFinalStatesAreFsynced()
     {
         using (var database = AgentDatabase.Open(_w.Database))
         {
-            database.Files.Register("/share/a.dcm", 1, 2);
+            var file = database.Files.Register("/share/a.dcm", 1, 2);
             Assert.Equal("wal", database.Pragma("journal_mode"));
-            Assert.Equal(2L, database.Pragma("synchronous")); // FULL
+            Assert.Equal(1L, database.Pragma("synchronous")); // NORMAL: a file's progress is not fsynced on its own
+            database.Files.BeginAttempt(file.Id, "hash");
+            Assert.Equal(1L, database.Pragma("synchronous"));
+            database.Files.SetState(file.Id, FileStates.Quarantined, "test", "a final state");
+            Assert.Equal(2L, database.Pragma("synchronous")); // FULL: final states, results and quarantine are
         }
 
         using (var database = AgentDatabase.Open(_w.Database))

@@ -7,11 +7,13 @@ namespace EdgeMed.EdgeAgent.Ledger;
 /// The agent's one SQLite file, and its repositories: <see cref="Files"/> (the ledger of every file seen),
 /// <see cref="Results"/> (slices and series), <see cref="Outbox"/> (result objects on their way to destinations),
 /// <see cref="Models"/> (packages loaded or refused), <see cref="Inference"/> (attempts per series) and
-/// <see cref="Status"/> (what <c>agent status</c> shows). WAL journal with <c>synchronous=FULL</c>: every commit is
-/// fsynced before it returns, so a result or state change that was logged survives a power cut (NORMAL may lose the
-/// last commits, which would re-classify work already reported). Commits happen per file and per series, a few per
-/// second at most, so the fsyncs cost little. One connection behind a lock: stages call in from several threads and
-/// every call is short.
+/// <see cref="Status"/> (what <c>agent status</c> shows). WAL journal; commits are fsynced (<c>synchronous=FULL</c>)
+/// before they return, so a result, a quarantine or any state reported as final survives a power cut — except those
+/// marked <see cref="Durability.SurvivesCrash"/>: the progress of a file on its way (registered, attempt begun or
+/// ended, read), whose loss in a power cut only means reading the file again. Those are written without an fsync of
+/// their own (<c>synchronous=NORMAL</c>), still survive a crash of the process (the kernel holds them), and reach the
+/// disk with the next fsynced commit. At 6.5 ms per fsync here they were most of the pipeline's cost per file
+/// (docs/PERFORMANCE.md). One connection behind a lock: stages call in from several threads and every call is short.
 /// </summary>
 public sealed class AgentDatabase : IDisposable
 {
@@ -80,6 +82,7 @@ public sealed class AgentDatabase : IDisposable
     private readonly SqliteConnection _connection;
     private readonly Lock _lock = new();
     private LockPatience _patience;
+    private Durability _durability = Durability.SurvivesPowerCut; // the connection's synchronous setting now
 
     private AgentDatabase(SqliteConnection connection, string path, LockPatience patience)
     {
@@ -143,7 +146,7 @@ public sealed class AgentDatabase : IDisposable
 
         return Connect(full, SqliteOpenMode.ReadWriteCreate, patience ?? LockPatience.Default, connection =>
         {
-            Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=1000;");
+            Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=1000;"); // Durability.SurvivesPowerCut
             Migrate(connection, full);
         });
     }
@@ -249,7 +252,13 @@ public sealed class AgentDatabase : IDisposable
     public void Dispose() => _connection.Dispose();
 
     /// <summary>A pragma's value on this connection (journal mode and synchronous are per connection), for tests.</summary>
-    internal object? Pragma(string name) => Locked(c => Scalar(c, $"PRAGMA {name}"));
+    internal object? Pragma(string name)
+    {
+        lock (_lock)
+        {
+            return Scalar(_connection, $"PRAGMA {name}"); // as it is now: not through Locked, which would set synchronous first
+        }
+    }
 
     /// <summary>Timestamps are ISO 8601 UTC with milliseconds: they sort as text.</summary>
     internal static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
@@ -260,11 +269,22 @@ public sealed class AgentDatabase : IDisposable
     /// Runs <paramref name="work"/> under the connection's lock (one statement, or several that need no transaction
     /// and may run again: another program's lock on the file is waited out by running it again).
     /// </summary>
-    internal T Locked<T>(Func<SqliteConnection, T> work)
+    internal T Locked<T>(Func<SqliteConnection, T> work, Durability durability = Durability.SurvivesPowerCut)
     {
         lock (_lock)
         {
+            Use(durability);
             return _patience.Run(() => work(_connection));
+        }
+    }
+
+    /// <summary>Sets the connection's synchronous mode for the next commit (a pragma only when it changes; never inside a transaction).</summary>
+    private void Use(Durability durability)
+    {
+        if (durability != _durability)
+        {
+            Execute(_connection, durability == Durability.SurvivesPowerCut ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+            _durability = durability;
         }
     }
 
@@ -288,28 +308,29 @@ public sealed class AgentDatabase : IDisposable
         }
     }
 
-    /// <inheritdoc cref="Locked{T}(Func{SqliteConnection, T})"/>
-    internal void Locked(Action<SqliteConnection> work) => Locked(c =>
+    /// <inheritdoc cref="Locked{T}(Func{SqliteConnection, T}, Durability)"/>
+    internal void Locked(Action<SqliteConnection> work, Durability durability = Durability.SurvivesPowerCut) => Locked(c =>
     {
         work(c);
         return true;
-    });
+    }, durability);
 
-    /// <inheritdoc cref="InTransaction{T}(Func{SqliteConnection, SqliteTransaction, T})"/>
-    internal void InTransaction(Action<SqliteConnection, SqliteTransaction> work) => InTransaction((c, t) =>
+    /// <inheritdoc cref="InTransaction{T}(Func{SqliteConnection, SqliteTransaction, T}, Durability)"/>
+    internal void InTransaction(Action<SqliteConnection, SqliteTransaction> work, Durability durability = Durability.SurvivesPowerCut) => InTransaction((c, t) =>
     {
         work(c, t);
         return true;
-    });
+    }, durability);
 
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction under the lock; it commits when <paramref name="work"/> returns.
     /// Another program's lock on the file rolls it back and runs it again.
     /// </summary>
-    internal T InTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work)
+    internal T InTransaction<T>(Func<SqliteConnection, SqliteTransaction, T> work, Durability durability = Durability.SurvivesPowerCut)
     {
         lock (_lock)
         {
+            Use(durability);
             return _patience.Run(() =>
             {
                 using var transaction = _connection.BeginTransaction();
@@ -376,4 +397,14 @@ public sealed class AgentDatabase : IDisposable
 
         return command;
     }
+}
+
+/// <summary>What a commit must survive (see <see cref="AgentDatabase"/>).</summary>
+internal enum Durability
+{
+    /// <summary>Fsynced before the commit returns: results, quarantine, every state reported as final.</summary>
+    SurvivesPowerCut,
+
+    /// <summary>Not fsynced on its own: progress whose loss in a power cut only means reading a file again.</summary>
+    SurvivesCrash,
 }

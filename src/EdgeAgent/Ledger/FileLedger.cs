@@ -36,23 +36,24 @@ public sealed class FileLedger
         Execute(c, $"UPDATE files SET state = '{FileStates.Ignored}', reason = '{FileReasons.Superseded}', detail = $d, attempts = 0, updated_at = $now WHERE path = $p AND id <> $id AND state = '{FileStates.Queued}'",
             t, ("$d", $"file {row.Id} is a newer version of it"), ("$now", now), ("$p", path), ("$id", row.Id));
         return row;
-    });
+    }, Durability.SurvivesCrash);
 
     /// <summary>
     /// Counts one more attempt on a file and stores its content hash, committed before any work on it starts, so a
-    /// crash during that work leaves it counted. Returns the attempts now recorded.
+    /// crash of the agent during that work leaves it counted (a power cut may take it back: the file is then simply
+    /// read again). Returns the attempts now recorded.
     /// </summary>
     public int BeginAttempt(long id, string sha256) => _database.Locked(c =>
     {
         Execute(c, "UPDATE files SET attempts = attempts + 1, sha256 = $h, updated_at = $now WHERE id = $id", null, ("$h", sha256), ("$now", Now()), ("$id", id));
         return Convert.ToInt32(Scalar(c, "SELECT attempts FROM files WHERE id = $id", ("$id", id)), CultureInfo.InvariantCulture);
-    });
+    }, Durability.SurvivesCrash);
 
     /// <summary>Takes back an attempt that ended without a crash and without an outcome (the share went away, shutdown).</summary>
     public void EndAttempt(long id) => _database.Locked(c =>
     {
         Execute(c, "UPDATE files SET attempts = max(attempts - 1, 0), updated_at = $now WHERE id = $id", null, ("$now", Now()), ("$id", id));
-    });
+    }, Durability.SurvivesCrash);
 
     /// <summary>
     /// Follows a file that moved (its folder was moved inside the share, perhaps while the agent was down): the row
@@ -89,7 +90,7 @@ public sealed class FileLedger
         Execute(c, $"UPDATE files SET state = '{FileStates.Read}', sop_instance_uid = $u, series_instance_uid = $s, attempts = max(attempts - 1, 0), updated_at = $now WHERE id = $id",
             t, ("$u", sopInstanceUid), ("$s", seriesInstanceUid), ("$now", now), ("$id", id));
         return true;
-    });
+    }, Durability.SurvivesCrash);
 
     /// <summary>Sets a terminal or queued state with its reason.</summary>
     public void SetState(long id, string state, string? reason, string? detail, string? quarantinePath = null, string? sopInstanceUid = null, string? seriesInstanceUid = null) => _database.Locked(c =>
