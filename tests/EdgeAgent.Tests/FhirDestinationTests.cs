@@ -70,6 +70,43 @@ public sealed class FhirDestinationTests : IDisposable
     }
 }
 
+public sealed class FhirDestinationAnswersTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+    private readonly AgentWorkspace _w = new();
+    private readonly int _port = AgentWorkspace.FreeLoopbackPort();
+
+    public FhirDestinationAnswersTests() => TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+
+    public void Dispose() => _w.Dispose();
+
+    [Fact]
+    public void ARedirectOrA2xxThatIsNotATransactionResponse_IsAFailedAttempt_NotASentReport()
+    {
+        using var server = new FhirReceiver(_port) { Redirect = true };
+        _w.Drop(AgentWorkspace.GeSlices(6), "ge");
+        using var agent = _w.Start(new Dictionary<string, string>
+        {
+            ["EDGEMED__DESTINATIONS__0__NAME"] = "records",
+            ["EDGEMED__DESTINATIONS__0__KIND"] = "fhir",
+            ["EDGEMED__DESTINATIONS__0__URL"] = $"http://127.0.0.1:{_port}/fhir",
+            ["EDGEMED__SENDRETRYLIMIT"] = "00:00:02",
+        });
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM outbox WHERE last_error LIKE 'HTTP 302: redirected%'") == 1, Patience, "the redirect to count as a failure", agent);
+
+        server.WebPage = true; // first, so no request between the two sees neither
+        server.Redirect = false;
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM outbox WHERE last_error LIKE 'HTTP 200 without a FHIR transaction-response%'") == 1, Patience, "a web page's 200 to count as a failure", agent);
+        Assert.Equal(0, _w.Count("SELECT count(*) FROM outbox WHERE state = 'sent'"));
+        Assert.Empty(server.Accepted);
+
+        server.WebPage = false;
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM outbox WHERE state = 'sent'") == 1, Patience, "the report to be accepted", agent);
+        Assert.Single(server.Accepted);
+        Assert.Equal(0, agent.Terminate());
+    }
+}
+
 /// <summary>
 /// A FHIR server's transaction endpoint on loopback, as far as the agent uses one: POST [base] with a transaction
 /// Bundle whose entries PUT resources by id; stores each resource by type/id with a version count and answers with a
@@ -93,6 +130,12 @@ internal sealed class FhirReceiver : IDisposable
     }
 
     public volatile bool Refuse;
+
+    /// <summary>Answer a redirect (as a misconfigured Url or an http→https proxy does) instead of taking the POST.</summary>
+    public volatile bool Redirect;
+
+    /// <summary>Answer 200 with a web page (as a non-FHIR endpoint does) instead of a transaction-response.</summary>
+    public volatile bool WebPage;
 
     public int Posts => Volatile.Read(ref _posts);
 
@@ -136,7 +179,12 @@ internal sealed class FhirReceiver : IDisposable
             Interlocked.Increment(ref _posts);
             var (status, body) = Handle(context.Request);
             response.StatusCode = status;
-            response.ContentType = "application/fhir+json";
+            response.ContentType = status == 200 && body.StartsWith('<') ? "text/html" : "application/fhir+json";
+            if (status == 302)
+            {
+                response.RedirectLocation = "/elsewhere";
+            }
+
             var bytes = Encoding.UTF8.GetBytes(body);
             response.OutputStream.Write(bytes);
         }
@@ -152,6 +200,16 @@ internal sealed class FhirReceiver : IDisposable
         if (Refuse)
         {
             return (503, Outcome("the record system is in maintenance"));
+        }
+
+        if (Redirect)
+        {
+            return (302, string.Empty);
+        }
+
+        if (WebPage)
+        {
+            return (200, "<html><body>integration engine</body></html>");
         }
 
         using var reader = new StreamReader(request.InputStream, Encoding.UTF8);
