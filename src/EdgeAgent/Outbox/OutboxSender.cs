@@ -6,13 +6,14 @@ using Microsoft.Extensions.Logging;
 namespace EdgeMed.EdgeAgent.Outbox;
 
 /// <summary>
-/// Delivers the outbox: every second, the due rows of each configured destination, oldest first. A row is marked sent
-/// only after its destination has the object, so a crash in between sends it again (same name, same bytes). When a
-/// delivery fails, the destination is left alone until a pause has passed: 2 s doubling with its failures in a row up
-/// to <see cref="AgentOptions.SendRetryLimit"/>, recorded on every pending row of that destination (and given to rows
-/// recorded meanwhile), so it holds across restarts and <c>agent outbox retry</c> can cut it short. Rows that failed
-/// less often go first, so one object a destination keeps refusing does not hold back the others. Each destination builds its object from the
-/// stored series when it is sent, so a resend is the same object.
+/// Delivers the outbox: every second, the due rows of each configured destination, those that failed least first,
+/// then the oldest (one object a destination keeps refusing does not hold back the others). A row is marked sent only
+/// after its destination has the object, so a crash in between sends it again (same name, same ids). When a delivery
+/// fails, the destination is left alone until a pause has passed: 2 s doubling with its failures in a row up to
+/// <see cref="AgentOptions.SendRetryLimit"/>, recorded on every pending row of that destination (and given to rows
+/// recorded meanwhile), so it holds across restarts and <c>agent outbox retry</c> can cut it short. Each destination
+/// builds its object from the stored series when it is sent, so a resend is the same object. Known limit: a
+/// destination that refuses one object for good (a 4xx) counts as down after each try of it.
 /// </summary>
 public sealed class OutboxSender : IDisposable
 {
@@ -78,7 +79,7 @@ public sealed class OutboxSender : IDisposable
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 
-    /// <summary>One round: the due rows, oldest first; a destination that fails is skipped for the rest of the round.</summary>
+    /// <summary>One round: the due rows in the ledger's order; a destination that fails is skipped for the rest of the round.</summary>
     internal async Task SendDueAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         var failed = new HashSet<string>(StringComparer.Ordinal);
