@@ -1,7 +1,3 @@
-using System.Runtime.InteropServices;
-using EdgeMed.Onnx;
-using EdgeMed.Onnx.Model;
-using Google.Protobuf;
 using Onnx;
 
 namespace EdgeMed.Quantization;
@@ -50,16 +46,10 @@ public static class DynamicRewriter
                 continue;
             }
 
-            var weight = initializers[planned.Weight];
-            var (values, scales) = QdqRewriter.QuantizePerChannel(weight, axis: 1);
-            var quantized = new TensorProto { Name = planned.Weight + "_quantized", DataType = (int)TensorElementType.Int8, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
-            quantized.Dims.AddRange(weight.Dims);
-            graph.Initializer.Add(quantized);
-            graph.Initializer.Add(GraphBuilder.Tensor<float>(planned.Weight + "_scale", scales, scales.Length));
-            graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(planned.Weight + "_zero_point", new sbyte[scales.Length], scales.Length));
+            var (quantized, _) = QdqRewriter.AddQuantizedWeight(graph, initializers[planned.Weight], axis: 1);
             var dynamic = new NodeProto { OpType = "DynamicQuantizeMatMul", Domain = Domain, Name = node.Name + "_DynamicQuantizeMatMul" };
             dynamic.Input.Add(node.Input[0]);
-            dynamic.Input.Add(quantized.Name);
+            dynamic.Input.Add(quantized);
             dynamic.Input.Add(planned.Weight + "_scale");
             dynamic.Input.Add(planned.Weight + "_zero_point");
             dynamic.Output.AddRange(node.Output);

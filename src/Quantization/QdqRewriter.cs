@@ -114,13 +114,7 @@ public static class QdqRewriter
 
             // Weight: int8 per output channel.
             var weight = initializers[planned.Weight];
-            var (quantizedWeight, weightScales) = QuantizePerChannel(weight, planned.WeightAxis, weightMax);
-            var wName = planned.Weight + "_quantized";
-            var weightTensor = new TensorProto { Name = wName, DataType = (int)TensorElementType.Int8, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(quantizedWeight.AsSpan())) };
-            weightTensor.Dims.AddRange(weight.Dims);
-            graph.Initializer.Add(weightTensor);
-            graph.Initializer.Add(GraphBuilder.Tensor<float>(planned.Weight + "_scale", weightScales, weightScales.Length));
-            graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(planned.Weight + "_zero_point", new sbyte[weightScales.Length], weightScales.Length));
+            var (wName, weightScales) = AddQuantizedWeight(graph, weight, planned.WeightAxis, weightMax);
             var weightDq = new NodeProto { OpType = "DequantizeLinear", Name = planned.Weight + "_DequantizeLinear" };
             weightDq.Input.Add(wName);
             weightDq.Input.Add(planned.Weight + "_scale");
@@ -214,6 +208,21 @@ public static class QdqRewriter
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="weight"/> quantized per output channel as initializers NAME_quantized (int8), NAME_scale and
+    /// NAME_zero_point (zeros); returns the int8 tensor's name and the scales.
+    /// </summary>
+    internal static (string Name, float[] Scales) AddQuantizedWeight(GraphProto graph, TensorProto weight, int axis, int levels = Int8Max)
+    {
+        var (values, scales) = QuantizePerChannel(weight, axis, levels);
+        var quantized = new TensorProto { Name = weight.Name + "_quantized", DataType = (int)TensorElementType.Int8, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
+        quantized.Dims.AddRange(weight.Dims);
+        graph.Initializer.Add(quantized);
+        graph.Initializer.Add(GraphBuilder.Tensor<float>(weight.Name + "_scale", scales, scales.Length));
+        graph.Initializer.Add(GraphBuilder.Tensor<sbyte>(weight.Name + "_zero_point", new sbyte[scales.Length], scales.Length));
+        return (quantized.Name, scales);
     }
 
     /// <summary>Symmetric int8 per output channel along <paramref name="axis"/>: scale_c = max |w_c| / <paramref name="levels"/> (127, or 63 with reduced range).</summary>

@@ -68,30 +68,13 @@ public sealed class FhirDestinationTests : IDisposable
         Assert.Equal(server.Accepted[0], server.Accepted[1]);
         Assert.Equal(0, agent.Terminate());
     }
-}
-
-public sealed class FhirDestinationAnswersTests : IDisposable
-{
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
-    private readonly AgentWorkspace _w = new();
-    private readonly int _port = AgentWorkspace.FreeLoopbackPort();
-
-    public FhirDestinationAnswersTests() => TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
-
-    public void Dispose() => _w.Dispose();
 
     [Fact]
     public void ARedirectOrA2xxThatIsNotATransactionResponse_IsAFailedAttempt_NotASentReport()
     {
         using var server = new FhirReceiver(_port) { Redirect = true };
         _w.Drop(AgentWorkspace.GeSlices(6), "ge");
-        using var agent = _w.Start(new Dictionary<string, string>
-        {
-            ["EDGEMED__DESTINATIONS__0__NAME"] = "records",
-            ["EDGEMED__DESTINATIONS__0__KIND"] = "fhir",
-            ["EDGEMED__DESTINATIONS__0__URL"] = $"http://127.0.0.1:{_port}/fhir",
-            ["EDGEMED__SENDRETRYLIMIT"] = "00:00:02",
-        });
+        using var agent = _w.Start(Routed());
         AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM outbox WHERE last_error LIKE 'HTTP 302: redirected%'") == 1, Patience, "the redirect to count as a failure", agent);
 
         server.WebPage = true; // first, so no request between the two sees neither
