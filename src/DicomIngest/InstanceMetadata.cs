@@ -1,8 +1,9 @@
 namespace EdgeMed.DicomIngest;
 
 /// <summary>
-/// What the ingest keeps of one DICOM instance. Patient name, ID and birth date are never kept; a salted hash of
-/// the Patient ID groups instances of one patient without identifying them.
+/// What the ingest keeps of one DICOM instance. Patient name, ID and birth date are never kept as fields; a salted
+/// hash of the Patient ID groups instances of one patient without identifying them. They travel only inside
+/// <see cref="SourceModule"/>, the bytes result objects copy, which nothing logs or shows.
 /// </summary>
 public sealed record InstanceMetadata
 {
@@ -95,6 +96,13 @@ public sealed record InstanceMetadata
 
     /// <summary>Salted SHA-256 of the Patient ID (hex, 16 chars), for grouping; null when the file has none.</summary>
     public string? PatientKey { get; init; }
+
+    /// <summary>
+    /// The source's patient and study elements (<see cref="Dicom.SourceModule.Elements"/>) as encoded elements in
+    /// explicit VR little endian, so a result object about this instance (a DICOM SR) carries the same patient and
+    /// study as the images; identifying: never logged or shown. Empty when the file has none of them.
+    /// </summary>
+    public byte[] SourceModule { get; init; } = [];
 
     /// <summary>Siemens mosaic: the number of tiles (images) in the frame; null for other images.</summary>
     public int? MosaicTiles { get; init; }

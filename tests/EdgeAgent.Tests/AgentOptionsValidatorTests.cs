@@ -48,11 +48,23 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:Destinations:0:Folder must be an absolute path"] = o => o.Destinations = [Destination(folder: "records")],
         ["EdgeMed:Destinations:0:Objects has 'pdf'"] = o => o.Destinations = [Destination(objects: ["fhir-bundle", "pdf"])],
         ["EdgeMed:Destinations:0:Url"] = o => o.Destinations = [new DestinationOptions { Name = "records", Kind = "fhir", Url = "ftp://records/fhir" }],
+        ["EdgeMed:Destinations:0:Objects has 'dicom-sr'; a fhir destination takes fhir-bundle"] = o => o.Destinations = [new DestinationOptions { Name = "records", Kind = "fhir", Url = "https://records/fhir", Objects = ["dicom-sr"] }],
+        ["EdgeMed:Destinations:0:Host"] = o => o.Destinations = [Pacs(p => p.Host = "-c")],
+        ["EdgeMed:Destinations:0:Port"] = o => o.Destinations = [Pacs(p => p.Port = 70000)],
+        ["EdgeMed:Destinations:0:AeTitle"] = o => o.Destinations = [Pacs(p => p.AeTitle = "PACS-OF-THE-CLINIC")],
+        ["EdgeMed:Destinations:0:CallingAeTitle"] = o => o.Destinations = [Pacs(p => p.CallingAeTitle = "   ")],
         ["EdgeMed:Destinations:0:Folder must not be inside the share"] = o => (o.Share, o.Destinations) = ("/mnt/scanner", [Destination(folder: "/mnt/scanner/results")]),
     };
 
     private static DestinationOptions Destination(string name = "records", string kind = "folder", string folder = "/srv/records-inbox", IList<string>? objects = null) =>
         new() { Name = name, Kind = kind, Folder = folder, Objects = objects ?? ["fhir-bundle"] };
+
+    private static DestinationOptions Pacs(Action<DestinationOptions> change)
+    {
+        var pacs = new DestinationOptions { Name = "pacs", Kind = "dicom", Host = "pacs.clinic.local", Port = 11112, AeTitle = "PACS", Objects = ["dicom-sr"] };
+        change(pacs);
+        return pacs;
+    }
 
     public static TheoryData<string> Rules => [.. Breaks.Keys];
 
@@ -68,7 +80,8 @@ public sealed class AgentOptionsValidatorTests
     {
         Assert.True(new AgentOptionsValidator().Validate(null, Defaults()).Succeeded);
         var routed = Defaults();
-        routed.Destinations = [Destination(), Destination(name: "archive-2", folder: "/srv/archive"), new DestinationOptions { Name = "fhir", Kind = "fhir", Url = "https://records.clinic.local/fhir" }];
+        routed.Destinations = [Destination(), Destination(name: "archive-2", folder: "/srv/archive"), new DestinationOptions { Name = "fhir", Kind = "fhir", Url = "https://records.clinic.local/fhir" }, Pacs(_ => { }),
+            Destination(name: "pacs-import", folder: "/srv/pacs-import", objects: ["dicom-sr", "fhir-bundle"])];
         Assert.True(new AgentOptionsValidator().Validate(null, routed).Succeeded);
         var sibling = Defaults();
         (sibling.Share, sibling.Quarantine, sibling.Database) = ("/mnt/scanner", "/mnt/scanner-quarantine", "/mnt/scanner2/edgemed.db");

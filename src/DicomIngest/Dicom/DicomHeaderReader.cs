@@ -126,6 +126,7 @@ internal static class DicomHeaderReader
             ContentTime = ds.GetString(DicomTag.ContentTime),
             InstanceNumber = ds.GetIntegerString(DicomTag.InstanceNumber),
             PatientKey = ds.GetString(DicomTag.PatientId) is { } id ? PatientKey(id, salt) : null,
+            SourceModule = Dicom.SourceModule.Extract(ds),
             MosaicTiles = tiles,
             SliceNormal = sliceNormal,
             FrameGeometries = ReadFrameGeometries(ds, shared),

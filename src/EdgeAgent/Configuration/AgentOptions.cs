@@ -195,7 +195,7 @@ public sealed class AgentOptions
 
         foreach (var destination in Destinations.Where(d => d.Objects.Count == 0))
         {
-            destination.Objects = [.. Ledger.OutboxObjects.All];
+            destination.Objects = [.. destination.Takes];
         }
 
         var root = underSystemd ? "/var/lib/edgemed" : Path.GetFullPath("data");
@@ -248,7 +248,9 @@ public sealed class DicomSettings
 /// One destination of result objects (<c>EdgeMed:Destinations:N</c>). Kind <c>folder</c>: each object is written as a
 /// file into <see cref="Folder"/> (a record system's import folder, a mounted share), under a name derived from its
 /// series, so a resend replaces the file with the same bytes instead of adding one. Kind <c>fhir</c>: each report is
-/// POSTed to the FHIR server at <see cref="Url"/> as a transaction that PUTs every resource to its own id.
+/// POSTed to the FHIR server at <see cref="Url"/> as a transaction that PUTs every resource to its own id. Kind
+/// <c>dicom</c>: each SR is sent with C-STORE to the PACS at <see cref="Host"/>:<see cref="Port"/>, AE title
+/// <see cref="AeTitle"/>.
 /// </summary>
 public sealed class DestinationOptions
 {
@@ -258,8 +260,11 @@ public sealed class DestinationOptions
     /// <summary>A FHIR R4 server's base URL.</summary>
     public const string FhirKind = "fhir";
 
+    /// <summary>A DICOM storage SCP (a PACS), through DCMTK's storescu.</summary>
+    public const string DicomKind = "dicom";
+
     /// <summary>Destination kinds this build can deliver to.</summary>
-    public static readonly IReadOnlyList<string> Kinds = [FolderKind, FhirKind];
+    public static readonly IReadOnlyList<string> Kinds = [FolderKind, FhirKind, DicomKind];
 
     /// <summary>Short name (letters, digits, '-'), shown by <c>agent outbox list</c> and in the log.</summary>
     public string Name { get; set; } = string.Empty;
@@ -279,8 +284,35 @@ public sealed class DestinationOptions
     /// <summary>Kind fhir: the server's base URL (http or https), e.g. <c>https://records.clinic.local/fhir</c>.</summary>
     public string Url { get; set; } = string.Empty;
 
-    /// <summary>Objects sent there (default: every kind the destination takes: <c>fhir-bundle</c>).</summary>
+    /// <summary>Kind dicom: the PACS's host name or address.</summary>
+    public string Host { get; set; } = string.Empty;
+
+    /// <summary>Kind dicom: the PACS's DICOM port.</summary>
+    public int Port { get; set; } = 104;
+
+    /// <summary>Kind dicom: the PACS's AE title (the called AE title).</summary>
+    public string AeTitle { get; set; } = string.Empty;
+
+    /// <summary>Kind dicom: the agent's own AE title (the calling AE title the PACS must know).</summary>
+    public string CallingAeTitle { get; set; } = "EDGEMED";
+
+    /// <summary>
+    /// Objects sent there (default: what the kind takes by default: <c>fhir-bundle</c> for folder and fhir,
+    /// <c>dicom-sr</c> for dicom; a folder takes <c>dicom-sr</c> too when listed).
+    /// </summary>
     public IList<string> Objects { get; set; } = [];
+
+    /// <summary>The objects this kind of destination can take.</summary>
+    public IReadOnlyList<string> Accepts => Kind switch
+    {
+        FolderKind => Ledger.OutboxObjects.All,
+        FhirKind => [Ledger.OutboxObjects.FhirBundle],
+        DicomKind => [Ledger.OutboxObjects.DicomSr],
+        _ => [],
+    };
+
+    /// <summary>The objects it gets when <see cref="Objects"/> is not set.</summary>
+    public IReadOnlyList<string> Takes => Kind == DicomKind ? [Ledger.OutboxObjects.DicomSr] : [Ledger.OutboxObjects.FhirBundle];
 }
 
 /// <summary>Status lights on GPIO lines through libgpiod. A pin of -1 is not wired.</summary>

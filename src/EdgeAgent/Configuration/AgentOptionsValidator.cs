@@ -70,9 +70,14 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             Check(d.Kind != DestinationOptions.FolderKind || Path.IsPathRooted(d.Folder), $"{at}:Folder must be an absolute path (kind folder).");
             Check(d.Kind != DestinationOptions.FhirKind || (Uri.TryCreate(d.Url, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"),
                 $"{at}:Url must be the FHIR server's base URL, http:// or https:// (kind fhir).");
+            Check(d.Kind != DestinationOptions.DicomKind || IsHost(d.Host), $"{at}:Host must be the PACS's host name or IP address (kind dicom).");
+            Check(d.Kind != DestinationOptions.DicomKind || d.Port is > 0 and <= 65535, $"{at}:Port must be 1–65535 (kind dicom; it is {d.Port}).");
+            Check(d.Kind != DestinationOptions.DicomKind || IsAeTitle(d.AeTitle), $"{at}:AeTitle must be the PACS's AE title: 1–16 characters, no backslash or control characters, not only spaces (kind dicom).");
+            Check(d.Kind != DestinationOptions.DicomKind || IsAeTitle(d.CallingAeTitle), $"{at}:CallingAeTitle must be 1–16 characters, no backslash or control characters, not only spaces (kind dicom).");
             foreach (var o in d.Objects)
             {
-                Check(Ledger.OutboxObjects.All.Contains(o), $"{at}:Objects has '{o}'; known objects are {string.Join(", ", Ledger.OutboxObjects.All)}.");
+                Check(d.Accepts.Contains(o) || !DestinationOptions.Kinds.Contains(d.Kind),
+                    $"{at}:Objects has '{o}'; a {d.Kind} destination takes {string.Join(", ", d.Accepts)}.");
             }
         }
 
@@ -90,4 +95,13 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    // PS3.5 6.2: AE is at most 16 characters of the default repertoire without backslash or control characters;
+    // leading and trailing spaces are not significant, so a title of spaces only is none.
+    private static bool IsAeTitle(string title) =>
+        title.Length is > 0 and <= 16 && title.All(c => c is >= ' ' and <= '~' && c != '\\') && title.Trim().Length > 0;
+
+    // storescu takes the host as an argument: no option-looking or blank values.
+    private static bool IsHost(string host) =>
+        host.Length is > 0 and <= 253 && !host.StartsWith('-') && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or ':' or '_');
 }

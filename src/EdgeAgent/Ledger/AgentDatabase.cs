@@ -77,6 +77,12 @@ public sealed class AgentDatabase : IDisposable
           UNIQUE(destination, kind, series_instance_uid, version));
         CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
         """,
+        // 5: what a DICOM SR about a series copies and references: each slice's SOP class, and the source's patient
+        // and study elements (encoded, identifying: never shown by the CLI or logged). Older rows have neither.
+        """
+        ALTER TABLE slices ADD COLUMN sop_class_uid TEXT;
+        ALTER TABLE series ADD COLUMN source_module BLOB;
+        """,
     ];
 
     private readonly SqliteConnection _connection;

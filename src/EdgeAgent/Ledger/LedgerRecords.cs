@@ -63,8 +63,11 @@ public static class OutboxObjects
     /// <summary>The series' FHIR R4 Bundle (DiagnosticReport, Observation, Device) as JSON.</summary>
     public const string FhirBundle = "fhir-bundle";
 
+    /// <summary>The series' DICOM Comprehensive SR (a PS3.10 file), filed under the source's patient and study.</summary>
+    public const string DicomSr = "dicom-sr";
+
     /// <summary>Every kind this build can deliver.</summary>
-    public static readonly IReadOnlyList<string> All = [FhirBundle];
+    public static readonly IReadOnlyList<string> All = [FhirBundle, DicomSr];
 }
 
 /// <summary>
@@ -219,6 +222,15 @@ public sealed record SeriesSummary(
 /// <param name="NormalizeMs">Time spent normalizing.</param>
 /// <param name="InferenceMs">Time spent in ONNX Runtime.</param>
 /// <param name="LatencyMs">From the first file's arrival to the result (includes the quiet period).</param>
+/// <param name="SopClasses">SOP class UID of each SOP instance in <paramref name="Slices"/> (what an SR references).</param>
+/// <param name="SourceModule">The first instance's patient and study elements, encoded (<c>InstanceMetadata.SourceModule</c>).</param>
 public sealed record SeriesBatch(
     string SeriesInstanceUid, string? StudyInstanceUid, string? Modality, string? Description, IReadOnlyList<long> FileIds,
-    IReadOnlyList<SliceResult> Slices, ModelIdentity Model, double ReadMs, double NormalizeMs, double InferenceMs, double LatencyMs);
+    IReadOnlyList<SliceResult> Slices, ModelIdentity Model, double ReadMs, double NormalizeMs, double InferenceMs, double LatencyMs,
+    IReadOnlyDictionary<string, string>? SopClasses = null, byte[]? SourceModule = null);
+
+/// <summary>A stored series as the outbox renders it: its row, and what a DICOM SR copies and references.</summary>
+/// <param name="Row">The <c>series</c> row as <see cref="ResultStore.SeriesRows"/> gives it.</param>
+/// <param name="SourceModule">The source's patient and study elements, encoded; empty when unknown (stored before schema 5).</param>
+/// <param name="Instances">The SOP instances classified (SOP class, SOP instance), in position order; the class is null when unknown.</param>
+public sealed record StoredSeries(IReadOnlyDictionary<string, object?> Row, byte[] SourceModule, IReadOnlyList<(string? SopClassUid, string SopInstanceUid)> Instances);

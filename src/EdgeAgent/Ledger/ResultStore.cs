@@ -30,10 +30,10 @@ public sealed class ResultStore
             {
                 Execute(c,
                     """
-                    INSERT OR REPLACE INTO slices(series_instance_uid, sop_instance_uid, frame, tile, file_id, position, predicted_class, max_probability, entropy, probabilities, model_sha256, classified_at)
-                    VALUES($series, $sop, $frame, $tile, $file, $pos, $cls, $p, $h, $probs, $model, $now)
+                    INSERT OR REPLACE INTO slices(series_instance_uid, sop_instance_uid, frame, tile, file_id, position, predicted_class, max_probability, entropy, probabilities, model_sha256, classified_at, sop_class_uid)
+                    VALUES($series, $sop, $frame, $tile, $file, $pos, $cls, $p, $h, $probs, $model, $now, $class)
                     """,
-                    t, ("$series", batch.SeriesInstanceUid), ("$sop", s.SopInstanceUid), ("$frame", s.Frame), ("$tile", s.Tile), ("$file", s.FileId),
+                    t, ("$series", batch.SeriesInstanceUid), ("$sop", s.SopInstanceUid), ("$class", batch.SopClasses?.GetValueOrDefault(s.SopInstanceUid)), ("$frame", s.Frame), ("$tile", s.Tile), ("$file", s.FileId),
                     ("$pos", s.Position), ("$cls", s.PredictedClass), ("$p", s.MaxProbability), ("$h", s.Entropy),
                     ("$probs", JsonSerializer.Serialize(s.Probabilities)), ("$model", s.ModelSha256), ("$now", now));
             }
@@ -44,22 +44,24 @@ public sealed class ResultStore
                 """
                 INSERT INTO series(series_instance_uid, study_instance_uid, modality, description, slice_count, predicted_class, max_probability, entropy, probabilities,
                   best_sop_instance_uid, best_frame, best_position, low_confidence, quality_flags, model_name, model_version, model_sha256, preprocessing_version,
-                  read_ms, normalize_ms, inference_ms, latency_ms, classified_at, updates)
-                VALUES($series, $study, $mod, $desc, $n, $cls, $p, $h, $probs, $bsop, $bframe, $bpos, $low, $flags, $mname, $mver, $msha, $pre, $rms, $nms, $ims, $lms, $now, 1)
+                  read_ms, normalize_ms, inference_ms, latency_ms, classified_at, updates, source_module)
+                VALUES($series, $study, $mod, $desc, $n, $cls, $p, $h, $probs, $bsop, $bframe, $bpos, $low, $flags, $mname, $mver, $msha, $pre, $rms, $nms, $ims, $lms, $now, 1, $module)
                 ON CONFLICT(series_instance_uid) DO UPDATE SET slice_count = excluded.slice_count, predicted_class = excluded.predicted_class,
                   max_probability = excluded.max_probability, entropy = excluded.entropy, probabilities = excluded.probabilities,
                   best_sop_instance_uid = excluded.best_sop_instance_uid, best_frame = excluded.best_frame, best_position = excluded.best_position,
                   low_confidence = excluded.low_confidence, quality_flags = excluded.quality_flags, model_name = excluded.model_name,
                   model_version = excluded.model_version, model_sha256 = excluded.model_sha256, preprocessing_version = excluded.preprocessing_version,
                   read_ms = read_ms + excluded.read_ms, normalize_ms = normalize_ms + excluded.normalize_ms, inference_ms = inference_ms + excluded.inference_ms,
-                  latency_ms = excluded.latency_ms, classified_at = excluded.classified_at, updates = updates + 1
+                  latency_ms = excluded.latency_ms, classified_at = excluded.classified_at, updates = updates + 1,
+                  source_module = coalesce(source_module, excluded.source_module)
                 """,
                 t, ("$series", batch.SeriesInstanceUid), ("$study", batch.StudyInstanceUid), ("$mod", batch.Modality), ("$desc", batch.Description),
                 ("$n", summary.SliceCount), ("$cls", summary.PredictedClass), ("$p", summary.MaxProbability), ("$h", summary.Entropy),
                 ("$probs", JsonSerializer.Serialize(summary.Probabilities)), ("$bsop", summary.BestSlice.SopInstanceUid), ("$bframe", summary.BestSlice.Frame),
                 ("$bpos", summary.BestSlice.Position), ("$low", summary.LowConfidence ? 1 : 0), ("$flags", summary.QualityFlags),
                 ("$mname", batch.Model.Name), ("$mver", batch.Model.Version), ("$msha", batch.Model.Sha256), ("$pre", batch.Model.PreprocessingVersion),
-                ("$rms", batch.ReadMs), ("$nms", batch.NormalizeMs), ("$ims", batch.InferenceMs), ("$lms", batch.LatencyMs), ("$now", now));
+                ("$rms", batch.ReadMs), ("$nms", batch.NormalizeMs), ("$ims", batch.InferenceMs), ("$lms", batch.LatencyMs), ("$now", now),
+                ("$module", batch.SourceModule is { Length: > 0 } module ? module : null));
             foreach (var id in batch.FileIds)
             {
                 Execute(c, $"UPDATE files SET state = '{FileStates.Done}', attempts = 0, reason = NULL, detail = NULL, updated_at = $now WHERE id = $id", t, ("$now", now), ("$id", id));
@@ -89,17 +91,37 @@ public sealed class ResultStore
             null, r => (r.GetString(0), r.GetString(1), ReadSlice(r, 3), r.GetString(2)), ("$since", since is { } t ? Format(t) : null)));
     }
 
-    /// <summary>Series results as column name → value rows, newest first, optionally since a time.</summary>
+    /// <summary>Series results as column name → value rows, newest first, optionally since a time (without <see cref="Hidden"/> columns).</summary>
     public IReadOnlyList<IReadOnlyDictionary<string, object?>> SeriesRows(DateTimeOffset? since = null) => _database.Locked(c => Query(c,
         "SELECT * FROM series WHERE $since IS NULL OR classified_at >= $since ORDER BY classified_at DESC, series_instance_uid",
-        null, AsDictionary, ("$since", since is { } t ? Format(t) : null)));
+        null, Shown, ("$since", since is { } t ? Format(t) : null)));
 
     /// <summary>One series' row (as <see cref="SeriesRows"/> gives it), or null.</summary>
     public IReadOnlyDictionary<string, object?>? SeriesRow(string seriesInstanceUid) => _database.Locked(c => Query(c,
-        "SELECT * FROM series WHERE series_instance_uid = $s", null, AsDictionary, ("$s", seriesInstanceUid)).FirstOrDefault());
+        "SELECT * FROM series WHERE series_instance_uid = $s", null, Shown, ("$s", seriesInstanceUid)).FirstOrDefault());
 
     /// <summary>The columns of <see cref="SeriesRows"/>, in table order (known even when there are no rows).</summary>
-    public IReadOnlyList<string> SeriesColumns() => _database.Locked(c => Query(c, "SELECT name FROM pragma_table_info('series') ORDER BY cid", null, r => r.GetString(0)));
+    public IReadOnlyList<string> SeriesColumns() => _database.Locked(c => Query(c,
+        "SELECT name FROM pragma_table_info('series') ORDER BY cid", null, r => r.GetString(0))).Where(n => n != Hidden).ToList();
+
+    /// <summary>
+    /// One series with what its result objects copy and reference (its source's patient and study elements and its
+    /// instances' SOP classes), or null.
+    /// </summary>
+    public StoredSeries? Stored(string seriesInstanceUid) => _database.Locked(c =>
+    {
+        var row = Query(c, "SELECT * FROM series WHERE series_instance_uid = $s", null, AsDictionary, ("$s", seriesInstanceUid)).FirstOrDefault();
+        if (row is null)
+        {
+            return null;
+        }
+
+        var instances = Query(c,
+            "SELECT sop_instance_uid, max(sop_class_uid), min(position) AS at FROM slices WHERE series_instance_uid = $s GROUP BY sop_instance_uid ORDER BY at, sop_instance_uid",
+            null, r => (r.IsDBNull(1) ? null : r.GetString(1), r.GetString(0)), ("$s", seriesInstanceUid));
+        var module = row[Hidden] as byte[] ?? [];
+        return new StoredSeries(row.Where(p => p.Key != Hidden).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal), module, instances);
+    });
 
     /// <summary>Series classified since <paramref name="since"/>, and how many of them with low confidence.</summary>
     public (long Series, long LowConfidence) CountSeries(DateTimeOffset since) => _database.Locked(c => Query(c,
@@ -107,6 +129,12 @@ public sealed class ResultStore
 
     /// <summary>Slices stored, all series.</summary>
     public long CountSlices() => _database.Locked(c => Convert.ToInt64(Scalar(c, "SELECT count(*) FROM slices"), CultureInfo.InvariantCulture));
+
+    /// <summary>The column with the source's identifying elements: only result objects read it, never the CLI.</summary>
+    private const string Hidden = "source_module";
+
+    private static IReadOnlyDictionary<string, object?> Shown(SqliteDataReader reader) =>
+        AsDictionary(reader).Where(p => p.Key != Hidden).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
 
     private static List<SliceResult> ReadSlices(SqliteConnection connection, SqliteTransaction transaction, string where, params (string Name, object? Value)[] parameters) =>
         Query(connection, $"SELECT {SliceColumns} FROM slices s {where}", transaction, r => ReadSlice(r, 0), parameters);

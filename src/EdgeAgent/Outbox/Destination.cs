@@ -1,4 +1,5 @@
 using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Ledger;
 
 namespace EdgeMed.EdgeAgent.Outbox;
 
@@ -9,16 +10,17 @@ namespace EdgeMed.EdgeAgent.Outbox;
 internal abstract class Destination
 {
     /// <summary>Delivers one object of <paramref name="kind"/> for the series row; throws when the destination is unreachable or refuses it.</summary>
-    public abstract Task DeliverAsync(string kind, IReadOnlyDictionary<string, object?> series, CancellationToken cancellationToken);
+    public abstract Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken);
 
-    /// <summary>The destination a validated setting describes.</summary>
-    public static Destination For(DestinationOptions options, HttpClient http)
+    /// <summary>The destination a validated setting describes; <paramref name="workFolder"/> holds objects while a program sends them.</summary>
+    public static Destination For(DestinationOptions options, HttpClient http, string workFolder)
     {
         ArgumentNullException.ThrowIfNull(options);
         return options.Kind switch
         {
             DestinationOptions.FolderKind => new FolderDestination(options.Folder, options.MountPoint),
             DestinationOptions.FhirKind => new FhirDestination(new Uri(options.Url), http),
+            DestinationOptions.DicomKind => new DicomDestination(options, Path.Combine(workFolder, options.Name)),
             _ => throw new InvalidOperationException($"unknown destination kind '{options.Kind}'"),
         };
     }

@@ -16,8 +16,9 @@ internal sealed class FhirDestination(Uri endpoint, HttpClient http) : Destinati
     private static readonly MediaTypeHeaderValue FhirJson = new("application/fhir+json") { CharSet = "utf-8" };
 
     /// <inheritdoc />
-    public override async Task DeliverAsync(string kind, IReadOnlyDictionary<string, object?> series, CancellationToken cancellationToken)
+    public override async Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(series);
         if (kind != OutboxObjects.FhirBundle)
         {
             throw Unsupported(kind);
@@ -25,7 +26,7 @@ internal sealed class FhirDestination(Uri endpoint, HttpClient http) : Destinati
 
         using var request = new HttpRequestMessage(HttpMethod.Post, endpoint)
         {
-            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(FhirSeriesReport.BuildTransaction(series)))),
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(FhirSeriesReport.BuildTransaction(series.Row)))),
         };
         request.Content.Headers.ContentType = FhirJson;
         request.Headers.Accept.ParseAdd("application/fhir+json");

@@ -6,7 +6,8 @@ using EdgeMed.EdgeAgent.Share;
 namespace EdgeMed.EdgeAgent.Outbox;
 
 /// <summary>
-/// A destination folder (a record system's import folder, a mounted share): each object is written under a hidden
+/// A destination folder (a record system's import folder, a mounted share, a PACS's DICOM import folder): each object
+/// (FHIR JSON, or a DICOM SR as a PS3.10 file) is written under a hidden
 /// temporary name, fsynced, renamed to its final name and the folder fsynced, so a reader of the folder never sees
 /// part of a file and a delivered file survives a power cut. The name is derived from the series, so a resend (after a
 /// crash between writing and recording it sent) replaces the file with the same bytes.
@@ -14,15 +15,23 @@ namespace EdgeMed.EdgeAgent.Outbox;
 internal sealed class FolderDestination(string folder, bool mountPoint) : Destination
 {
     /// <inheritdoc />
-    public override Task DeliverAsync(string kind, IReadOnlyDictionary<string, object?> series, CancellationToken cancellationToken)
+    public override Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken)
     {
-        if (kind != OutboxObjects.FhirBundle)
+        ArgumentNullException.ThrowIfNull(series);
+        switch (kind)
         {
-            throw Unsupported(kind);
+            case OutboxObjects.FhirBundle:
+                var bundle = FhirSeriesReport.Build(series.Row);
+                Write($"edgemed-report-{bundle.Id}.json", Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(bundle)));
+                break;
+            case OutboxObjects.DicomSr:
+                var (file, sop) = DicomSeriesReport.Build(series);
+                Write($"edgemed-sr-{sop}.dcm", file);
+                break;
+            default:
+                throw Unsupported(kind);
         }
 
-        var bundle = FhirSeriesReport.Build(series);
-        Write($"edgemed-report-{bundle.Id}.json", Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(bundle)));
         return Task.CompletedTask;
     }
 

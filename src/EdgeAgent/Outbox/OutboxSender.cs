@@ -43,7 +43,9 @@ public sealed class OutboxSender : IDisposable
         _health = health;
         _logger = logger;
         _limit = options.SendRetryLimit;
-        _destinations = options.Destinations.ToDictionary(d => d.Name, d => Destination.For(d, _http), StringComparer.Ordinal);
+        // Objects a program sends (storescu) wait in a file beside the ledger: patient data stays where the ledger is.
+        var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Database)) ?? ".", "outbox-work");
+        _destinations = options.Destinations.ToDictionary(d => d.Name, d => Destination.For(d, _http, work), StringComparer.Ordinal);
         Names = [.. _destinations.Keys];
     }
 
@@ -93,7 +95,7 @@ public sealed class OutboxSender : IDisposable
 
             try
             {
-                var series = _database.Results.SeriesRow(item.SeriesInstanceUid)
+                var series = _database.Results.Stored(item.SeriesInstanceUid)
                     ?? throw new InvalidDataException("the series of this outbox row is not in the database");
                 await _destinations[item.Destination].DeliverAsync(item.Kind, series, cancellationToken).ConfigureAwait(false);
             }

@@ -161,7 +161,9 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         var batch = new SeriesBatch(
             series.SeriesInstanceUid, first.StudyInstanceUid, first.Modality, first.SeriesDescription, fileIds, results, model.Identity,
             series.Instances.Sum(i => i.ReadMs), Milliseconds(normalizeTicks), Milliseconds(inferenceTicks),
-            Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs));
+            Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs),
+            series.Instances.GroupBy(i => i.Metadata.SopInstanceUid, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Metadata.SopClassUid, StringComparer.Ordinal),
+            first.SourceModule);
         var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices), routes);
         health.StorageFailed = false;
         Log.SeriesClassified(logger, new ShortUid(series.SeriesInstanceUid), summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
