@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Compares trained runs on the same held-out subjects: accuracy of each, and the difference of each against the
+first, with a 95% interval from a bootstrap over subjects (slice groups), not slices: the slices of one subject are
+not independent, so a slice-level interval would be several times too narrow.
+
+    eng/paired-bootstrap.py [--part both|val|test] RUN[:best|:final] RUN[:best|:final] ...
+    (run folders of ./edgemed.sh train, same data, size and split)
+
+The held-out part is the runs' validation and test slices together (or one of them: weights chosen by validation
+accuracy, ":best", are only unbiased on the test part); groups come from the first run's split.csv.
+"""
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "TrainerHost", "worker"))
+import edgemed_worker as w  # noqa: E402
+
+RESAMPLES = 10000
+
+
+def predictions(run, which, indices):
+    cfg = json.load(open(os.path.join(run, "config.json")))
+    checkpoint = torch.load(os.path.join(run, "checkpoint.pt"), map_location="cpu")
+    model = w.build_model(cfg["arch"], len(cfg["classes"]))
+    model.load_state_dict(checkpoint["best_model" if which == "best" else "model"])
+    model.eval()
+    cache = w.TensorCache(cfg["cache_dir"], cfg["count"], cfg["size"])
+    channels = w.ARCHITECTURES[cfg["arch"]].in_channels
+    result = w.evaluate(model, cache, np.asarray(indices), channels)
+    return cfg, result["logits"].argmax(1).numpy(), result["labels"].numpy()
+
+
+def main(arguments):
+    torch.set_num_threads(2)
+    part = "both"
+    if arguments[:1] == ["--part"]:
+        part, arguments = arguments[1], arguments[2:]
+    specs = [(a.split(":")[0], a.split(":")[1] if ":" in a else "best") for a in arguments]
+    first = json.load(open(os.path.join(specs[0][0], "config.json")))
+    held_out = (list(first["split"]["val"]) if part != "test" else []) + (list(first["split"]["test"]) if part != "val" else [])
+    with open(os.path.join(specs[0][0], "split.csv")) as f:
+        groups_of_files = [row["group"] for row in csv.DictReader(f)]
+    groups = np.asarray([int(groups_of_files[i]) for i in held_out])
+    unique = np.unique(groups)
+    if len(groups_of_files) != first["count"]:
+        raise SystemExit("split.csv does not list the cached samples one per row")
+    correct = []
+    for run, which in specs:
+        cfg, predicted, labels = predictions(run, which, held_out)
+        if cfg["split"]["val"] != first["split"]["val"] or cfg["split"]["test"] != first["split"]["test"]:
+            raise SystemExit(f"{run}: a different split from {specs[0][0]}")
+        correct.append(predicted == labels)
+    rng = np.random.default_rng(0)
+    members = [np.flatnonzero(groups == g) for g in unique]
+    draws = [np.concatenate([members[i] for i in rng.integers(0, len(unique), len(unique))]) for _ in range(RESAMPLES)]
+    print(f"{part}: {len(held_out)} slices of {len(unique)} subjects (groups); {RESAMPLES} bootstrap resamples of subjects")
+    for (run, which), c in zip(specs, correct):
+        accuracies = np.asarray([c[d].mean() for d in draws])
+        line = f"{os.path.basename(run.rstrip('/'))}:{which}  accuracy {c.mean():.4f} [{np.percentile(accuracies, 2.5):.4f}, {np.percentile(accuracies, 97.5):.4f}]"
+        if c is not correct[0]:
+            differences = np.asarray([c[d].mean() - correct[0][d].mean() for d in draws])
+            line += f"  vs first {c.mean() - correct[0].mean():+.4f} [{np.percentile(differences, 2.5):+.4f}, {np.percentile(differences, 97.5):+.4f}]"
+        print(line)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
