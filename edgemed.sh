@@ -8,11 +8,13 @@ CONFIGURATION="${EDGEMED_CONFIGURATION:-Release}"
 # Debian packages, by what needs them. Every build needs python3-onnx (it ships onnx.proto); the agent and `dicom`
 # need GDCM (libgdcm-cil) and libjpeg-turbo (libturbojpeg0); training adds PyTorch with libopenblas0-pthread (without
 # it BLAS falls back to Debian's reference build, about ten times slower) and fonts-dejavu-core (the report figures'
-# font); the tests add python3-pil, the reference the resampler is tested against, and systemd for systemd-analyze
-# (the unit's checks; nothing is started). `setup` and `test` install all.
+# font); the tests add python3-pil, the reference the resampler is tested against, systemd for systemd-analyze
+# (the unit's checks; nothing is started), DCMTK and Orthanc (the DICOM intake and PACS tests start their own on free
+# loopback ports; note that Debian's orthanc package also enables its own service on ports 4242 and 8042).
+# `setup` and `test` install all.
 BASE_PACKAGES=(ca-certificates python3-onnx libgdcm-cil libturbojpeg0)
 TRAINING_PACKAGES=(python3-torch python3-torchvision libopenblas0-pthread fonts-dejavu-core)
-TEST_PACKAGES=(python3-pil systemd dcmtk sshfs openssh-server)
+TEST_PACKAGES=(python3-pil systemd dcmtk orthanc sshfs openssh-server)
 
 # The agent's model: the demo runs it and releases carry it. Other packages under models/ (ARN-CNN on MedNIST) are
 # results of their own, not for brain MRI.
