@@ -83,6 +83,7 @@ write_unit() { # write_unit VERSION: the unit and its drop-ins from that version
   # The share from the settings, as that version reads them; a timeout, so a broken release cannot hang the installer
   # (its failing start is what rolls it back).
   share="$(timeout 20 "$from/app/EdgeMed.EdgeAgent" settings Share --config "$etc/appsettings.json" 2>/dev/null || true)"
+  destinations="$(timeout 20 "$from/app/EdgeMed.EdgeAgent" settings Destinations --config "$etc/appsettings.json" 2>/dev/null || true)"
   install -d -m 0755 "$units" "$units/edgemed.service.d"
   install -m 0644 "$from/edgemed.service" "$units/edgemed.service"
   install -m 0644 "$from/devices/$device/edgemed.conf" "$units/edgemed.service.d/10-device.conf"
@@ -93,6 +94,11 @@ write_unit() { # write_unit VERSION: the unit and its drop-ins from that version
     if getent group gpio >/dev/null && [ "$device" != pc ]; then printf 'SupplementaryGroups=gpio\nDeviceAllow=char-gpiochip rw\n'; fi
     # Moving refused files out of the share needs write access; "-": a share that is not mounted yet is no error.
     [ -z "$share" ] || printf 'ReadWritePaths=-%s\n' "$share"
+    # A FHIR server or a PACS among EdgeMed:Destinations needs the network the unit otherwise denies (IPv4/IPv6
+    # sockets, and storescu, which inherits them). Restrict it further by address in a drop-in of your own.
+    if printf '%s' "$destinations" | grep -Eq '"Kind": "(fhir|dicom)"'; then
+      printf 'PrivateNetwork=no\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\nIPAddressDeny=\n'
+    fi
   } > "$units/edgemed.service.d/20-site.conf"
   chmod 0644 "$units/edgemed.service.d/20-site.conf"
   service daemon-reload
@@ -121,10 +127,11 @@ case "$(uname -m)" in aarch64|arm64) machine=linux-arm64 ;; x86_64|amd64) machin
 [ -n "$device" ] || die "--device raspberrypi, jetson or pc is needed on the first install"
 [ -d "$here/devices/$device" ] || die "unknown device '$device' (raspberrypi, jetson or pc)"
 
-# Distribution packages the agent loads: GDCM's glue (DICOM pixels), libjpeg-turbo, libgpiod (status lights).
+# Distribution packages the agent loads: GDCM's glue (DICOM pixels), libjpeg-turbo, libgpiod (status lights), and
+# DCMTK (storescu sends SRs to a PACS; storescp is the DICOM network intake).
 if [ -z "$root" ]; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgdcm-cil libturbojpeg0 libgpiod2 >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libgdcm-cil libturbojpeg0 libgpiod2 dcmtk >/dev/null
 fi
 
 if ! id "$user" >/dev/null 2>&1; then

@@ -20,12 +20,15 @@ public sealed partial class InstallTests(ReleaseFixture release) : IDisposable
 
     private string Settings => Path.Combine(_root, "etc", "edgemed", "appsettings.json");
 
+    /// <summary>More settings for the installer to read, as EDGEMED__ variables.</summary>
+    private readonly Dictionary<string, string> _settings = [];
+
     private (int Code, string Output) Install(string releaseFolder, bool withService, params string[] extra) => Install(releaseFolder, withService, salted: true, extra);
 
     // salted: the settings get a salt of their own (an EDGEMED__ variable); the templates hold a placeholder.
     private (int Code, string Output) Install(string releaseFolder, bool withService, bool salted, params string[] extra)
     {
-        var environment = new Dictionary<string, string> { ["EDGEMED_TEST_ROOT"] = _root, ["EDGEMED__SHARE"] = _share };
+        var environment = new Dictionary<string, string>(_settings) { ["EDGEMED_TEST_ROOT"] = _root, ["EDGEMED__SHARE"] = _share };
         if (salted)
         {
             environment["EDGEMED__DICOM__PATIENTKEYSALT"] = "deploy-tests-own-salt";
@@ -67,6 +70,7 @@ public sealed partial class InstallTests(ReleaseFixture release) : IDisposable
         Assert.Contains("MemoryMax=800M", File.ReadAllText(Path.Combine(units, "edgemed.service.d", "10-device.conf")), StringComparison.Ordinal);
         // The share's write access comes from the settings (here EDGEMED__SHARE), not from the unit.
         Assert.Contains("ReadWritePaths=-" + _share, File.ReadAllText(Path.Combine(units, "edgemed.service.d", "20-site.conf")), StringComparison.Ordinal);
+        Assert.DoesNotContain("PrivateNetwork=no", File.ReadAllText(Path.Combine(units, "edgemed.service.d", "20-site.conf")), StringComparison.Ordinal);
 
         File.AppendAllText(Settings, "\n");
         var edited = File.ReadAllText(Settings);
@@ -86,8 +90,12 @@ public sealed partial class InstallTests(ReleaseFixture release) : IDisposable
         var settings = File.ReadAllBytes(Settings);
 
         var next = release.CopyAs("1.0.1-test");
+        // A PACS among the destinations: the unit's drop-in opens the network it otherwise denies.
+        (_settings["EDGEMED__DESTINATIONS__0__NAME"], _settings["EDGEMED__DESTINATIONS__0__KIND"]) = ("pacs", "dicom");
+        (_settings["EDGEMED__DESTINATIONS__0__HOST"], _settings["EDGEMED__DESTINATIONS__0__AETITLE"]) = ("10.1.2.3", "PACS");
         var (code, output) = Install(next, withService: false);
         Assert.True(code == 0, output);
+        Assert.Contains("PrivateNetwork=no", File.ReadAllText(Path.Combine(_root, "etc", "systemd", "system", "edgemed.service.d", "20-site.conf")), StringComparison.Ordinal);
         Assert.Equal("1.0.1-test", CurrentLink());
         Assert.Equal(ReleaseFixture.Version, File.ReadAllText(Path.Combine(Opt, "previous")).Trim());
         Assert.Equal(File.ReadAllBytes(database), File.ReadAllBytes(Path.Combine(State, "backups", ReleaseFixture.Version, "edgemed.db")));

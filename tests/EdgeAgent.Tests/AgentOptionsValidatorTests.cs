@@ -53,6 +53,7 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:Destinations:0:Port"] = o => o.Destinations = [Pacs(p => p.Port = 70000)],
         ["EdgeMed:Destinations:0:AeTitle"] = o => o.Destinations = [Pacs(p => p.AeTitle = "PACS-OF-THE-CLINIC")],
         ["EdgeMed:Destinations:0:CallingAeTitle"] = o => o.Destinations = [Pacs(p => p.CallingAeTitle = "   ")],
+        ["EdgeMed:Destinations:0:AeTitle must be the PACS's AE title: 1–16 characters, no backslash or control characters, not only spaces, not starting with '-'"] = o => o.Destinations = [Pacs(p => p.AeTitle = "-aec")],
         ["EdgeMed:Destinations:0:Folder must not be inside the share"] = o => (o.Share, o.Destinations) = ("/mnt/scanner", [Destination(folder: "/mnt/scanner/results")]),
     };
 

@@ -51,7 +51,7 @@ public sealed class DicomReportTests : IDisposable
     {
         var inbox = Path.Combine(_w.Root, "pacs-import");
         Directory.CreateDirectory(inbox);
-        var ge = Identified(AgentWorkspace.GeSlices(6), "ge");
+        var ge = Identified(_w, AgentWorkspace.GeSlices(6), "ge");
         _w.Drop(ge, "ge");
         _w.Drop(AgentWorkspace.PhilipsSlices(5), "philips");
         var settings = Settings(("NAME", "pacs-import"), ("FOLDER", inbox), ("OBJECTS__0", "dicom-sr"));
@@ -81,8 +81,10 @@ public sealed class DicomReportTests : IDisposable
         Assert.Equal(Tag(ge[0], "0008,0020"), Tag(geSr, "0008,0020"));
         Assert.Equal("SR", Tag(geSr, "0008,0060"));
         Assert.NotEqual(geSeries, Tag(geSr, "0020,000e"));
-        // Evidence: exactly the six instances classified (the most confident one is referenced once more as an image).
-        Assert.Equal(ge.Select(f => Tag(f, "0008,0018")).Order(StringComparer.Ordinal), Tags(geSr, "0008,1155").Distinct().Order(StringComparer.Ordinal));
+        // Evidence: exactly the six instances classified, each once, and the most confident one once more as an image.
+        var references = Tags(geSr, "0008,1155");
+        Assert.Equal(7, references.Count);
+        Assert.Equal(ge.Select(f => Tag(f, "0008,0018")).Order(StringComparer.Ordinal), references.Distinct().Order(StringComparer.Ordinal));
         var tree = Tool("dsrdump", "+Pc", geSr).Output;
         var predicted = (string)series.Single(s => (string)s["series_instance_uid"]! == geSeries)["predicted_class"]!;
         Assert.Contains($"<contains CODE:(121071,DCM,\"Finding\")=({predicted},99EDGEMED,", tree, StringComparison.Ordinal);
@@ -110,13 +112,23 @@ public sealed class DicomReportTests : IDisposable
         Assert.All(before, f => Assert.Equal(f.Value, File.ReadAllBytes(f.Key)));
     }
 
+    [Theory]
+    [InlineData(0, "I: Received Store Response (Success)", null)]
+    [InlineData(0, "I: Received Store Response (Warning: Coercion of Data Elements)", null)]
+    [InlineData(0, "E: Store Failed, file: x:\nE: 0006:020e DIMSE Failed to send message\nI: Received Store Response (Failure: Refused: Out of Resources)", "the PACS refused the object (Store Response failure)")]
+    [InlineData(1, "F: Association Rejected:\nF: Reason: Called AE Title Not Recognized", "the PACS rejected the association (check AeTitle and CallingAeTitle)")]
+    [InlineData(1, "F: Association Request Failed: 0006:031c TCP Initialization Error: Connection refused", "no association (PACS unreachable?)")]
+    [InlineData(0, "", "storescu exit code 0, no Store Response")]
+    public void StoreScusLog_IsReadAsDeliveredOnlyWhenThePacsSaidSuccessOrWarning(int exitCode, string log, string? verdict) =>
+        Assert.Equal(verdict, Outbox.DicomDestination.Verdict(exitCode, log));
+
     [Fact]
     public void ToAPacs_TheSrWaitsWhileItIsDown_AndArrivesOnceWhenItIsUp()
     {
         var port = AgentWorkspace.FreeLoopbackPort();
         var received = Path.Combine(_w.Root, "pacs");
         Directory.CreateDirectory(received);
-        _w.Drop(Identified(AgentWorkspace.GeSlices(6), "ge"), "ge");
+        _w.Drop(Identified(_w, AgentWorkspace.GeSlices(6), "ge"), "ge");
         var settings = Settings(("NAME", "pacs"), ("KIND", "dicom"), ("HOST", "127.0.0.1"), ("PORT", port.ToString(CultureInfo.InvariantCulture)), ("AETITLE", "TESTPACS"));
 
         // Nothing listens: the SR stays in the outbox, the outage is logged once, the object file is not left behind.
@@ -156,9 +168,9 @@ public sealed class DicomReportTests : IDisposable
     }
 
     /// <summary>Copies of the files with a recognisable patient name and ID (DCMTK's dcmodify), to follow them into the SR and out of the log.</summary>
-    private string[] Identified(IReadOnlyList<string> files, string name)
+    internal static string[] Identified(AgentWorkspace w, IReadOnlyList<string> files, string name)
     {
-        var folder = Path.Combine(_w.Root, "sources", name);
+        var folder = Path.Combine(w.Root, "sources", name);
         Directory.CreateDirectory(folder);
         var copies = files.Select(f => Path.Combine(folder, Path.GetFileName(f))).ToArray();
         foreach (var (from, to) in files.Zip(copies))

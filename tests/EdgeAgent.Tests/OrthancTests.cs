@@ -43,7 +43,7 @@ public sealed class OrthancTests : IDisposable
     public void TheSamples_ReachOrthanc_AsOneSrPerSeries_UnderTheSourcesPatientAndStudy_AndAResendIsStoredOnce()
     {
         _pacs.Start();
-        var ge = AgentWorkspace.GeSlices(6);
+        var ge = DicomReportTests.Identified(_w, AgentWorkspace.GeSlices(6), "ge"); // a patient name and ID unlike each other
         _w.Drop(ge, "ge");
         _w.Drop(AgentWorkspace.PhilipsSlices(5), "philips");
         using (var agent = _w.Start(Routed(), "--stop-when-idle"))

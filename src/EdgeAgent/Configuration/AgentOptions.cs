@@ -303,6 +303,7 @@ public sealed class DestinationOptions
     public IList<string> Objects { get; set; } = [];
 
     /// <summary>The objects this kind of destination can take.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<string> Accepts => Kind switch
     {
         FolderKind => Ledger.OutboxObjects.All,
@@ -312,6 +313,7 @@ public sealed class DestinationOptions
     };
 
     /// <summary>The objects it gets when <see cref="Objects"/> is not set.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public IReadOnlyList<string> Takes => Kind == DicomKind ? [Ledger.OutboxObjects.DicomSr] : [Ledger.OutboxObjects.FhirBundle];
 }
 

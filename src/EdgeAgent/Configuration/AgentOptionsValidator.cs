@@ -72,8 +72,8 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
                 $"{at}:Url must be the FHIR server's base URL, http:// or https:// (kind fhir).");
             Check(d.Kind != DestinationOptions.DicomKind || IsHost(d.Host), $"{at}:Host must be the PACS's host name or IP address (kind dicom).");
             Check(d.Kind != DestinationOptions.DicomKind || d.Port is > 0 and <= 65535, $"{at}:Port must be 1–65535 (kind dicom; it is {d.Port}).");
-            Check(d.Kind != DestinationOptions.DicomKind || IsAeTitle(d.AeTitle), $"{at}:AeTitle must be the PACS's AE title: 1–16 characters, no backslash or control characters, not only spaces (kind dicom).");
-            Check(d.Kind != DestinationOptions.DicomKind || IsAeTitle(d.CallingAeTitle), $"{at}:CallingAeTitle must be 1–16 characters, no backslash or control characters, not only spaces (kind dicom).");
+            Check(d.Kind != DestinationOptions.DicomKind || IsAeTitle(d.AeTitle), $"{at}:AeTitle must be the PACS's AE title: 1–16 characters, no backslash or control characters, not only spaces, not starting with '-' or '+' (kind dicom).");
+            Check(d.Kind != DestinationOptions.DicomKind || IsAeTitle(d.CallingAeTitle), $"{at}:CallingAeTitle must be 1–16 characters, no backslash or control characters, not only spaces, not starting with '-' or '+' (kind dicom).");
             foreach (var o in d.Objects)
             {
                 Check(d.Accepts.Contains(o) || !DestinationOptions.Kinds.Contains(d.Kind),
@@ -97,9 +97,10 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
     }
 
     // PS3.5 6.2: AE is at most 16 characters of the default repertoire without backslash or control characters;
-    // leading and trailing spaces are not significant, so a title of spaces only is none.
+    // leading and trailing spaces are not significant, so a title of spaces only is none. storescu would take a
+    // leading '-' or '+' for an option.
     private static bool IsAeTitle(string title) =>
-        title.Length is > 0 and <= 16 && title.All(c => c is >= ' ' and <= '~' && c != '\\') && title.Trim().Length > 0;
+        title.Length is > 0 and <= 16 && title.All(c => c is >= ' ' and <= '~' && c != '\\') && title.Trim().Length > 0 && title[0] is not ('-' or '+');
 
     // storescu takes the host as an argument: no option-looking or blank values.
     private static bool IsHost(string host) =>

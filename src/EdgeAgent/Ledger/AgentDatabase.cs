@@ -78,10 +78,14 @@ public sealed class AgentDatabase : IDisposable
         CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
         """,
         // 5: what a DICOM SR about a series copies and references: each slice's SOP class, and the source's patient
-        // and study elements (encoded, identifying: never shown by the CLI or logged). Older rows have neither.
+        // and study elements (encoded, identifying: never shown by the CLI or logged). Older rows have neither. A
+        // random id of this database joins the SR's UIDs: a new database (a reinstall, a second agent on the same
+        // scanner) numbers versions from 1 again and must not reuse a UID the PACS already holds for other content.
         """
         ALTER TABLE slices ADD COLUMN sop_class_uid TEXT;
         ALTER TABLE series ADD COLUMN source_module BLOB;
+        CREATE TABLE installation(id TEXT NOT NULL);
+        INSERT INTO installation(id) VALUES(lower(hex(randomblob(16))));
         """,
     ];
 

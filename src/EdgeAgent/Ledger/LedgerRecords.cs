@@ -231,6 +231,7 @@ public sealed record SeriesBatch(
 
 /// <summary>A stored series as the outbox renders it: its row, and what a DICOM SR copies and references.</summary>
 /// <param name="Row">The <c>series</c> row as <see cref="ResultStore.SeriesRows"/> gives it.</param>
-/// <param name="SourceModule">The source's patient and study elements, encoded; empty when unknown (stored before schema 5).</param>
+/// <param name="SourceModule">The source's patient and study elements, encoded (empty: the source had none); null when unknown (stored before schema 5).</param>
 /// <param name="Instances">The SOP instances classified (SOP class, SOP instance), in position order; the class is null when unknown.</param>
-public sealed record StoredSeries(IReadOnlyDictionary<string, object?> Row, byte[] SourceModule, IReadOnlyList<(string? SopClassUid, string SopInstanceUid)> Instances);
+/// <param name="Installation">The database's random id (table <c>installation</c>), part of the SR's UIDs.</param>
+public sealed record StoredSeries(IReadOnlyDictionary<string, object?> Row, byte[]? SourceModule, IReadOnlyList<(string? SopClassUid, string SopInstanceUid)> Instances, string Installation);

@@ -33,7 +33,7 @@ public sealed class ResultStore
                     INSERT OR REPLACE INTO slices(series_instance_uid, sop_instance_uid, frame, tile, file_id, position, predicted_class, max_probability, entropy, probabilities, model_sha256, classified_at, sop_class_uid)
                     VALUES($series, $sop, $frame, $tile, $file, $pos, $cls, $p, $h, $probs, $model, $now, $class)
                     """,
-                    t, ("$series", batch.SeriesInstanceUid), ("$sop", s.SopInstanceUid), ("$class", batch.SopClasses?.GetValueOrDefault(s.SopInstanceUid)), ("$frame", s.Frame), ("$tile", s.Tile), ("$file", s.FileId),
+                    t, ("$series", batch.SeriesInstanceUid), ("$sop", s.SopInstanceUid), ("$class", batch.SopClasses?.GetValueOrDefault(s.SopInstanceUid) is { Length: > 0 } sopClass ? sopClass : null), ("$frame", s.Frame), ("$tile", s.Tile), ("$file", s.FileId),
                     ("$pos", s.Position), ("$cls", s.PredictedClass), ("$p", s.MaxProbability), ("$h", s.Entropy),
                     ("$probs", JsonSerializer.Serialize(s.Probabilities)), ("$model", s.ModelSha256), ("$now", now));
             }
@@ -53,7 +53,7 @@ public sealed class ResultStore
                   model_version = excluded.model_version, model_sha256 = excluded.model_sha256, preprocessing_version = excluded.preprocessing_version,
                   read_ms = read_ms + excluded.read_ms, normalize_ms = normalize_ms + excluded.normalize_ms, inference_ms = inference_ms + excluded.inference_ms,
                   latency_ms = excluded.latency_ms, classified_at = excluded.classified_at, updates = updates + 1,
-                  source_module = coalesce(source_module, excluded.source_module)
+                  source_module = coalesce(excluded.source_module, source_module)
                 """,
                 t, ("$series", batch.SeriesInstanceUid), ("$study", batch.StudyInstanceUid), ("$mod", batch.Modality), ("$desc", batch.Description),
                 ("$n", summary.SliceCount), ("$cls", summary.PredictedClass), ("$p", summary.MaxProbability), ("$h", summary.Entropy),
@@ -61,7 +61,7 @@ public sealed class ResultStore
                 ("$bpos", summary.BestSlice.Position), ("$low", summary.LowConfidence ? 1 : 0), ("$flags", summary.QualityFlags),
                 ("$mname", batch.Model.Name), ("$mver", batch.Model.Version), ("$msha", batch.Model.Sha256), ("$pre", batch.Model.PreprocessingVersion),
                 ("$rms", batch.ReadMs), ("$nms", batch.NormalizeMs), ("$ims", batch.InferenceMs), ("$lms", batch.LatencyMs), ("$now", now),
-                ("$module", batch.SourceModule is { Length: > 0 } module ? module : null));
+                ("$module", batch.SourceModule));
             foreach (var id in batch.FileIds)
             {
                 Execute(c, $"UPDATE files SET state = '{FileStates.Done}', attempts = 0, reason = NULL, detail = NULL, updated_at = $now WHERE id = $id", t, ("$now", now), ("$id", id));
@@ -119,8 +119,9 @@ public sealed class ResultStore
         var instances = Query(c,
             "SELECT sop_instance_uid, max(sop_class_uid), min(position) AS at FROM slices WHERE series_instance_uid = $s GROUP BY sop_instance_uid ORDER BY at, sop_instance_uid",
             null, r => (r.IsDBNull(1) ? null : r.GetString(1), r.GetString(0)), ("$s", seriesInstanceUid));
-        var module = row[Hidden] as byte[] ?? [];
-        return new StoredSeries(row.Where(p => p.Key != Hidden).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal), module, instances);
+        var module = row[Hidden] as byte[];
+        var installation = Convert.ToString(Scalar(c, "SELECT id FROM installation"), CultureInfo.InvariantCulture) ?? string.Empty;
+        return new StoredSeries(row.Where(p => p.Key != Hidden).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal), module, instances, installation);
     });
 
     /// <summary>Series classified since <paramref name="since"/>, and how many of them with low confidence.</summary>

@@ -19,7 +19,7 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
     internal const string StoreScu = "storescu";
 
     /// <summary>The longest one send may take, connection and answer included.</summary>
-    internal static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(90);
+    internal static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(120); // beyond storescu's own 15 + 30 + 60 s
 
     /// <inheritdoc />
     public override async Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken)
@@ -30,11 +30,15 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
         }
 
         var (file, sop) = DicomSeriesReport.Build(series);
-        // The SR carries the patient's name and ID: written owner-only next to the ledger, removed after the send.
+        // The SR carries the patient's name and ID: created owner-only next to the ledger, removed after the send
+        // (and, after a crash mid-send, by the next start: see ClearWorkFolder).
         OwnerOnly.CreateDirectory(workFolder);
         var path = Path.Combine(workFolder, $"sr-{sop}.dcm");
-        File.WriteAllBytes(path, file);
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using (var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
+        {
+            stream.Write(file);
+        }
+
         try
         {
             await SendAsync(path, cancellationToken).ConfigureAwait(false);
@@ -91,6 +95,18 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
             {
                 // The log's own lines name host and port: kept in the row only.
                 throw new DeliveryException(verdict, LastError(log));
+            }
+        }
+    }
+
+    /// <summary>Removes what a crash mid-send left in the work folder (objects with patient data); called once at start.</summary>
+    public static void ClearWorkFolder(string workFolder)
+    {
+        if (Directory.Exists(workFolder))
+        {
+            foreach (var file in Directory.EnumerateFiles(workFolder, "*", SearchOption.AllDirectories))
+            {
+                File.Delete(file);
             }
         }
     }

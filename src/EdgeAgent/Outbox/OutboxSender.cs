@@ -34,6 +34,7 @@ public sealed class OutboxSender : IDisposable
     private readonly Dictionary<string, Destination> _destinations;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _downSince = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
+    private readonly string _workFolder;
 
     /// <summary>Creates the sender of the configured destinations.</summary>
     public OutboxSender(AgentDatabase database, AgentOptions options, AgentHealth health, ILogger logger)
@@ -45,6 +46,7 @@ public sealed class OutboxSender : IDisposable
         _limit = options.SendRetryLimit;
         // Objects a program sends (storescu) wait in a file beside the ledger: patient data stays where the ledger is.
         var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Database)) ?? ".", "outbox-work");
+        _workFolder = work;
         _destinations = options.Destinations.ToDictionary(d => d.Name, d => Destination.For(d, _http, work), StringComparer.Ordinal);
         Names = [.. _destinations.Keys];
     }
@@ -67,6 +69,7 @@ public sealed class OutboxSender : IDisposable
             return;
         }
 
+        DicomDestination.ClearWorkFolder(_workFolder);
         var pending = _database.Outbox.Summarize(DateTimeOffset.UtcNow).Pending.Sum(p => p.Count);
         var names = string.Join(", ", Names);
         OutboxLog.Started(_logger, Names.Count, names, pending);

@@ -13,9 +13,11 @@ namespace EdgeMed.EdgeAgent.Reports;
 /// class, each class's mean probability, the low-confidence and quality flags, the model (name, version, SHA-256) and
 /// "not for diagnosis", with the classified instances as evidence and the most confident one as an image reference.
 /// Patient and study elements are the source's, copied byte for byte (<see cref="StoredSeries.SourceModule"/>), and
-/// the Study Instance UID is the source's, so the PACS files it with the images. The SR series UID is derived from the
-/// source series and the SOP instance UID also from the stored version, so a resend is the same object and a late
-/// part of the series (a new version) is a new instance in the same SR series.
+/// the Study Instance UID is the source's, so the PACS files it with the images. UIDs are derived from the source
+/// series, this database's random id and the model (the SR series), and the stored version (the SOP instance): a resend
+/// is the same object, a late part of the series (a new version) is a new instance in the same SR series that names
+/// the one before it (Predecessor Documents), and another database or model never reuses a UID for other content.
+/// Dates and times are the agent's local time, as the copied study dates are the scanner's (no UTC offset is claimed).
 /// </summary>
 internal static class DicomSeriesReport
 {
@@ -41,16 +43,23 @@ internal static class DicomSeriesReport
             throw new InvalidDataException("the series has no Study Instance UID; a DICOM SR cannot be filed without one");
         }
 
+        if (series.SourceModule is null)
+        {
+            // Sent without them, the SR would be filed under no patient in the source's study.
+            throw new InvalidDataException("the series was stored before the agent kept its patient and study elements; classify it again to send a DICOM SR");
+        }
+
         var version = Convert.ToInt64(row["updates"], CultureInfo.InvariantCulture);
-        var srSeries = Uid("sr-series", uid);
-        var sop = Uid("sr", $"{uid}/{version}");
-        var at = DateTimeOffset.Parse(Text(row, "classified_at"), CultureInfo.InvariantCulture).ToUniversalTime();
+        var source = $"{uid}/{series.Installation}/{Text(row, "model_sha256")}";
+        var srSeries = Uid("sr-series", source);
+        var sop = Uid("sr", $"{source}/{version}");
+        var at = DateTimeOffset.Parse(Text(row, "classified_at"), CultureInfo.InvariantCulture).ToLocalTime();
         var (date, time) = (at.ToString("yyyyMMdd", CultureInfo.InvariantCulture), at.ToString("HHmmss", CultureInfo.InvariantCulture));
         var predicted = Text(row, "predicted_class");
         var low = Convert.ToInt64(row["low_confidence"], CultureInfo.InvariantCulture) == 1;
         var flags = Text(row, "quality_flags");
         var probabilities = JsonSerializer.Deserialize<Dictionary<string, double>>(Text(row, "probabilities")) ?? [];
-        var known = series.Instances.Where(i => i.SopClassUid is not null).ToList();
+        var known = series.Instances.Where(i => !string.IsNullOrEmpty(i.SopClassUid)).ToList();
 
         var ds = new DicomWriter();
         // Patient and General Study modules: the source's, then the type 2 elements it lacked, empty.
@@ -66,7 +75,6 @@ internal static class DicomSeriesReport
             .Text(0x00080060, "CS", "SR")
             .Text(0x00080070, "LO", "EdgeMed")
             .Sequence(0x00080110, new DicomWriter().Text(0x00080102, "SH", Scheme).Text(0x00080115, "ST", "EdgeMed model outputs"))
-            .Text(0x00080201, "SH", "+0000")
             .Text(0x0008103E, "LO", "EdgeMed classification (not for diagnosis)")
             .Sequence(0x00081111) // Referenced Performed Procedure Step Sequence (type 2)
             .Text(0x0020000D, "UI", study).Text(0x0020000E, "UI", srSeries)
@@ -77,6 +85,16 @@ internal static class DicomSeriesReport
             .Sequence(0x0040A372) // Performed Procedure Code Sequence (type 2)
             .Text(0x0040A491, "CS", "COMPLETE")
             .Text(0x0040A493, "CS", "UNVERIFIED");
+        if (version > 1)
+        {
+            // The version this one replaces (PS3.3 C.17.2.3), so a PACS can show the newest as the current report.
+            ds.Sequence(0x0040A360, new DicomWriter()
+                .Text(0x0020000D, "UI", study)
+                .Sequence(0x00081115, new DicomWriter()
+                    .Text(0x0020000E, "UI", srSeries)
+                    .Sequence(0x00081199, Reference(ComprehensiveSr, Uid("sr", $"{source}/{version - 1}")))));
+        }
+
         if (known.Count > 0)
         {
             ds.Sequence(0x0040A375, new DicomWriter() // Current Requested Procedure Evidence Sequence
@@ -101,7 +119,7 @@ internal static class DicomSeriesReport
             Item("TEXT", Code("121106", "DCM", "Comment")).Text(0x0040A160, "UT", Notice),
         };
         var best = Text(row, "best_sop_instance_uid");
-        if (known.FirstOrDefault(i => i.SopInstanceUid == best) is { SopClassUid: { } bestClass })
+        if (known.FirstOrDefault(i => i.SopInstanceUid == best) is { SopClassUid: { Length: > 0 } bestClass })
         {
             var reference = Reference(bestClass, best);
             var frame = Convert.ToInt64(row["best_frame"], CultureInfo.InvariantCulture);
