@@ -253,13 +253,5 @@ public static class QdqRewriter
         return (quantized, scales);
     }
 
-    internal static float[] Floats(TensorProto tensor)
-    {
-        if (tensor.RawData.Length > 0)
-        {
-            return MemoryMarshal.Cast<byte, float>(tensor.RawData.Span).ToArray();
-        }
-
-        return [.. tensor.FloatData];
-    }
+    internal static float[] Floats(TensorProto tensor) => EdgeMed.Onnx.Model.TensorValues.Floats(tensor);
 }
