@@ -84,6 +84,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 3401, Level = LogLevel.Error, Message = "Series {SeriesUid} failed: {Error}; its files will be read again")]
     internal static partial void SeriesFailed(ILogger logger, ShortUid seriesUid, string error);
 
+    [LoggerMessage(EventId = 3402, Level = LogLevel.Information, Message = "Series {SeriesUid}: {Count} heatmap(s) of class {Class} written in {Milliseconds:F0} ms")]
+    internal static partial void HeatmapsWritten(ILogger logger, ShortUid seriesUid, int count, string @class, double milliseconds);
+
     [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Model {Name} {Version} loaded (sha256 {Sha256}, {Precision}, {Classes} classes) on {Provider}")]
     internal static partial void ModelLoaded(ILogger logger, string name, string version, string sha256, string precision, int classes, EdgeMed.Onnx.Runtime.ExecutionProvider provider);
 

@@ -139,6 +139,15 @@ public sealed class AgentOptions
     /// <summary>Series with fewer axial slices are flagged <c>few-slices</c>.</summary>
     public int MinSeriesSlices { get; set; } = 5;
 
+    /// <summary>
+    /// Heatmaps per stored series part: PNG overlays of the class activation map on the slices most confident of the
+    /// series class (an IConvNeXt model only; 0: none). Each costs one more inference of its slice.
+    /// </summary>
+    public int HeatmapSlices { get; set; }
+
+    /// <summary>Where heatmap PNGs are written (default: <c>heatmaps</c> beside the database; owner-only: they show patient images).</summary>
+    public string Heatmaps { get; set; } = string.Empty;
+
     /// <summary>Intake pauses while the database's file system has less free space than this.</summary>
     public long MinFreeDiskMegabytes { get; set; } = 512;
 
@@ -207,6 +216,11 @@ public sealed class AgentOptions
         if (string.IsNullOrWhiteSpace(Models))
         {
             Models = underSystemd ? Path.Combine(root, "models") : Path.GetFullPath(ShippedModel);
+        }
+
+        if (string.IsNullOrWhiteSpace(Heatmaps))
+        {
+            Heatmaps = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Database)) ?? root, "heatmaps");
         }
 
         if (string.IsNullOrWhiteSpace(Quarantine))

@@ -40,6 +40,7 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         Check(options.MinConfidence is >= 0 and <= 1, "EdgeMed:MinConfidence must be between 0 and 1.");
         Check(options.MaxNormalizedEntropy is >= 0 and <= 1, "EdgeMed:MaxNormalizedEntropy must be between 0 and 1.");
         Check(options.MinSeriesSlices >= 0, "EdgeMed:MinSeriesSlices must not be negative.");
+        Check(options.HeatmapSlices is >= 0 and <= 64, "EdgeMed:HeatmapSlices must be 0–64.");
         Check(options.MinFreeDiskMegabytes >= 0, "EdgeMed:MinFreeDiskMegabytes must not be negative.");
         Check(options.Modalities.Count > 0 && options.Modalities.All(m => !string.IsNullOrWhiteSpace(m)), "EdgeMed:Modalities must list at least one modality (e.g. MR).");
         Check(options.Planes.Count > 0, "EdgeMed:Planes must list at least one plane (Axial, Coronal, Sagittal, Oblique).");
@@ -85,7 +86,7 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
         if (!string.IsNullOrEmpty(options.Share))
         {
             var share = Path.GetFullPath(options.Share).TrimEnd('/') + "/";
-            var written = new[] { ("Quarantine", options.Quarantine), ("Database", options.Database), ("Models", options.Models) }
+            var written = new[] { ("Quarantine", options.Quarantine), ("Database", options.Database), ("Models", options.Models), ("Heatmaps", options.Heatmaps) }
                 .Concat(options.Destinations.Where(d => d.Kind == DestinationOptions.FolderKind).Select(d => ($"Destinations:{options.Destinations.IndexOf(d)}:Folder", d.Folder)));
             foreach (var (setting, path) in written)
             {

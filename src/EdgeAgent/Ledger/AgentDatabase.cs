@@ -87,6 +87,14 @@ public sealed class AgentDatabase : IDisposable
         CREATE TABLE installation(id TEXT NOT NULL);
         INSERT INTO installation(id) VALUES(lower(hex(randomblob(16))));
         """,
+        // 6: heatmaps (PNG overlays of the class activation map) of a series' most confident slices, by path under
+        // EdgeMed:Heatmaps; replaced with each stored part of the series.
+        """
+        CREATE TABLE heatmaps(
+          series_instance_uid TEXT NOT NULL, sop_instance_uid TEXT NOT NULL, frame INTEGER NOT NULL, tile INTEGER NOT NULL,
+          class TEXT NOT NULL, probability REAL NOT NULL, path TEXT NOT NULL, created_at TEXT NOT NULL,
+          PRIMARY KEY(series_instance_uid, sop_instance_uid, frame, tile));
+        """,
     ];
 
     private readonly SqliteConnection _connection;

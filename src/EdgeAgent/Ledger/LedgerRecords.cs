@@ -224,10 +224,20 @@ public sealed record SeriesSummary(
 /// <param name="LatencyMs">From the first file's arrival to the result (includes the quiet period).</param>
 /// <param name="SopClasses">SOP class UID of each SOP instance in <paramref name="Slices"/> (what an SR references).</param>
 /// <param name="SourceModule">The first instance's patient and study elements, encoded (<c>InstanceMetadata.SourceModule</c>).</param>
+/// <param name="Heatmaps">Heatmaps written for this part (they replace the series' earlier ones).</param>
 public sealed record SeriesBatch(
     string SeriesInstanceUid, string? StudyInstanceUid, string? Modality, string? Description, IReadOnlyList<long> FileIds,
     IReadOnlyList<SliceResult> Slices, ModelIdentity Model, double ReadMs, double NormalizeMs, double InferenceMs, double LatencyMs,
-    IReadOnlyDictionary<string, string>? SopClasses = null, byte[]? SourceModule = null);
+    IReadOnlyDictionary<string, string>? SopClasses = null, byte[]? SourceModule = null, IReadOnlyList<HeatmapRecord>? Heatmaps = null);
+
+/// <summary>A heatmap written for a slice of the series.</summary>
+/// <param name="SopInstanceUid">Instance.</param>
+/// <param name="Frame">Frame.</param>
+/// <param name="Tile">Mosaic tile.</param>
+/// <param name="Class">The class the map is of (the series class when it was made).</param>
+/// <param name="Probability">The slice's probability of that class.</param>
+/// <param name="Path">PNG path relative to <c>EdgeMed:Heatmaps</c>.</param>
+public sealed record HeatmapRecord(string SopInstanceUid, int Frame, int Tile, string Class, double Probability, string Path);
 
 /// <summary>A stored series as the outbox renders it: its row, and what a DICOM SR copies and references.</summary>
 /// <param name="Row">The <c>series</c> row as <see cref="ResultStore.SeriesRows"/> gives it.</param>

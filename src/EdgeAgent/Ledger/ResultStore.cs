@@ -62,6 +62,16 @@ public sealed class ResultStore
                 ("$mname", batch.Model.Name), ("$mver", batch.Model.Version), ("$msha", batch.Model.Sha256), ("$pre", batch.Model.PreprocessingVersion),
                 ("$rms", batch.ReadMs), ("$nms", batch.NormalizeMs), ("$ims", batch.InferenceMs), ("$lms", batch.LatencyMs), ("$now", now),
                 ("$module", batch.SourceModule));
+            if (batch.Heatmaps is { Count: > 0 } heatmaps)
+            {
+                Execute(c, "DELETE FROM heatmaps WHERE series_instance_uid = $s", t, ("$s", batch.SeriesInstanceUid));
+                foreach (var h in heatmaps)
+                {
+                    Execute(c, "INSERT OR REPLACE INTO heatmaps VALUES($s, $sop, $frame, $tile, $cls, $p, $path, $now)", t,
+                        ("$s", batch.SeriesInstanceUid), ("$sop", h.SopInstanceUid), ("$frame", h.Frame), ("$tile", h.Tile), ("$cls", h.Class), ("$p", h.Probability), ("$path", h.Path), ("$now", now));
+                }
+            }
+
             foreach (var id in batch.FileIds)
             {
                 Execute(c, $"UPDATE files SET state = '{FileStates.Done}', attempts = 0, reason = NULL, detail = NULL, updated_at = $now WHERE id = $id", t, ("$now", now), ("$id", id));

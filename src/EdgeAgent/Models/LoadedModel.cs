@@ -1,3 +1,4 @@
+using EdgeMed.EdgeAgent.Explain;
 using System.Globalization;
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.EdgeAgent.Ledger;
@@ -15,8 +16,9 @@ public sealed class LoadedModel
 {
     private int _references = 1;
 
-    internal LoadedModel(ModelPackage package, OnnxSession session, int batchSize, ExecutionProvider provider)
+    internal LoadedModel(ModelPackage package, OnnxSession session, int batchSize, ExecutionProvider provider, GradCam? explainer = null)
     {
+        Explainer = explainer;
         Package = package;
         Provider = provider;
         var m = package.Manifest;
@@ -47,6 +49,21 @@ public sealed class LoadedModel
 
     /// <summary>The session with its batch buffer; fetches the manifest's logits output only.</summary>
     internal BatchRunner Runner { get; }
+
+    /// <summary>The class activation maps of this model (its session also outputs the feature map), or null.</summary>
+    internal GradCam? Explainer { get; }
+
+    /// <summary>
+    /// Runs the first <paramref name="count"/> samples fetching the logits and the feature map; returns them with
+    /// the map's height and width (per sample: <see cref="GradCam.Channels"/> × height × width values).
+    /// </summary>
+    internal (float[] Logits, float[] FeatureMaps, int Height, int Width) RunExplained(int count, CancellationToken cancellationToken)
+    {
+        var explainer = Explainer ?? throw new InvalidOperationException("this model has no class activation maps");
+        using var outputs = Runner.Run(count, [Runner.Outputs[0], explainer.FeatureMap], cancellationToken);
+        var shape = outputs.GetShape(1);
+        return (outputs.GetSpan<float>(0).ToArray(), outputs.GetSpan<float>(1).ToArray(), (int)shape[2], (int)shape[3]);
+    }
 
     /// <summary>Slices per run.</summary>
     public int BatchSize => Runner.BatchSize;

@@ -1,10 +1,13 @@
 using System.Text.Json;
 using EdgeMed.DicomIngest.Normalization;
 using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Explain;
 using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.EdgeAgent.Operations;
-using EdgeMed.Packages;
+using EdgeMed.Onnx.Model;
 using EdgeMed.Onnx.Runtime;
+using EdgeMed.Packages;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -186,7 +189,12 @@ public sealed class ModelCatalog : IDisposable
         }
 
         m.Input.Normalization.Validate();
-        var (session, provider) = OpenSession(package.ModelPath, options, logger ?? NullLogger.Instance);
+        // Heatmaps need the last stage's feature map as an output too: the graph is edited in memory, never on disk.
+        var graph = options.HeatmapSlices > 0 ? OnnxModelFile.Load(package.ModelPath) : null;
+        var explainer = graph is null ? null : GradCam.For(graph);
+        var bytes = explainer is null ? null : ModelEdits.ExposeOutputs(graph!, [explainer.FeatureMap]).ToByteArray();
+        graph = null;
+        var (session, provider) = OpenSession(o => bytes is null ? OnnxSession.Open(package.ModelPath, o) : OnnxSession.FromBytes(bytes, o), options, logger ?? NullLogger.Instance);
         try
         {
             var shape = new long[] { options.BatchSize, m.Input.Channels, m.Input.Size, m.Input.Size };
@@ -200,7 +208,7 @@ public sealed class ModelCatalog : IDisposable
                 throw new ModelPackageException($"model has no 'logits' output (outputs: {string.Join(", ", session.Outputs.Select(o => o.Name))})");
             }
 
-            var model = new LoadedModel(package, session, options.BatchSize, provider);
+            var model = new LoadedModel(package, session, options.BatchSize, provider, explainer);
             var logits = model.Run(options.BatchSize, CancellationToken.None); // warm-up: the first run allocates and plans
             if (logits.Length != options.BatchSize * m.Classes.Count || !LoadedModel.AllFinite(logits))
             {
@@ -217,7 +225,7 @@ public sealed class ModelCatalog : IDisposable
     }
 
     /// <summary>A session on the configured provider; a GPU provider this ONNX Runtime build lacks falls back to the CPU.</summary>
-    private static (OnnxSession Session, ExecutionProvider Provider) OpenSession(string path, AgentOptions options, ILogger logger)
+    private static (OnnxSession Session, ExecutionProvider Provider) OpenSession(Func<OnnxSessionOptions, OnnxSession> open, AgentOptions options, ILogger logger)
     {
         OnnxSessionOptions With(ExecutionProvider provider) => new()
         {
@@ -231,12 +239,12 @@ public sealed class ModelCatalog : IDisposable
 
         try
         {
-            return (OnnxSession.Open(path, With(options.ExecutionProvider)), options.ExecutionProvider);
+            return (open(With(options.ExecutionProvider)), options.ExecutionProvider);
         }
         catch (ExecutionProviderUnavailableException e) when (options.ExecutionProvider != ExecutionProvider.Cpu)
         {
             Log.ProviderFallback(logger, options.ExecutionProvider, e.Message);
-            return (OnnxSession.Open(path, With(ExecutionProvider.Cpu)), ExecutionProvider.Cpu);
+            return (open(With(ExecutionProvider.Cpu)), ExecutionProvider.Cpu);
         }
     }
 

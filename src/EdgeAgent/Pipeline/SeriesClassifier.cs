@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using EdgeMed.DicomIngest.Slices;
 using EdgeMed.EdgeAgent.Configuration;
+using EdgeMed.EdgeAgent.Explain;
 using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.EdgeAgent.Models;
 using EdgeMed.EdgeAgent.Operations;
@@ -120,6 +122,7 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
         var normalizeTicks = 0L;
         var inferenceTicks = 0L;
         var length = model.Normalizer.OutputLength;
+        List<HeatmapRecord>? heatmaps;
         using (health.BeginInference())
         {
             for (var start = 0; start < slices.Count; start += model.BatchSize)
@@ -155,6 +158,8 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
                         classes[top], p[top], SeriesVerdict.Entropy(p), model.Identity.Sha256));
                 }
             }
+
+            heatmaps = Heatmaps(series.SeriesInstanceUid, slices, results, model, cancellationToken);
         }
 
         var first = series.Instances[0].Metadata;
@@ -163,12 +168,53 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             series.Instances.Sum(i => i.ReadMs), Milliseconds(normalizeTicks), Milliseconds(inferenceTicks),
             Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs),
             series.Instances.GroupBy(i => i.Metadata.SopInstanceUid, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Metadata.SopClassUid, StringComparer.Ordinal),
-            first.SourceModule);
+            first.SourceModule, heatmaps);
         var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices), routes);
         health.StorageFailed = false;
         Log.SeriesClassified(logger, new ShortUid(series.SeriesInstanceUid), summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
             summary.LowConfidence, summary.QualityFlags.Length == 0 ? "none" : summary.QualityFlags, batch.NormalizeMs, batch.InferenceMs, model.Identity.Name);
         return summary;
+    }
+
+    /// <summary>
+    /// Heatmaps of the slices most confident of this part's class (its mean probabilities' top class: the series class
+    /// when the part is the whole series), each slice run once more for its feature map; null when off or not possible.
+    /// </summary>
+    private List<HeatmapRecord>? Heatmaps(string seriesUid, List<(ReadInstance Instance, Slice Slice)> slices, List<SliceResult> results, LoadedModel model, CancellationToken cancellationToken)
+    {
+        if (model.Explainer is not { } explainer || options.HeatmapSlices == 0 || results.Count == 0)
+        {
+            return null;
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        var target = model.Classes.Select((c, i) => (Mean: results.Average(r => r.Probabilities[c]), Index: i)).MaxBy(x => x.Mean).Index;
+        var name = model.Classes[target];
+        var chosen = results.Select((r, i) => (Result: r, Index: i)).OrderByDescending(x => x.Result.Probabilities[name]).Take(options.HeatmapSlices).ToList();
+        var writer = new HeatmapWriter(options.Heatmaps);
+        var records = new List<HeatmapRecord>(chosen.Count);
+        for (var start = 0; start < chosen.Count; start += model.BatchSize)
+        {
+            var count = Math.Min(model.BatchSize, chosen.Count - start);
+            for (var b = 0; b < count; b++)
+            {
+                model.Normalizer.Normalize(slices[chosen[start + b].Index].Slice, model.Runner.Sample(b));
+            }
+
+            var (_, maps, height, width) = model.RunExplained(count, cancellationToken);
+            var area = explainer.Channels * height * width;
+            for (var b = 0; b < count; b++)
+            {
+                var r = chosen[start + b].Result;
+                var map = GradCam.Upsample(explainer.Map(maps.AsSpan(b * area, area), height, width, target), height, width, model.Settings.Size);
+                var path = writer.Write(seriesUid, r.SopInstanceUid, r.Frame, r.Tile, model.Runner.Sample(b), map, model.Settings);
+                records.Add(new HeatmapRecord(r.SopInstanceUid, r.Frame, r.Tile, name, r.Probabilities[name], path));
+            }
+        }
+
+        var milliseconds = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        Log.HeatmapsWritten(logger, new ShortUid(seriesUid), records.Count, name, milliseconds);
+        return records;
     }
 
     private static double Milliseconds(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
