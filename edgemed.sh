@@ -130,7 +130,7 @@ demo() {
   cp -r "$ROOT/samples/." "$work/share/"
   rm -f "$work/share/NOTICE.md"
   say "demo: $(find "$work/share" -type f | wc -l) sample DICOM files in $work/share; model $DEFAULT_MODEL"
-  EDGEMED__SCANINTERVAL=00:00:01 EDGEMED__SETTLETIME=00:00:00.500 EDGEMED__SERIESQUIETPERIOD=00:00:02 \
+  EDGEMED__SCANINTERVAL=00:00:01 EDGEMED__SETTLETIME=00:00:00.500 EDGEMED__SERIESQUIETPERIOD=00:00:02 EDGEMED__HEATMAPSLICES=1 \
     "$agent" run --share "$work/share" --models "$models" --db "$work/edgemed.db" --quarantine "$work/quarantine" --stop-when-idle \
     || die "the agent failed (log above)"
   echo
@@ -140,6 +140,7 @@ demo() {
   echo "Series described 'demo <class> (held-out subject)' are slices of one subject of that class, held out of the"
   echo "grouped training split (samples/NOTICE.md); the GE, Philips and Siemens series are phantoms and an EPI volume"
   echo "with no Alzheimer label: whatever the model says about them is out of its domain."
+  echo "Heatmaps of each series' most confident slice (PNG): $work/heatmaps"
   echo
   "$agent" status --db "$work/edgemed.db"
 }
