@@ -87,6 +87,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 3402, Level = LogLevel.Information, Message = "Series {SeriesUid}: {Count} heatmap(s) of class {Class} written in {Milliseconds:F0} ms")]
     internal static partial void HeatmapsWritten(ILogger logger, ShortUid seriesUid, int count, string @class, double milliseconds);
 
+    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "Model {Name} ({Arch}): no heatmaps (EdgeMed:HeatmapSlices is set, but its graph does not end in the IConvNeXt head they are computed for)")]
+    internal static partial void NoHeatmaps(ILogger logger, string name, string arch);
+
+    [LoggerMessage(EventId = 3403, Level = LogLevel.Warning, Message = "Series {SeriesUid}: no heatmaps ({Error}); its result is stored without them")]
+    internal static partial void HeatmapsFailed(ILogger logger, ShortUid seriesUid, string error);
+
     [LoggerMessage(EventId = 3500, Level = LogLevel.Information, Message = "Model {Name} {Version} loaded (sha256 {Sha256}, {Precision}, {Classes} classes) on {Provider}")]
     internal static partial void ModelLoaded(ILogger logger, string name, string version, string sha256, string precision, int classes, EdgeMed.Onnx.Runtime.ExecutionProvider provider);
 

@@ -49,6 +49,8 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:Destinations:0:Objects has 'pdf'"] = o => o.Destinations = [Destination(objects: ["fhir-bundle", "pdf"])],
         ["EdgeMed:Destinations:0:Url"] = o => o.Destinations = [new DestinationOptions { Name = "records", Kind = "fhir", Url = "ftp://records/fhir" }],
         ["EdgeMed:Destinations:0:Objects has 'dicom-sr'; a fhir destination takes fhir-bundle"] = o => o.Destinations = [new DestinationOptions { Name = "records", Kind = "fhir", Url = "https://records/fhir", Objects = ["dicom-sr"] }],
+        ["EdgeMed:Destinations:0:Objects has 'dicom-sc', which needs heatmaps"] = o => o.Destinations = [Pacs(p => p.Objects = ["dicom-sr", "dicom-sc"])],
+        ["EdgeMed:HeatmapSlices"] = o => o.HeatmapSlices = 65,
         ["EdgeMed:Destinations:0:Host"] = o => o.Destinations = [Pacs(p => p.Host = "-c")],
         ["EdgeMed:Destinations:0:Port"] = o => o.Destinations = [Pacs(p => p.Port = 70000)],
         ["EdgeMed:Destinations:0:AeTitle"] = o => o.Destinations = [Pacs(p => p.AeTitle = "PACS-OF-THE-CLINIC")],

@@ -10,7 +10,7 @@ namespace EdgeMed.EdgeAgent.Tests;
 /// </summary>
 public sealed class DicomReportTests : IDisposable
 {
-    private const string PatientName = "Zzyzx^Quentin";
+    internal const string PatientName = "Zzyzx^Quentin";
     private const string PatientId = "ZX-4711-Q";
     private const string ComprehensiveSr = "1.2.840.10008.5.1.4.1.1.88.33";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);

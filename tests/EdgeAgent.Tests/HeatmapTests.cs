@@ -32,16 +32,23 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         var samples = Directory.GetDirectories(Path.Combine(SharedData.Repository, "samples"), "alzheimer-*");
         foreach (var series in samples)
         {
-            _w.Drop(Directory.GetFiles(series, "*.dcm"), Path.GetFileName(series));
+            _w.Drop(DicomReportTests.Identified(_w, Directory.GetFiles(series, "*.dcm"), Path.GetFileName(series)), Path.GetFileName(series));
         }
 
         var heatmaps = Path.Combine(_w.Root, "heatmaps");
-        var settings = new Dictionary<string, string> { ["EDGEMED__HEATMAPSLICES"] = "2", ["EDGEMED__HEATMAPS"] = heatmaps, ["EDGEMED__SERIESQUIETPERIOD"] = "00:00:05" };
+        var import = Path.Combine(_w.Root, "pacs-import"); // and as DICOM Secondary Captures, in a PACS import folder
+        Directory.CreateDirectory(import);
+        var settings = new Dictionary<string, string>
+        {
+            ["EDGEMED__HEATMAPSLICES"] = "2", ["EDGEMED__HEATMAPS"] = heatmaps, ["EDGEMED__SERIESQUIETPERIOD"] = "00:00:05",
+            ["EDGEMED__DESTINATIONS__0__NAME"] = "pacs-import", ["EDGEMED__DESTINATIONS__0__FOLDER"] = import, ["EDGEMED__DESTINATIONS__0__OBJECTS__0"] = "dicom-sc",
+        };
         using (var agent = _w.Start(settings, "--stop-when-idle"))
         {
             Assert.True(agent.WaitForExit(Patience), agent.Log);
             Assert.Equal(0, agent.ExitCode);
             Assert.Equal(samples.Length, agent.LinesWith("2 heatmap(s) of class"));
+            Assert.Equal(samples.Length, agent.LinesWith("dicom-sc (version 1) delivered to pacs-import"));
             foreach (var line in agent.Log.Split('\n').Where(l => l.Contains("heatmap(s)", StringComparison.Ordinal)))
             {
                 output.WriteLine(line.Trim());
@@ -70,5 +77,45 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(heatmaps));
         Assert.Empty(Directory.GetFiles(heatmaps, ".*", SearchOption.AllDirectories)); // no partial file left
+
+        // The same heatmaps as a Secondary Capture series per series: RGB with a burned-in band, the source's patient.
+        var captures = Directory.GetFiles(import);
+        Assert.Equal(2 * samples.Length, captures.Length);
+        foreach (var capture in captures)
+        {
+            var dump = Dump(capture, "0008,0016", "0028,0301", "0028,0010", "0028,0011", "0028,0004", "0010,0010", "0008,1155");
+            Assert.Equal(["1.2.840.10008.5.1.4.1.1.7", "YES", "424", "384", "RGB", DicomReportTests.PatientName], dump.Take(6));
+            Assert.Single(dump.Skip(6)); // the source slice, as Source Image
+            var png = Path.Combine(_w.Root, Path.GetFileName(capture) + ".png");
+            Assert.Equal(0, Run("dcm2pnm", "--write-png", "--nointerlace", capture, png).Code); // DCMTK renders the pixels
+            var image = PngCodec.Read(File.ReadAllBytes(png));
+            Assert.Equal((384, 424), (image.Width, image.Height));
+            // The burned-in band: white text on black under the image.
+            Assert.Contains(image.Samples.Skip(384 * 3 * 386).Take(384 * 3 * 36), v => v == 255);
+        }
+    }
+
+    private static List<string> Dump(string file, params string[] tags)
+    {
+        var values = new List<string>();
+        foreach (var tag in tags)
+        {
+            var (code, text) = Run("dcmdump", "-Un", "+P", tag, file);
+            Assert.Equal(0, code);
+            values.AddRange(text.Split('\n').Where(l => l.StartsWith('(') || l.TrimStart().StartsWith('(')).Select(l => l.Contains('[', StringComparison.Ordinal)
+                ? l[(l.IndexOf('[', StringComparison.Ordinal) + 1)..l.IndexOf(']', StringComparison.Ordinal)].TrimEnd('\0', ' ')
+                : l.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]));
+        }
+
+        return values;
+    }
+
+    private static (int Code, string Output) Run(string file, params string[] args)
+    {
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var error = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output + error.Result);
     }
 }

@@ -36,6 +36,14 @@ public sealed class DicomWriter
         return Text(tag, "DS", text.Length <= 16 ? text : value.ToString("G10", CultureInfo.InvariantCulture));
     }
 
+    /// <summary>Adds unsigned shorts (US).</summary>
+    public DicomWriter UnsignedShort(uint tag, ushort value)
+    {
+        var bytes = new byte[2];
+        BinaryPrimitives.WriteUInt16LittleEndian(bytes, value);
+        return Raw(tag, "US", bytes);
+    }
+
     /// <summary>Adds a value as the bytes given (padded to even length), e.g. an element copied from another object.</summary>
     public DicomWriter Raw(uint tag, string vr, ReadOnlySpan<byte> value)
     {

@@ -312,7 +312,7 @@ public sealed class DestinationOptions
 
     /// <summary>
     /// Objects sent there (default: what the kind takes by default: <c>fhir-bundle</c> for folder and fhir,
-    /// <c>dicom-sr</c> for dicom; a folder takes <c>dicom-sr</c> too when listed).
+    /// <c>dicom-sr</c> for dicom; folder and dicom take <c>dicom-sc</c>, and a folder <c>dicom-sr</c>, when listed).
     /// </summary>
     public IList<string> Objects { get; set; } = [];
 
@@ -322,7 +322,7 @@ public sealed class DestinationOptions
     {
         FolderKind => Ledger.OutboxObjects.All,
         FhirKind => [Ledger.OutboxObjects.FhirBundle],
-        DicomKind => [Ledger.OutboxObjects.DicomSr],
+        DicomKind => [Ledger.OutboxObjects.DicomSr, Ledger.OutboxObjects.DicomSc],
         _ => [],
     };
 

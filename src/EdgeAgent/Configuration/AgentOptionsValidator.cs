@@ -79,6 +79,7 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
             {
                 Check(d.Accepts.Contains(o) || !DestinationOptions.Kinds.Contains(d.Kind),
                     $"{at}:Objects has '{o}'; a {d.Kind} destination takes {string.Join(", ", d.Accepts)}.");
+                Check(o != Ledger.OutboxObjects.DicomSc || options.HeatmapSlices > 0, $"{at}:Objects has 'dicom-sc', which needs heatmaps: set EdgeMed:HeatmapSlices above 0.");
             }
         }
 

@@ -35,10 +35,22 @@ internal sealed class GradCam
     /// <summary>Classes of the head.</summary>
     public int Classes => _head.Outputs;
 
-    /// <summary>The head of an IConvNeXt graph, or null when the graph does not end in that head (another architecture).</summary>
+    /// <summary>The head of an IConvNeXt graph, or null when the graph does not end in that head (another architecture) or cannot be read.</summary>
     public static GradCam? For(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
+        try
+        {
+            return Find(model);
+        }
+        catch (Exception e) when (e is OnnxModelFormatException or ArgumentException or InvalidOperationException or IndexOutOfRangeException)
+        {
+            return null; // a graph read differently than expected has no maps rather than wrong ones
+        }
+    }
+
+    private static GradCam? Find(ModelProto model)
+    {
         var graph = model.Graph;
         var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var producers = new Dictionary<string, NodeProto>(StringComparer.Ordinal);
@@ -67,7 +79,7 @@ internal sealed class GradCam
             return tensor;
         }
 
-        NodeProto? Next(string tensor, string op) => consumers.GetValueOrDefault(Skip(tensor))?.SingleOrDefault(n => n.OpType == op);
+        NodeProto? Next(string tensor, string op) => consumers.GetValueOrDefault(Skip(tensor))?.Where(n => n.OpType == op).ToList() is [var single] ? single : null;
 
         float[]? Values(string tensor)
         {
@@ -105,15 +117,22 @@ internal sealed class GradCam
             }
 
             var weights = Values(node.Input[1]);
-            var bias = node.Input.Count > 2 ? Values(node.Input[2]) : null;
+            var hasBias = node.Input.Count > 2 && node.Input[2].Length > 0;
+            var bias = hasBias ? Values(node.Input[2]) : null;
             var transB = node.Attribute.FirstOrDefault(a => a.Name == "transB")?.I == 1;
-            var dims = initializers.TryGetValue(node.Input[1], out var direct) ? direct.Dims : producers.TryGetValue(node.Input[1], out var dq) && initializers.TryGetValue(dq.Input[0], out var q) ? q.Dims : null;
-            if (weights is null || dims is not { Count: 2 })
+            var dims = initializers.TryGetValue(node.Input[1], out var direct) ? direct.Dims
+                : producers.TryGetValue(node.Input[1], out var dq) && dq.OpType == "DequantizeLinear" && initializers.TryGetValue(dq.Input[0], out var q) ? q.Dims : null;
+            if (weights is null || dims is not { Count: 2 } || (hasBias && bias is null))
             {
                 return null;
             }
 
             var (outputs, inputs) = transB ? ((int)dims[0], (int)dims[1]) : ((int)dims[1], (int)dims[0]);
+            if (weights.Length != outputs * inputs || (bias is not null && bias.Length != outputs))
+            {
+                return null; // external data, or a broadcast bias: not this head
+            }
+
             var matrix = transB ? weights : Transpose(weights, inputs, outputs);
             return new Dense(matrix, bias ?? new float[outputs], inputs, outputs);
         }
@@ -123,7 +142,12 @@ internal sealed class GradCam
             var (first, second) = (producers.GetValueOrDefault(concat.Input[0]), producers.GetValueOrDefault(concat.Input[1]));
             var mean = new[] { first, second }.FirstOrDefault(n => n?.OpType is "ReduceMean" or "GlobalAveragePool");
             var max = new[] { first, second }.FirstOrDefault(n => n?.OpType is "ReduceMax" or "GlobalMaxPool");
-            if (mean is null || max is null || mean.Input[0] != max.Input[0])
+            // Pools over the spatial axes of an N × C × H × W map into N × C (the layout the maps are computed in).
+            static bool Spatial(NodeProto pool) => pool.OpType.StartsWith("Global", StringComparison.Ordinal)
+                || (pool.Attribute.FirstOrDefault(a => a.Name == "axes")?.Ints is { Count: 2 } axes && axes[0] == 2 && axes[1] == 3
+                    && pool.Attribute.FirstOrDefault(a => a.Name == "keepdims")?.I == 0);
+            if (mean is null || max is null || mean.Input[0] != max.Input[0] || !Spatial(mean) || !Spatial(max)
+                || concat.Attribute.FirstOrDefault(a => a.Name == "axis")?.I is not 1)
             {
                 continue;
             }
@@ -172,7 +196,7 @@ internal sealed class GradCam
                 top = channel[p] > channel[top] ? p : top;
             }
 
-            map[top] += g[MaxIndex(k)] * channel[top]; // the max pool's gradient reaches its first maximum only, as ReduceMax's does
+            map[top] += g[MaxIndex(k)] * channel[top]; // to the first maximum (ties are rare in float maps; PyTorch would split them)
         }
 
         return [.. map.Select(v => (float)Math.Max(0, v))];

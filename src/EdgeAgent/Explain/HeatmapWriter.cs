@@ -7,9 +7,10 @@ namespace EdgeMed.EdgeAgent.Explain;
 /// <summary>
 /// Writes a heatmap as an RGB PNG: the slice as the model saw it (its input, back in grey levels) with the class
 /// activation map laid over it in red to yellow where the map is above a fifth of its maximum, so the slice stays
-/// readable where the map is cold. Files go under one folder per series, named by instance, frame and tile; the folder
-/// is owner-only (the images are patient data) and a file is written under a hidden name and renamed, so a reader
-/// never sees part of one.
+/// readable where the map is cold. Files go under one folder per series, both named by a hash (of the series UID; of
+/// instance, frame and tile): UIDs come from the files and could hold '/' or "..". The folder is owner-only (the
+/// images are patient data); a file is written under a hidden name, flushed and renamed, so a reader never sees part
+/// of one.
 /// </summary>
 internal sealed class HeatmapWriter(string root)
 {
@@ -37,17 +38,46 @@ internal sealed class HeatmapWriter(string root)
             samples[(p * 3) + 2] = (ushort)Math.Round((grey * (1 - alpha)) + (b * alpha));
         }
 
-        var relative = Path.Combine(seriesKey, $"{sopInstanceUid}-f{frame}-t{tile}.png");
-        var path = Path.Combine(root, relative);
+        var relative = Path.Combine(FolderOf(seriesKey), Hash($"{sopInstanceUid}/{frame}/{tile}") + ".png");
+        var path = Path.GetFullPath(Path.Combine(root, relative));
+        if (!path.StartsWith(Path.GetFullPath(root).TrimEnd('/') + "/", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("a heatmap path left the heatmap folder");
+        }
+
         OwnerOnly.CreateDirectory(Path.GetDirectoryName(path)!);
         var partial = Path.Combine(Path.GetDirectoryName(path)!, "." + Path.GetFileName(path) + ".partial");
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
         using (var stream = new FileStream(partial, options))
         {
             stream.Write(PngCodec.Write(new PngImage(size, size, 3, 8, samples)));
+            stream.Flush(flushToDisk: true);
         }
 
         File.Move(partial, path, overwrite: true);
         return relative;
     }
+
+    /// <summary>The folder (relative to the heatmap folder) of a series' heatmaps.</summary>
+    public static string FolderOf(string seriesInstanceUid) => Hash(seriesInstanceUid);
+
+    /// <summary>Deletes the series' heatmap files that <paramref name="kept"/> (relative paths) no longer lists.</summary>
+    public void Sweep(string seriesInstanceUid, IReadOnlyCollection<string> kept)
+    {
+        var folder = Path.Combine(root, FolderOf(seriesInstanceUid));
+        if (!Directory.Exists(folder))
+        {
+            return;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(folder))
+        {
+            if (!kept.Contains(Path.GetRelativePath(root, file)))
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    private static string Hash(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..20];
 }

@@ -66,8 +66,11 @@ public static class OutboxObjects
     /// <summary>The series' DICOM Comprehensive SR (a PS3.10 file), filed under the source's patient and study.</summary>
     public const string DicomSr = "dicom-sr";
 
+    /// <summary>The series' heatmaps as a DICOM Secondary Capture series (needs <c>EdgeMed:HeatmapSlices</c> &gt; 0).</summary>
+    public const string DicomSc = "dicom-sc";
+
     /// <summary>Every kind this build can deliver.</summary>
-    public static readonly IReadOnlyList<string> All = [FhirBundle, DicomSr];
+    public static readonly IReadOnlyList<string> All = [FhirBundle, DicomSr, DicomSc];
 }
 
 /// <summary>
@@ -224,17 +227,18 @@ public sealed record SeriesSummary(
 /// <param name="LatencyMs">From the first file's arrival to the result (includes the quiet period).</param>
 /// <param name="SopClasses">SOP class UID of each SOP instance in <paramref name="Slices"/> (what an SR references).</param>
 /// <param name="SourceModule">The first instance's patient and study elements, encoded (<c>InstanceMetadata.SourceModule</c>).</param>
-/// <param name="Heatmaps">Heatmaps written for this part (they replace the series' earlier ones).</param>
+/// <param name="Heatmaps">Heatmaps written for this part, all of one class: they join the series' earlier ones of that class (others go).</param>
+/// <param name="KeepHeatmaps">How many of the series' heatmaps stay: the most confident.</param>
 public sealed record SeriesBatch(
     string SeriesInstanceUid, string? StudyInstanceUid, string? Modality, string? Description, IReadOnlyList<long> FileIds,
     IReadOnlyList<SliceResult> Slices, ModelIdentity Model, double ReadMs, double NormalizeMs, double InferenceMs, double LatencyMs,
-    IReadOnlyDictionary<string, string>? SopClasses = null, byte[]? SourceModule = null, IReadOnlyList<HeatmapRecord>? Heatmaps = null);
+    IReadOnlyDictionary<string, string>? SopClasses = null, byte[]? SourceModule = null, IReadOnlyList<HeatmapRecord>? Heatmaps = null, int KeepHeatmaps = 0);
 
 /// <summary>A heatmap written for a slice of the series.</summary>
 /// <param name="SopInstanceUid">Instance.</param>
 /// <param name="Frame">Frame.</param>
 /// <param name="Tile">Mosaic tile.</param>
-/// <param name="Class">The class the map is of (the series class when it was made).</param>
+/// <param name="Class">The class the map is of: the series class, over its stored slices and this part, when it was made.</param>
 /// <param name="Probability">The slice's probability of that class.</param>
 /// <param name="Path">PNG path relative to <c>EdgeMed:Heatmaps</c>.</param>
 public sealed record HeatmapRecord(string SopInstanceUid, int Frame, int Tile, string Class, double Probability, string Path);
@@ -244,4 +248,5 @@ public sealed record HeatmapRecord(string SopInstanceUid, int Frame, int Tile, s
 /// <param name="SourceModule">The source's patient and study elements, encoded (empty: the source had none); null when unknown (stored before schema 5).</param>
 /// <param name="Instances">The SOP instances classified (SOP class, SOP instance), in position order; the class is null when unknown.</param>
 /// <param name="Installation">The database's random id (table <c>installation</c>), part of the SR's UIDs.</param>
-public sealed record StoredSeries(IReadOnlyDictionary<string, object?> Row, byte[]? SourceModule, IReadOnlyList<(string? SopClassUid, string SopInstanceUid)> Instances, string Installation);
+/// <param name="Heatmaps">Its heatmaps (paths relative to <c>EdgeMed:Heatmaps</c>).</param>
+public sealed record StoredSeries(IReadOnlyDictionary<string, object?> Row, byte[]? SourceModule, IReadOnlyList<(string? SopClassUid, string SopInstanceUid)> Instances, string Installation, IReadOnlyList<HeatmapRecord> Heatmaps);

@@ -64,12 +64,19 @@ public sealed class ResultStore
                 ("$module", batch.SourceModule));
             if (batch.Heatmaps is { Count: > 0 } heatmaps)
             {
-                Execute(c, "DELETE FROM heatmaps WHERE series_instance_uid = $s", t, ("$s", batch.SeriesInstanceUid));
+                // This part's maps join the series' earlier ones of the same class; the most confident N stay.
+                Execute(c, "DELETE FROM heatmaps WHERE series_instance_uid = $s AND class <> $c", t, ("$s", batch.SeriesInstanceUid), ("$c", heatmaps[0].Class));
                 foreach (var h in heatmaps)
                 {
                     Execute(c, "INSERT OR REPLACE INTO heatmaps VALUES($s, $sop, $frame, $tile, $cls, $p, $path, $now)", t,
                         ("$s", batch.SeriesInstanceUid), ("$sop", h.SopInstanceUid), ("$frame", h.Frame), ("$tile", h.Tile), ("$cls", h.Class), ("$p", h.Probability), ("$path", h.Path), ("$now", now));
                 }
+
+                Execute(c,
+                    """
+                    DELETE FROM heatmaps WHERE series_instance_uid = $s AND rowid NOT IN
+                      (SELECT rowid FROM heatmaps WHERE series_instance_uid = $s ORDER BY probability DESC, sop_instance_uid, frame, tile LIMIT $n)
+                    """, t, ("$s", batch.SeriesInstanceUid), ("$n", Math.Max(batch.KeepHeatmaps, heatmaps.Count)));
             }
 
             foreach (var id in batch.FileIds)
@@ -86,6 +93,26 @@ public sealed class ResultStore
             return summary;
         });
     }
+
+    /// <summary>The heatmap paths (relative) a series has.</summary>
+    public IReadOnlyList<string> HeatmapPaths(string seriesInstanceUid) => _database.Locked(c => Query(c,
+        "SELECT path FROM heatmaps WHERE series_instance_uid = $s", null, r => r.GetString(0), ("$s", seriesInstanceUid)));
+
+    /// <summary>Sum of each class's probability over the series' stored slices, and their count (the series class before a part is stored).</summary>
+    public (Dictionary<string, double> Sums, int Count) ProbabilitySums(string seriesInstanceUid) => _database.Locked(c =>
+    {
+        var sums = new Dictionary<string, double>(StringComparer.Ordinal);
+        var rows = Query(c, "SELECT probabilities FROM slices WHERE series_instance_uid = $s", null, r => r.GetString(0), ("$s", seriesInstanceUid));
+        foreach (var row in rows)
+        {
+            foreach (var (name, p) in JsonSerializer.Deserialize<Dictionary<string, double>>(row) ?? [])
+            {
+                sums[name] = sums.GetValueOrDefault(name) + p;
+            }
+        }
+
+        return (sums, rows.Count);
+    });
 
     /// <summary>Stored slices with their file paths, oldest first, optionally since a time or for some files only.</summary>
     public IReadOnlyList<(string Path, string SeriesInstanceUid, SliceResult Slice, string ClassifiedAt)> SliceRows(DateTimeOffset? since = null, IReadOnlyCollection<long>? fileIds = null)
@@ -131,7 +158,9 @@ public sealed class ResultStore
             null, r => (r.IsDBNull(1) ? null : r.GetString(1), r.GetString(0)), ("$s", seriesInstanceUid));
         var module = row[Hidden] as byte[];
         var installation = Convert.ToString(Scalar(c, "SELECT id FROM installation"), CultureInfo.InvariantCulture) ?? string.Empty;
-        return new StoredSeries(row.Where(p => p.Key != Hidden).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal), module, instances, installation);
+        var heatmaps = Query(c, "SELECT sop_instance_uid, frame, tile, class, probability, path FROM heatmaps WHERE series_instance_uid = $s", null,
+            r => new HeatmapRecord(r.GetString(0), r.GetInt32(1), r.GetInt32(2), r.GetString(3), r.GetDouble(4), r.GetString(5)), ("$s", seriesInstanceUid));
+        return new StoredSeries(row.Where(p => p.Key != Hidden).ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal), module, instances, installation, heatmaps);
     });
 
     /// <summary>Series classified since <paramref name="since"/>, and how many of them with low confidence.</summary>

@@ -62,6 +62,11 @@ public sealed class LoadedModel
         var explainer = Explainer ?? throw new InvalidOperationException("this model has no class activation maps");
         using var outputs = Runner.Run(count, [Runner.Outputs[0], explainer.FeatureMap], cancellationToken);
         var shape = outputs.GetShape(1);
+        if (shape.Length != 4 || shape[0] != count || shape[1] != explainer.Channels)
+        {
+            throw new InvalidDataException($"the feature map has shape [{string.Join(", ", shape)}], not [{count}, {explainer.Channels}, H, W]");
+        }
+
         return (outputs.GetSpan<float>(0).ToArray(), outputs.GetSpan<float>(1).ToArray(), (int)shape[2], (int)shape[3]);
     }
 

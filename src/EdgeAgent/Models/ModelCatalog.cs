@@ -190,8 +190,13 @@ public sealed class ModelCatalog : IDisposable
 
         m.Input.Normalization.Validate();
         // Heatmaps need the last stage's feature map as an output too: the graph is edited in memory, never on disk.
-        var graph = options.HeatmapSlices > 0 ? OnnxModelFile.Load(package.ModelPath) : null;
-        var explainer = graph is null ? null : GradCam.For(graph);
+        var graph = options.HeatmapSlices > 0 ? ReadGraph(package.ModelPath) : null;
+        var explainer = graph is null ? null : GradCam.For(graph) is { } found && found.Classes == m.Classes.Count ? found : null;
+        if (graph is not null && explainer is null)
+        {
+            Log.NoHeatmaps(logger ?? NullLogger.Instance, m.Name, m.Arch);
+        }
+
         var bytes = explainer is null ? null : ModelEdits.ExposeOutputs(graph!, [explainer.FeatureMap]).ToByteArray();
         graph = null;
         var (session, provider) = OpenSession(o => bytes is null ? OnnxSession.Open(package.ModelPath, o) : OnnxSession.FromBytes(bytes, o), options, logger ?? NullLogger.Instance);
@@ -221,6 +226,19 @@ public sealed class ModelCatalog : IDisposable
         {
             session.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The package's graph for the heatmaps, or null when it does not parse (ONNX Runtime then says why it refuses it).</summary>
+    private static global::Onnx.ModelProto? ReadGraph(string path)
+    {
+        try
+        {
+            return OnnxModelFile.Load(path);
+        }
+        catch (OnnxModelFormatException)
+        {
+            return null;
         }
     }
 

@@ -12,15 +12,18 @@ internal abstract class Destination
     /// <summary>Delivers one object of <paramref name="kind"/> for the series row; throws when the destination is unreachable or refuses it.</summary>
     public abstract Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken);
 
-    /// <summary>The destination a validated setting describes; <paramref name="workFolder"/> holds objects while a program sends them.</summary>
-    public static Destination For(DestinationOptions options, HttpClient http, string workFolder)
+    /// <summary>
+    /// The destination a validated setting describes; <paramref name="workFolder"/> holds objects while a program
+    /// sends them, <paramref name="heatmaps"/> is where the heatmaps a Secondary Capture shows are.
+    /// </summary>
+    public static Destination For(DestinationOptions options, HttpClient http, string workFolder, string heatmaps)
     {
         ArgumentNullException.ThrowIfNull(options);
         return options.Kind switch
         {
-            DestinationOptions.FolderKind => new FolderDestination(options.Folder, options.MountPoint),
+            DestinationOptions.FolderKind => new FolderDestination(options.Folder, options.MountPoint, heatmaps),
             DestinationOptions.FhirKind => new FhirDestination(new Uri(options.Url), http),
-            DestinationOptions.DicomKind => new DicomDestination(options, Path.Combine(workFolder, options.Name)),
+            DestinationOptions.DicomKind => new DicomDestination(options, Path.Combine(workFolder, options.Name), heatmaps),
             _ => throw new InvalidOperationException($"unknown destination kind '{options.Kind}'"),
         };
     }

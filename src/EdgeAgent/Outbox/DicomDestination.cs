@@ -13,7 +13,7 @@ namespace EdgeMed.EdgeAgent.Outbox;
 /// too long. The object is the same at every attempt (same SOP instance UID), so a PACS that got it before a crash
 /// stores it once. Delivered means storescu's Store Response said Success (or Warning: stored, with remarks).
 /// </summary>
-internal sealed class DicomDestination(DestinationOptions options, string workFolder) : Destination
+internal sealed class DicomDestination(DestinationOptions options, string workFolder, string heatmaps) : Destination
 {
     /// <summary>The program that sends (Debian package dcmtk).</summary>
     internal const string StoreScu = "storescu";
@@ -24,39 +24,45 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
     /// <inheritdoc />
     public override async Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken)
     {
-        if (kind != OutboxObjects.DicomSr)
+        IReadOnlyList<(byte[] File, string Sop)> objects = kind switch
         {
-            throw Unsupported(kind);
+            OutboxObjects.DicomSr => [DicomSeriesReport.Build(series)],
+            OutboxObjects.DicomSc => SecondaryCaptureReport.Build(series, heatmaps),
+            _ => throw Unsupported(kind),
+        };
+        if (objects.Count == 0)
+        {
+            return; // a series without heatmaps (a model they cannot be made for) has no Secondary Capture to send
         }
 
-        var (file, sop) = DicomSeriesReport.Build(series);
-        // The SR carries the patient's name and ID: created owner-only next to the ledger, removed after the send
+        // The objects carry the patient's name and ID: created owner-only next to the ledger, removed after the send
         // (and, after a crash mid-send, by the next start: see ClearWorkFolder).
         OwnerOnly.CreateDirectory(workFolder);
-        var path = Path.Combine(workFolder, $"sr-{sop}.dcm");
-        using (var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite }))
-        {
-            stream.Write(file);
-        }
-
+        var paths = objects.Select(o => Path.Combine(workFolder, $"{kind}-{o.Sop}.dcm")).ToList();
         try
         {
-            await SendAsync(path, cancellationToken).ConfigureAwait(false);
+            foreach (var ((file, _), path) in objects.Zip(paths))
+            {
+                using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+                stream.Write(file);
+            }
+
+            await SendAsync(paths, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            File.Delete(path);
+            paths.ForEach(File.Delete);
         }
     }
 
-    private async Task SendAsync(string path, CancellationToken cancellationToken)
+    private async Task SendAsync(List<string> paths, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(StoreScu) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in new[]
         {
             "--log-level", "info", "--aetitle", options.CallingAeTitle, "--call", options.AeTitle,
-            "--timeout", "15", "--acse-timeout", "30", "--dimse-timeout", "60", options.Host, options.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), path,
-        })
+            "--timeout", "15", "--acse-timeout", "30", "--dimse-timeout", "60", options.Host, options.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }.Concat(paths))
         {
             info.ArgumentList.Add(argument);
         }
@@ -90,7 +96,7 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
             }
 
             var log = (await output.ConfigureAwait(false)) + (await errors.ConfigureAwait(false));
-            var verdict = Verdict(process.ExitCode, log);
+            var verdict = Verdict(process.ExitCode, log, paths.Count);
             if (verdict is not null)
             {
                 // The log's own lines name host and port: kept in the row only.
@@ -111,12 +117,14 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
         }
     }
 
-    /// <summary>Null when storescu's log shows the object stored; otherwise why not, in words safe for the log.</summary>
-    internal static string? Verdict(int exitCode, string log)
+    /// <summary>Null when storescu's log shows all <paramref name="objects"/> stored; otherwise why not, in words safe for the log.</summary>
+    internal static string? Verdict(int exitCode, string log, int objects = 1)
     {
-        if (log.Contains("Received Store Response (Success)", StringComparison.Ordinal) || log.Contains("Received Store Response (Warning", StringComparison.Ordinal))
+        ArgumentNullException.ThrowIfNull(log);
+        var stored = log.Split('\n').Count(l => l.Contains("Received Store Response (Success)", StringComparison.Ordinal) || l.Contains("Received Store Response (Warning", StringComparison.Ordinal));
+        if (stored >= objects)
         {
-            return exitCode == 0 ? null : $"storescu exit code {exitCode} after the PACS stored the object";
+            return exitCode == 0 ? null : $"storescu exit code {exitCode} after the PACS stored the objects";
         }
 
         return log switch
@@ -124,7 +132,9 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
             _ when log.Contains("Association Rejected", StringComparison.Ordinal) => "the PACS rejected the association (check AeTitle and CallingAeTitle)",
             _ when log.Contains("Association Request Failed", StringComparison.Ordinal) => "no association (PACS unreachable?)",
             _ when log.Contains("No presentation context", StringComparison.OrdinalIgnoreCase) => "the PACS does not accept Comprehensive SR",
-            _ when log.Contains("Received Store Response", StringComparison.Ordinal) => "the PACS refused the object (Store Response failure)",
+            _ when log.Contains("Received Store Response", StringComparison.Ordinal) => stored > 0
+                ? $"the PACS stored {stored} of {objects} objects and refused the others (Store Response failure)"
+                : "the PACS refused the object (Store Response failure)",
             _ => $"storescu exit code {exitCode}, no Store Response",
         };
     }

@@ -12,7 +12,7 @@ namespace EdgeMed.EdgeAgent.Outbox;
 /// part of a file and a delivered file survives a power cut. The name is derived from the series, so a resend (after a
 /// crash between writing and recording it sent) replaces the file with the same bytes.
 /// </summary>
-internal sealed class FolderDestination(string folder, bool mountPoint) : Destination
+internal sealed class FolderDestination(string folder, bool mountPoint, string heatmaps) : Destination
 {
     /// <inheritdoc />
     public override Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken)
@@ -27,6 +27,13 @@ internal sealed class FolderDestination(string folder, bool mountPoint) : Destin
             case OutboxObjects.DicomSr:
                 var (file, sop) = DicomSeriesReport.Build(series);
                 Write($"edgemed-sr-{sop}.dcm", file);
+                break;
+            case OutboxObjects.DicomSc:
+                foreach (var (image, uid) in SecondaryCaptureReport.Build(series, heatmaps))
+                {
+                    Write($"edgemed-sc-{uid}.dcm", image);
+                }
+
                 break;
             default:
                 throw Unsupported(kind);

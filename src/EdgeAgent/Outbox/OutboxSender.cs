@@ -47,7 +47,7 @@ public sealed class OutboxSender : IDisposable
         // Objects a program sends (storescu) wait in a file beside the ledger: patient data stays where the ledger is.
         var work = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(options.Database)) ?? ".", "outbox-work");
         _workFolder = work;
-        _destinations = options.Destinations.ToDictionary(d => d.Name, d => Destination.For(d, _http, work), StringComparer.Ordinal);
+        _destinations = options.Destinations.ToDictionary(d => d.Name, d => Destination.For(d, _http, work, options.Heatmaps), StringComparer.Ordinal);
         Names = [.. _destinations.Keys];
     }
 

@@ -168,27 +168,60 @@ public sealed class SeriesClassifier(AgentDatabase database, ModelCatalog models
             series.Instances.Sum(i => i.ReadMs), Milliseconds(normalizeTicks), Milliseconds(inferenceTicks),
             Stopwatch.GetElapsedTime(series.Instances.Min(i => i.ArrivedAt)).TotalMilliseconds + series.Instances.Max(i => i.ReadMs),
             series.Instances.GroupBy(i => i.Metadata.SopInstanceUid, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Metadata.SopClassUid, StringComparer.Ordinal),
-            first.SourceModule, heatmaps);
+            first.SourceModule, heatmaps, options.HeatmapSlices);
         var summary = database.Results.StoreSeries(batch, all => SeriesVerdict.Summarize(series.SeriesInstanceUid, model.Classes, all, options.MinConfidence, options.MaxNormalizedEntropy, options.MinSeriesSlices), routes);
         health.StorageFailed = false;
+        if (heatmaps is not null)
+        {
+            SweepHeatmaps(series.SeriesInstanceUid);
+        }
+
         Log.SeriesClassified(logger, new ShortUid(series.SeriesInstanceUid), summary.SliceCount, results.Count, summary.PredictedClass, summary.MaxProbability,
             summary.LowConfidence, summary.QualityFlags.Length == 0 ? "none" : summary.QualityFlags, batch.NormalizeMs, batch.InferenceMs, model.Identity.Name);
         return summary;
     }
 
     /// <summary>
-    /// Heatmaps of the slices most confident of this part's class (its mean probabilities' top class: the series class
-    /// when the part is the whole series), each slice run once more for its feature map; null when off or not possible.
+    /// Heatmaps of this part's slices most confident of the series class (over the slices stored before and this
+    /// part), each run once more for its feature map; null when off, not possible or failed: heatmaps are an extra, and
+    /// a failure here (a folder not writable, a full disk) is logged, never the series' end.
     /// </summary>
     private List<HeatmapRecord>? Heatmaps(string seriesUid, List<(ReadInstance Instance, Slice Slice)> slices, List<SliceResult> results, LoadedModel model, CancellationToken cancellationToken)
     {
-        if (model.Explainer is not { } explainer || options.HeatmapSlices == 0 || results.Count == 0)
+        if (model.Explainer is null || options.HeatmapSlices == 0 || results.Count == 0)
         {
             return null;
         }
 
+        try
+        {
+            return WriteHeatmaps(seriesUid, slices, results, model, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Log.HeatmapsFailed(logger, new ShortUid(seriesUid), LogSafe.Error(e));
+            return null;
+        }
+    }
+
+    private void SweepHeatmaps(string seriesUid)
+    {
+        try
+        {
+            new HeatmapWriter(options.Heatmaps).Sweep(seriesUid, [.. database.Results.HeatmapPaths(seriesUid)]);
+        }
+        catch (IOException e)
+        {
+            Log.HeatmapsFailed(logger, new ShortUid(seriesUid), LogSafe.Error(e));
+        }
+    }
+
+    private List<HeatmapRecord> WriteHeatmaps(string seriesUid, List<(ReadInstance Instance, Slice Slice)> slices, List<SliceResult> results, LoadedModel model, CancellationToken cancellationToken)
+    {
+        var explainer = model.Explainer!;
         var started = Stopwatch.GetTimestamp();
-        var target = model.Classes.Select((c, i) => (Mean: results.Average(r => r.Probabilities[c]), Index: i)).MaxBy(x => x.Mean).Index;
+        var (sums, stored) = database.Results.ProbabilitySums(seriesUid);
+        var target = model.Classes.Select((c, i) => (Mean: (sums.GetValueOrDefault(c) + results.Sum(r => r.Probabilities[c])) / (stored + results.Count), Index: i)).MaxBy(x => x.Mean).Index;
         var name = model.Classes[target];
         var chosen = results.Select((r, i) => (Result: r, Index: i)).OrderByDescending(x => x.Result.Probabilities[name]).Take(options.HeatmapSlices).ToList();
         var writer = new HeatmapWriter(options.Heatmaps);

@@ -34,50 +34,23 @@ internal static class DicomSeriesReport
     /// <summary>The SR as a PS3.10 file, and its SOP instance UID.</summary>
     public static (byte[] File, string SopInstanceUid) Build(StoredSeries series)
     {
-        ArgumentNullException.ThrowIfNull(series);
+        var (ds, source, version, date, time) = Header(series, "a DICOM SR");
         var row = series.Row;
-        var uid = Text(row, "series_instance_uid");
-        var study = Text(row, "study_instance_uid");
-        if (study.Length == 0)
-        {
-            throw new InvalidDataException("the series has no Study Instance UID; a DICOM SR cannot be filed without one");
-        }
-
-        if (series.SourceModule is null)
-        {
-            // Sent without them, the SR would be filed under no patient in the source's study.
-            throw new InvalidDataException("the series was stored before the agent kept its patient and study elements; classify it again to send a DICOM SR");
-        }
-
-        var version = Convert.ToInt64(row["updates"], CultureInfo.InvariantCulture);
-        var source = $"{uid}/{series.Installation}/{Text(row, "model_sha256")}";
+        var (uid, study) = (Text(row, "series_instance_uid"), Text(row, "study_instance_uid"));
         var srSeries = Uid("sr-series", source);
         var sop = Uid("sr", $"{source}/{version}");
-        var at = DateTimeOffset.Parse(Text(row, "classified_at"), CultureInfo.InvariantCulture).ToLocalTime();
-        var (date, time) = (at.ToString("yyyyMMdd", CultureInfo.InvariantCulture), at.ToString("HHmmss", CultureInfo.InvariantCulture));
         var predicted = Text(row, "predicted_class");
         var low = Convert.ToInt64(row["low_confidence"], CultureInfo.InvariantCulture) == 1;
         var flags = Text(row, "quality_flags");
         var probabilities = JsonSerializer.Deserialize<Dictionary<string, double>>(Text(row, "probabilities")) ?? [];
         var known = series.Instances.Where(i => !string.IsNullOrEmpty(i.SopClassUid)).ToList();
 
-        var ds = new DicomWriter();
-        // Patient and General Study modules: the source's, then the type 2 elements it lacked, empty.
-        ds.Encoded(series.SourceModule);
-        foreach (var (tag, vr) in SourceModule.Elements.Where(e => e.Tag != 0x00080005 && e.Tag != 0x00081030 && e.Tag != 0x00100021 && !ds.Contains(e.Tag)))
-        {
-            ds.Text(tag, vr, null);
-        }
-
-        ds.Text(0x00080012, "DA", date).Text(0x00080013, "TM", time) // Instance Creation Date, Time
-            .Text(0x00080016, "UI", ComprehensiveSr).Text(0x00080018, "UI", sop)
-            .Text(0x00080023, "DA", date).Text(0x00080033, "TM", time) // Content Date, Time
+        ds.Text(0x00080016, "UI", ComprehensiveSr).Text(0x00080018, "UI", sop)
             .Text(0x00080060, "CS", "SR")
-            .Text(0x00080070, "LO", "EdgeMed")
             .Sequence(0x00080110, new DicomWriter().Text(0x00080102, "SH", Scheme).Text(0x00080115, "ST", "EdgeMed model outputs"))
             .Text(0x0008103E, "LO", "EdgeMed classification (not for diagnosis)")
             .Sequence(0x00081111) // Referenced Performed Procedure Step Sequence (type 2)
-            .Text(0x0020000D, "UI", study).Text(0x0020000E, "UI", srSeries)
+            .Text(0x0020000E, "UI", srSeries)
             .Text(0x00200011, "IS", SeriesNumber).Text(0x00200013, "IS", version.ToString(CultureInfo.InvariantCulture))
             .Text(0x0040A040, "CS", "CONTAINER")
             .Sequence(0x0040A043, Code("18748-4", "LN", "Diagnostic imaging report"))
@@ -132,8 +105,51 @@ internal static class DicomSeriesReport
         }
 
         ds.Sequence(0x0040A730, content);
-        return (ds.ToFile(ComprehensiveSr, sop, ImplementationClassUid, "EDGEMED"), sop);
+        return (ToFile(ds, ComprehensiveSr, sop), sop);
     }
+
+    /// <summary>
+    /// What every result object about a series starts with: the source's Patient and General Study elements (then the
+    /// type 2 ones it lacked, empty), its Study Instance UID, creation and content date and time (the agent's local
+    /// time, as the copied study dates are the scanner's), manufacturer; and the key its UIDs derive from (source
+    /// series, this database's id, the model) with the stored version.
+    /// </summary>
+    internal static (DicomWriter Dataset, string Source, long Version, string Date, string Time) Header(StoredSeries series, string what)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var row = series.Row;
+        var study = Text(row, "study_instance_uid");
+        if (study.Length == 0)
+        {
+            throw new InvalidDataException($"the series has no Study Instance UID; {what} cannot be filed without one");
+        }
+
+        if (series.SourceModule is null)
+        {
+            // Sent without them, the object would be filed under no patient in the source's study.
+            throw new InvalidDataException($"the series was stored before the agent kept its patient and study elements; classify it again to send {what}");
+        }
+
+        var version = Convert.ToInt64(row["updates"], CultureInfo.InvariantCulture);
+        var source = $"{Text(row, "series_instance_uid")}/{series.Installation}/{Text(row, "model_sha256")}";
+        var at = DateTimeOffset.Parse(Text(row, "classified_at"), CultureInfo.InvariantCulture).ToLocalTime();
+        var (date, time) = (at.ToString("yyyyMMdd", CultureInfo.InvariantCulture), at.ToString("HHmmss", CultureInfo.InvariantCulture));
+        var ds = new DicomWriter();
+        ds.Encoded(series.SourceModule);
+        foreach (var (tag, vr) in SourceModule.Elements.Where(e => e.Tag != 0x00080005 && e.Tag != 0x00081030 && e.Tag != 0x00100021 && !ds.Contains(e.Tag)))
+        {
+            ds.Text(tag, vr, null);
+        }
+
+        ds.Text(0x00080012, "DA", date).Text(0x00080013, "TM", time) // Instance Creation Date, Time
+            .Text(0x00080023, "DA", date).Text(0x00080033, "TM", time) // Content Date, Time
+            .Text(0x00080070, "LO", "EdgeMed")
+            .Text(0x0020000D, "UI", study);
+        return (ds, source, version, date, time);
+    }
+
+    /// <summary>A PS3.10 file of a data set built here.</summary>
+    internal static byte[] ToFile(DicomWriter dataset, string sopClass, string sop) => dataset.ToFile(sopClass, sop, ImplementationClassUid, "EDGEMED");
 
     /// <summary>
     /// A UID under the 2.25 root (PS3.5 B.2: a UUID as a decimal integer) made from SHA-256 of a name, so the same
@@ -155,9 +171,9 @@ internal static class DicomSeriesReport
         (value.Length <= 16 ? new DicomWriter().Text(0x00080100, "SH", value) : new DicomWriter().Text(0x00080119, "UC", value))
             .Text(0x00080102, "SH", scheme).Text(0x00080104, "LO", meaning);
 
-    private static DicomWriter Reference(string sopClass, string sopInstance) =>
+    internal static DicomWriter Reference(string sopClass, string sopInstance) =>
         new DicomWriter().Text(0x00081150, "UI", sopClass).Text(0x00081155, "UI", sopInstance);
 
-    private static string Text(IReadOnlyDictionary<string, object?> row, string column) =>
+    internal static string Text(IReadOnlyDictionary<string, object?> row, string column) =>
         Convert.ToString(row.GetValueOrDefault(column), CultureInfo.InvariantCulture) ?? string.Empty;
 }
