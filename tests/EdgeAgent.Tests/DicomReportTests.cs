@@ -184,6 +184,14 @@ public sealed class DicomReportTests : IDisposable
 
     private Process StartStoreScp(int port, string folder)
     {
+        var process = StoreScp(port, folder);
+        _servers.Add(process);
+        return process;
+    }
+
+    /// <summary>DCMTK's storescp as a PACS on a loopback port (AE title TESTPACS), storing into <paramref name="folder"/>; the caller kills it.</summary>
+    internal static Process StoreScp(int port, string folder)
+    {
         var info = new ProcessStartInfo("storescp") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "--aetitle", "TESTPACS", "--output-directory", folder, port.ToString(CultureInfo.InvariantCulture) })
         {
@@ -191,7 +199,6 @@ public sealed class DicomReportTests : IDisposable
         }
 
         var process = Process.Start(info)!;
-        _servers.Add(process);
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();

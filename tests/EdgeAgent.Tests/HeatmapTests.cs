@@ -38,17 +38,25 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         var heatmaps = Path.Combine(_w.Root, "heatmaps");
         var import = Path.Combine(_w.Root, "pacs-import"); // and as DICOM Secondary Captures, in a PACS import folder
         Directory.CreateDirectory(import);
+        var received = Path.Combine(_w.Root, "pacs"); // and to a PACS (DCMTK's storescp on loopback), several per association
+        Directory.CreateDirectory(received);
+        var port = AgentWorkspace.FreeLoopbackPort();
         var settings = new Dictionary<string, string>
         {
             ["EDGEMED__HEATMAPSLICES"] = "2", ["EDGEMED__HEATMAPS"] = heatmaps, ["EDGEMED__SERIESQUIETPERIOD"] = "00:00:05",
             ["EDGEMED__DESTINATIONS__0__NAME"] = "pacs-import", ["EDGEMED__DESTINATIONS__0__FOLDER"] = import, ["EDGEMED__DESTINATIONS__0__OBJECTS__0"] = "dicom-sc",
+            ["EDGEMED__DESTINATIONS__1__NAME"] = "pacs", ["EDGEMED__DESTINATIONS__1__KIND"] = "dicom", ["EDGEMED__DESTINATIONS__1__HOST"] = "127.0.0.1",
+            ["EDGEMED__DESTINATIONS__1__PORT"] = port.ToString(CultureInfo.InvariantCulture), ["EDGEMED__DESTINATIONS__1__AETITLE"] = "TESTPACS",
+            ["EDGEMED__DESTINATIONS__1__OBJECTS__0"] = "dicom-sc",
         };
+        using var scp = DicomReportTests.StoreScp(port, received);
         using (var agent = _w.Start(settings, "--stop-when-idle"))
         {
             Assert.True(agent.WaitForExit(Patience), agent.Log);
             Assert.Equal(0, agent.ExitCode);
             Assert.Equal(samples.Length, agent.LinesWith("2 heatmap(s) of class"));
             Assert.Equal(samples.Length, agent.LinesWith("dicom-sc (version 1) delivered to pacs-import"));
+            Assert.Equal(samples.Length, agent.LinesWith("dicom-sc (version 1) delivered to pacs") - agent.LinesWith("delivered to pacs-import"));
             foreach (var line in agent.Log.Split('\n').Where(l => l.Contains("heatmap(s)", StringComparison.Ordinal)))
             {
                 output.WriteLine(line.Trim());
@@ -79,6 +87,9 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         Assert.Empty(Directory.GetFiles(heatmaps, ".*", SearchOption.AllDirectories)); // no partial file left
 
         // The same heatmaps as a Secondary Capture series per series: RGB with a burned-in band, the source's patient.
+        scp.Kill();
+        scp.WaitForExit();
+        Assert.Equal(2 * samples.Length, Directory.GetFiles(received).Length);
         var captures = Directory.GetFiles(import);
         Assert.Equal(2 * samples.Length, captures.Length);
         foreach (var capture in captures)
