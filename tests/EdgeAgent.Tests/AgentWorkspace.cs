@@ -124,6 +124,16 @@ internal sealed partial class AgentWorkspace : IDisposable
         return (process.ExitCode, error.Result);
     }
 
+    /// <summary>Runs a tool (dcmdump, dsr2xml…) to its end; returns its exit code and standard output followed by its error output.</summary>
+    public static (int Code, string Output) RunForOutput(string file, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        var error = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return (process.ExitCode, output + error.Result);
+    }
+
     /// <summary>A TCP port on loopback that nothing listens on now (for a test's own server).</summary>
     public static int FreeLoopbackPort()
     {

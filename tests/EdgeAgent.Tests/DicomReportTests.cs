@@ -68,7 +68,7 @@ public sealed class DicomReportTests : IDisposable
         Assert.Equal(2, files.Length);
         foreach (var file in files)
         {
-            Assert.Equal(0, Tool("dsr2xml", file).Code); // DCMTK reads it as a valid SR document tree
+            Assert.Equal(0, AgentWorkspace.RunForOutput("dsr2xml", file).Code); // DCMTK reads it as a valid SR document tree
         }
 
         var series = _w.Query("SELECT series_instance_uid, study_instance_uid, predicted_class FROM series");
@@ -85,7 +85,7 @@ public sealed class DicomReportTests : IDisposable
         var references = Tags(geSr, "0008,1155");
         Assert.Equal(7, references.Count);
         Assert.Equal(ge.Select(f => Tag(f, "0008,0018")).Order(StringComparer.Ordinal), references.Distinct().Order(StringComparer.Ordinal));
-        var tree = Tool("dsrdump", "+Pc", geSr).Output;
+        var tree = AgentWorkspace.RunForOutput("dsrdump", "+Pc", geSr).Output;
         var predicted = (string)series.Single(s => (string)s["series_instance_uid"]! == geSeries)["predicted_class"]!;
         Assert.Contains($"<contains CODE:(121071,DCM,\"Finding\")=({predicted},99EDGEMED,", tree, StringComparison.Ordinal);
         Assert.Contains("Not for diagnosis", tree, StringComparison.Ordinal);
@@ -176,7 +176,7 @@ public sealed class DicomReportTests : IDisposable
         foreach (var (from, to) in files.Zip(copies))
         {
             File.Copy(from, to);
-            Assert.Equal(0, Tool("dcmodify", "-nb", "-m", $"(0010,0010)={PatientName}", "-m", $"(0010,0020)={PatientId}", to).Code);
+            Assert.Equal(0, AgentWorkspace.RunForOutput("dcmodify", "-nb", "-m", $"(0010,0010)={PatientName}", "-m", $"(0010,0020)={PatientId}", to).Code);
         }
 
         return copies;
@@ -208,22 +208,13 @@ public sealed class DicomReportTests : IDisposable
     }
 
     /// <summary>The first value of a tag anywhere in the file (dcmdump), or null.</summary>
-    private static string? Tag(string file, string tag) => Tags(file, tag).FirstOrDefault();
+    internal static string? Tag(string file, string tag) => Tags(file, tag).FirstOrDefault();
 
     /// <summary>Every value of a tag anywhere in the file, sequences included (dcmdump +P).</summary>
-    private static List<string> Tags(string file, string tag)
+    internal static List<string> Tags(string file, string tag)
     {
-        var (code, output) = Tool("dcmdump", "-Un", "+P", tag, file);
+        var (code, output) = AgentWorkspace.RunForOutput("dcmdump", "-Un", "+P", tag, file);
         Assert.Equal(0, code);
         return [.. output.Split('\n').Where(l => l.Contains('[', StringComparison.Ordinal)).Select(l => l[(l.IndexOf('[', StringComparison.Ordinal) + 1)..l.IndexOf(']', StringComparison.Ordinal)].TrimEnd('\0', ' '))];
-    }
-
-    private static (int Code, string Output) Tool(string file, params string[] args)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output + error.Result);
     }
 }

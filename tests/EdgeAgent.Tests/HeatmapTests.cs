@@ -98,7 +98,7 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(["1.2.840.10008.5.1.4.1.1.7", "YES", "424", "384", "RGB", DicomReportTests.PatientName], dump.Take(6));
             Assert.Single(dump.Skip(6)); // the source slice, as Source Image
             var png = Path.Combine(_w.Root, Path.GetFileName(capture) + ".png");
-            Assert.Equal(0, Run("dcm2pnm", "--write-png", "--nointerlace", capture, png).Code); // DCMTK renders the pixels
+            Assert.Equal(0, AgentWorkspace.RunForOutput("dcm2pnm", "--write-png", "--nointerlace", capture, png).Code); // DCMTK renders the pixels
             var image = PngCodec.Read(File.ReadAllBytes(png));
             Assert.Equal((384, 424), (image.Width, image.Height));
             // The burned-in band: white text on black under the image.
@@ -111,7 +111,7 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         var values = new List<string>();
         foreach (var tag in tags)
         {
-            var (code, text) = Run("dcmdump", "-Un", "+P", tag, file);
+            var (code, text) = AgentWorkspace.RunForOutput("dcmdump", "-Un", "+P", tag, file);
             Assert.Equal(0, code);
             values.AddRange(text.Split('\n').Where(l => l.StartsWith('(') || l.TrimStart().StartsWith('(')).Select(l => l.Contains('[', StringComparison.Ordinal)
                 ? l[(l.IndexOf('[', StringComparison.Ordinal) + 1)..l.IndexOf(']', StringComparison.Ordinal)].TrimEnd('\0', ' ')
@@ -119,14 +119,5 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         }
 
         return values;
-    }
-
-    private static (int Code, string Output) Run(string file, params string[] args)
-    {
-        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output + error.Result);
     }
 }

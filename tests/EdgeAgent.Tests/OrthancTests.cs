@@ -59,10 +59,10 @@ public sealed class OrthancTests : IDisposable
         Assert.All(instances, i => Assert.Equal("SR", i["Modality"]));
         var studies = _w.Query("SELECT study_instance_uid FROM series").Select(r => (string)r["study_instance_uid"]!).Order(StringComparer.Ordinal);
         Assert.Equal(studies, instances.Select(i => i["StudyInstanceUID"]).Order(StringComparer.Ordinal));
-        var geStudy = DicomTag(ge[0], "0020,000d");
+        var geStudy = DicomReportTests.Tag(ge[0], "0020,000d");
         var geSr = instances.Single(i => i["StudyInstanceUID"] == geStudy);
-        Assert.Equal(DicomTag(ge[0], "0010,0020"), geSr["PatientID"]);
-        Assert.Equal(DicomTag(ge[0], "0010,0010"), geSr["PatientName"]);
+        Assert.Equal(DicomReportTests.Tag(ge[0], "0010,0020"), geSr["PatientID"]);
+        Assert.Equal(DicomReportTests.Tag(ge[0], "0010,0010"), geSr["PatientName"]);
 
         // Sent again (the technician thinks the PACS lost them): the same SOP instances, still one each.
         using (var retry = AgentProcess.Start(_w.Root, ["outbox", "retry", .. _w.Query("SELECT id FROM outbox").Select(r => Convert.ToString(r["id"], CultureInfo.InvariantCulture)!), "--db", _w.Database], Routed()))
@@ -103,22 +103,6 @@ public sealed class OrthancTests : IDisposable
         Assert.Equal(2, _w.Count("SELECT count(*) FROM outbox"));
     }
 
-    private static string DicomTag(string file, string tag)
-    {
-        var (code, output) = Run("dcmdump", "-Un", "+P", tag, file);
-        Assert.Equal(0, code);
-        var line = output.Split('\n').First(l => l.Contains('[', StringComparison.Ordinal));
-        return line[(line.IndexOf('[', StringComparison.Ordinal) + 1)..line.IndexOf(']', StringComparison.Ordinal)].TrimEnd('\0', ' ');
-    }
-
-    private static (int Code, string Output) Run(string file, params string[] args)
-    {
-        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-        var error = process.StandardError.ReadToEndAsync();
-        var output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, output + error.Result);
-    }
 
     /// <summary>Debian's Orthanc (/usr/sbin/Orthanc) on two free loopback ports, storing under a folder of the test's own.</summary>
     private sealed class Orthanc : IDisposable
