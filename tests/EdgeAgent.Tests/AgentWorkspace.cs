@@ -124,6 +124,23 @@ internal sealed partial class AgentWorkspace : IDisposable
         return (process.ExitCode, error.Result);
     }
 
+    /// <summary>Makes the shipped model (models/iconvnext-tiny-alzheimer) the only package the agent finds.</summary>
+    public void UseShippedModel()
+    {
+        Directory.Delete(Models, recursive: true);
+        var shipped = Path.Combine(SharedData.Repository, "models", "iconvnext-tiny-alzheimer");
+        foreach (var file in Directory.GetFiles(shipped, "*", SearchOption.AllDirectories))
+        {
+            var to = Path.Combine(Models, "shipped", Path.GetRelativePath(shipped, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Copy(file, to);
+        }
+    }
+
+    /// <summary>The labeled sample series (samples/alzheimer-*: 6 slices each of one held-out subject).</summary>
+    public static IReadOnlyList<string> LabeledSamples() =>
+        [.. Directory.GetDirectories(Path.Combine(SharedData.Repository, "samples"), "alzheimer-*").Order(StringComparer.Ordinal)];
+
     /// <summary>Runs a tool (dcmdump, dsr2xml…) to its end; returns its exit code and standard output followed by its error output.</summary>
     public static (int Code, string Output) RunForOutput(string file, params string[] args)
     {

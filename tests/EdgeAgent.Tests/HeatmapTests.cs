@@ -1,6 +1,5 @@
 using System.Globalization;
 using EdgeMed.DicomIngest.Images;
-using EdgeMed.Tests;
 using Xunit.Abstractions;
 
 namespace EdgeMed.EdgeAgent.Tests;
@@ -19,17 +18,8 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void EachSeries_GetsPngOverlaysOfItsMostConfidentSlices_RecordedWithItsClass_OwnerOnly()
     {
-        var shipped = Path.Combine(SharedData.Repository, "models", "iconvnext-tiny-alzheimer");
-        var package = Path.Combine(_w.Models, "shipped");
-        Directory.CreateDirectory(package);
-        foreach (var file in Directory.GetFiles(shipped, "*", SearchOption.AllDirectories))
-        {
-            var to = Path.Combine(package, Path.GetRelativePath(shipped, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-            File.Copy(file, to);
-        }
-
-        var samples = Directory.GetDirectories(Path.Combine(SharedData.Repository, "samples"), "alzheimer-*");
+        _w.UseShippedModel();
+        var samples = AgentWorkspace.LabeledSamples();
         foreach (var series in samples)
         {
             _w.Drop(DicomReportTests.Identified(_w, Directory.GetFiles(series, "*.dcm"), Path.GetFileName(series)), Path.GetFileName(series));
@@ -54,9 +44,9 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         {
             Assert.True(agent.WaitForExit(Patience), agent.Log);
             Assert.Equal(0, agent.ExitCode);
-            Assert.Equal(samples.Length, agent.LinesWith("2 heatmap(s) of class"));
-            Assert.Equal(samples.Length, agent.LinesWith("dicom-sc (version 1) delivered to pacs-import"));
-            Assert.Equal(samples.Length, agent.LinesWith("dicom-sc (version 1) delivered to pacs") - agent.LinesWith("delivered to pacs-import"));
+            Assert.Equal(samples.Count, agent.LinesWith("2 heatmap(s) of class"));
+            Assert.Equal(samples.Count, agent.LinesWith("dicom-sc (version 1) delivered to pacs-import"));
+            Assert.Equal(samples.Count, agent.LinesWith("dicom-sc (version 1) delivered to pacs") - agent.LinesWith("delivered to pacs-import"));
             foreach (var line in agent.Log.Split('\n').Where(l => l.Contains("heatmap(s)", StringComparison.Ordinal)))
             {
                 output.WriteLine(line.Trim());
@@ -64,7 +54,7 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         }
 
         var rows = _w.Query("SELECT h.series_instance_uid, h.sop_instance_uid, h.class, h.probability, h.path, s.predicted_class FROM heatmaps h JOIN series s USING(series_instance_uid)");
-        Assert.Equal(2 * samples.Length, rows.Count);
+        Assert.Equal(2 * samples.Count, rows.Count);
         foreach (var group in rows.GroupBy(r => (string)r["series_instance_uid"]!))
         {
             Assert.Equal(2, group.Count());
@@ -89,9 +79,9 @@ public sealed class HeatmapTests(ITestOutputHelper output) : IDisposable
         // The same heatmaps as a Secondary Capture series per series: RGB with a burned-in band, the source's patient.
         scp.Kill();
         scp.WaitForExit();
-        Assert.Equal(2 * samples.Length, Directory.GetFiles(received).Length);
+        Assert.Equal(2 * samples.Count, Directory.GetFiles(received).Length);
         var captures = Directory.GetFiles(import);
-        Assert.Equal(2 * samples.Length, captures.Length);
+        Assert.Equal(2 * samples.Count, captures.Length);
         foreach (var capture in captures)
         {
             var dump = Dump(capture, "0008,0016", "0028,0301", "0028,0010", "0028,0011", "0028,0004", "0010,0010", "0008,1155");

@@ -12,6 +12,7 @@ namespace EdgeMed.EdgeAgent.Tests;
 public sealed class OrthancTests : IDisposable
 {
     private const string ComprehensiveSr = "1.2.840.10008.5.1.4.1.1.88.33";
+    private const string SecondaryCapture = "1.2.840.10008.5.1.4.1.1.7";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
     private readonly AgentWorkspace _w = new();
     private readonly Orthanc _pacs;
@@ -40,41 +41,49 @@ public sealed class OrthancTests : IDisposable
     };
 
     [Fact]
-    public void TheSamples_ReachOrthanc_AsOneSrPerSeries_UnderTheSourcesPatientAndStudy_AndAResendIsStoredOnce()
+    public void TheLabeledSamples_ReachOrthanc_AsAnSrAndTwoSecondaryCapturesPerSeries_UnderTheSourcesPatientAndStudy_AndAResendIsStoredOnce()
     {
         _pacs.Start();
-        var ge = DicomReportTests.Identified(_w, AgentWorkspace.GeSlices(6), "ge"); // a patient name and ID unlike each other
-        _w.Drop(ge, "ge");
-        _w.Drop(AgentWorkspace.PhilipsSlices(5), "philips");
-        using (var agent = _w.Start(Routed(), "--stop-when-idle"))
+        _w.UseShippedModel(); // heatmaps need the IConvNeXt head
+        var samples = AgentWorkspace.LabeledSamples();
+        var sources = samples.Select(s => DicomReportTests.Identified(_w, Directory.GetFiles(s, "*.dcm"), Path.GetFileName(s))).ToList(); // patient name and ID unlike each other
+        sources.ForEach(files => _w.Drop(files, Path.GetFileName(Path.GetDirectoryName(files[0]))!));
+        var settings = Routed();
+        settings["EDGEMED__HEATMAPSLICES"] = "2";
+        settings["EDGEMED__DESTINATIONS__0__OBJECTS__0"] = "dicom-sr";
+        settings["EDGEMED__DESTINATIONS__0__OBJECTS__1"] = "dicom-sc";
+        using (var agent = _w.Start(settings, "--stop-when-idle"))
         {
             Assert.True(agent.WaitForExit(Patience), agent.Log);
             Assert.Equal(0, agent.ExitCode);
-            Assert.Equal(2, agent.LinesWith("dicom-sr (version 1) delivered to pacs"));
+            Assert.Equal(samples.Count, agent.LinesWith("dicom-sr (version 1) delivered to pacs"));
+            Assert.Equal(samples.Count, agent.LinesWith("dicom-sc (version 1) delivered to pacs"));
         }
 
+        // Exactly those instances: per series one SR and two Secondary Captures, in the source's study, for its patient.
         var instances = _pacs.Instances();
-        Assert.Equal(2, instances.Count);
-        Assert.All(instances, i => Assert.Equal(ComprehensiveSr, i["SOPClassUID"]));
-        Assert.All(instances, i => Assert.Equal("SR", i["Modality"]));
-        var studies = _w.Query("SELECT study_instance_uid FROM series").Select(r => (string)r["study_instance_uid"]!).Order(StringComparer.Ordinal);
-        Assert.Equal(studies, instances.Select(i => i["StudyInstanceUID"]).Order(StringComparer.Ordinal));
-        var geStudy = DicomReportTests.Tag(ge[0], "0020,000d");
-        var geSr = instances.Single(i => i["StudyInstanceUID"] == geStudy);
-        Assert.Equal(DicomReportTests.Tag(ge[0], "0010,0020"), geSr["PatientID"]);
-        Assert.Equal(DicomReportTests.Tag(ge[0], "0010,0010"), geSr["PatientName"]);
+        Assert.Equal(3 * samples.Count, instances.Count);
+        foreach (var files in sources)
+        {
+            var mine = instances.Where(i => i["StudyInstanceUID"] == DicomReportTests.Tag(files[0], "0020,000d")).ToList();
+            Assert.Equal([SecondaryCapture, SecondaryCapture, ComprehensiveSr], mine.Select(i => i["SOPClassUID"]).Order(StringComparer.Ordinal));
+            Assert.All(mine, i => Assert.Equal(DicomReportTests.Tag(files[0], "0010,0020"), i["PatientID"]));
+            Assert.All(mine, i => Assert.Equal(DicomReportTests.Tag(files[0], "0010,0010"), i["PatientName"]));
+            Assert.Equal(["OT", "OT", "SR"], mine.Select(i => i["Modality"]).Order(StringComparer.Ordinal));
+            Assert.All(mine.Where(i => i["Modality"] == "OT"), i => Assert.Equal("YES", i["BurnedInAnnotation"]));
+        }
 
         // Sent again (the technician thinks the PACS lost them): the same SOP instances, still one each.
-        using (var retry = AgentProcess.Start(_w.Root, ["outbox", "retry", .. _w.Query("SELECT id FROM outbox").Select(r => Convert.ToString(r["id"], CultureInfo.InvariantCulture)!), "--db", _w.Database], Routed()))
+        using (var retry = AgentProcess.Start(_w.Root, ["outbox", "retry", .. _w.Query("SELECT id FROM outbox").Select(r => Convert.ToString(r["id"], CultureInfo.InvariantCulture)!), "--db", _w.Database], settings))
         {
             Assert.True(retry.WaitForExit(Patience), retry.Log);
             Assert.Equal(0, retry.ExitCode);
         }
 
-        using (var again = _w.Start(Routed(), "--stop-when-idle"))
+        using (var again = _w.Start(settings, "--stop-when-idle"))
         {
             Assert.True(again.WaitForExit(Patience), again.Log);
-            Assert.Equal(2, again.LinesWith("delivered to pacs"));
+            Assert.Equal(2 * samples.Count, again.LinesWith("delivered to pacs"));
         }
 
         Assert.Equal(instances.Select(i => i["SOPInstanceUID"]).Order(StringComparer.Ordinal), _pacs.Instances().Select(i => i["SOPInstanceUID"]).Order(StringComparer.Ordinal));
