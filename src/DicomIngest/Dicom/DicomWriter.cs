@@ -22,10 +22,14 @@ public sealed class DicomWriter
 
     private readonly SortedDictionary<uint, byte[]> _elements = [];
 
-    /// <summary>Adds (or replaces) a text element; null or empty writes a zero-length value (a type 2 element that is unknown).</summary>
+    /// <summary>
+    /// Adds (or replaces) a text element; null or empty writes a zero-length value (a type 2 element that is unknown).
+    /// Written in ASCII, non-ASCII characters as '?': ASCII reads the same under any Specific Character Set an object
+    /// copies from its source (ISO_IR 100, ISO_IR 192, none); elements copied byte for byte go through <see cref="Encoded"/>.
+    /// </summary>
     public DicomWriter Text(uint tag, string vr, string? value)
     {
-        var bytes = Encoding.UTF8.GetBytes(value ?? string.Empty);
+        var bytes = Encoding.ASCII.GetBytes(value ?? string.Empty);
         return Raw(tag, vr, bytes);
     }
 
