@@ -45,6 +45,9 @@ public sealed class DicomReader : IDisposable
     /// <summary>How many decoder processes have been started (restarts after crashes included).</summary>
     public int DecoderStarts => _decoder?.Starts ?? 0;
 
+    /// <summary>The running decoder process's id (its memory is its own, beside the caller's), or null.</summary>
+    public int? DecoderProcessId => _decoder?.WorkerProcessId;
+
     /// <summary>Reads and checks the header only; no pixel is decoded.</summary>
     /// <exception cref="DicomIngestException">The file is refused; <see cref="DicomIngestException.Reason"/> says why.</exception>
     public InstanceMetadata ReadHeader(string path) => DicomHeaderReader.Read(path, _options).Metadata;

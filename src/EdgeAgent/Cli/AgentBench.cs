@@ -56,6 +56,7 @@ internal static class AgentBench
             await output.WriteLineAsync($"bench: {files.Count} files, {slices.Count} axial slices, model {model.Identity.Name} ({model.Package.Manifest.Precision}), batch {batch}, {threads} intra-op threads, memory arena {(arena ? "on" : "off")}, {rounds} rounds").ConfigureAwait(false);
             var bare = new List<double>();
             var pipeline = new List<double>();
+            var decoderMemory = "not started";
             var latency = new List<double>();
             double RunBare(LoadedModel m)
             {
@@ -93,6 +94,11 @@ internal static class AgentBench
                 clock.Restart();
                 var exit = await AgentCommands.ClassifyAsync(host, files.ToArray(), "csv", TextWriter.Null, TextWriter.Null, cancellationToken).ConfigureAwait(false);
                 var seconds = clock.Elapsed.TotalSeconds;
+                if (host.Services.GetService(typeof(DicomReader)) is DicomReader { DecoderProcessId: { } decoder })
+                {
+                    decoderMemory = Memory(decoder.ToString(CultureInfo.InvariantCulture)); // before the host ends it
+                }
+
                 var stored = host.Services.GetService(typeof(Ledger.AgentDatabase)) is Ledger.AgentDatabase db ? db.Results.CountSlices() : (long?)null;
                 pipeline.Add(Convert.ToInt64(stored, CultureInfo.InvariantCulture) / seconds);
                 latency.Add(seconds * 1000 / slices.Count);
@@ -100,6 +106,7 @@ internal static class AgentBench
             }
 
             var rss = Memory();
+
             var ready = new List<double>();
             var serviceMemory = string.Empty;
             for (var i = 0; i < 3; i++)
@@ -116,6 +123,7 @@ internal static class AgentBench
                 pipeline / bare    {Median(pipeline) / Median(bare):F3} (overhead {(1 - (Median(pipeline) / Median(bare))) * 100:F1} %; goal ≤ 15 %)
                 service memory     {serviceMemory} (the service process 2 s after READY: model loaded and warmed up, idle)
                 bench memory       {rss} (this process: two sessions of the model, {rounds} pipeline runs; decoder process separate)
+                decoder memory     {decoderMemory} (the decoder process after the last pipeline run: GDCM and the largest file it decoded)
                 start to READY     {string.Join(", ", ready.Select(r => $"{r:F2}"))} s (goal ≤ 3 s)
                 """)).ConfigureAwait(false);
             if (profile is not null)
