@@ -79,15 +79,39 @@ public sealed class GradCamTests(ITestOutputHelper output)
             hotDrop += before - Softmax(Logits(session, Masked(run.Input, Hottest(raw, run.Height, run.Width, size, masked), background)))[target];
             for (var r = 0; r < 4; r++)
             {
-                // The random tenth has the map's own shape (its cells shuffled, then upsampled the same way): scattered
-                // single pixels would disturb the slice as noise does, more than any region, and prove nothing.
-                var shuffled = raw.OrderBy(_ => random.Next()).ToArray();
+                // The random tenth has the map's own shape (its values moved to random cells of the brain, then
+                // upsampled the same way): scattered single pixels would disturb the slice as noise does, and cells of
+                // air would change nothing when masked; either would prove nothing.
+                var brain = Enumerable.Range(0, raw.Length).Where(c => CellMean(run.Input, c, run.Width, size) > background + 0.1f).OrderBy(_ => random.Next()).ToList();
+                var shuffled = new float[raw.Length];
+                foreach (var (cell, value) in brain.Zip(raw.OrderByDescending(v => v)))
+                {
+                    shuffled[cell] = value;
+                }
+
                 randomDrop += (before - Softmax(Logits(session, Masked(run.Input, Hottest(shuffled, run.Height, run.Width, size, masked), background)))[target]) / 4;
             }
         }
 
         output.WriteLine($"{runs.Count} slices: mean drop of the predicted class's probability, hottest 10% masked {hotDrop / runs.Count:F4}, random 10% {randomDrop / runs.Count:F4}");
         Assert.True(hotDrop > randomDrop, $"hottest {hotDrop / runs.Count}, random {randomDrop / runs.Count}");
+    }
+
+    /// <summary>The mean input value over one cell of the coarse map (grey channel).</summary>
+    private static float CellMean(float[] input, int cell, int width, int size)
+    {
+        var step = size / width;
+        var (cy, cx) = (cell / width, cell % width);
+        var sum = 0f;
+        for (var y = cy * step; y < (cy + 1) * step; y++)
+        {
+            for (var x = cx * step; x < (cx + 1) * step; x++)
+            {
+                sum += input[(y * size) + x];
+            }
+        }
+
+        return sum / (step * step);
     }
 
     private static IEnumerable<int> Hottest(float[] map, int height, int width, int size, int count)
