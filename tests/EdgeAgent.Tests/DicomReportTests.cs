@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EdgeMed.Tests;
 
 namespace EdgeMed.EdgeAgent.Tests;
 
@@ -110,6 +111,24 @@ public sealed class DicomReportTests : IDisposable
 
         Assert.Equal(before.Keys.Order(StringComparer.Ordinal), Directory.GetFiles(inbox).Order(StringComparer.Ordinal));
         Assert.All(before, f => Assert.Equal(f.Value, File.ReadAllBytes(f.Key)));
+    }
+
+    [Fact]
+    public void AnEnhancedMultiFrameSource_IsReferencedByTheFrameTheModelWasMostSureOf()
+    {
+        var inbox = Path.Combine(_w.Root, "pacs-import");
+        Directory.CreateDirectory(inbox);
+        _w.Drop([Path.Combine(SharedData.Philips, "201_T1W_TSE_Sno_CSno_CSAIno", "0001.dcm")], "enhanced");
+        using (var agent = _w.Start(Settings(("NAME", "pacs-import"), ("FOLDER", inbox), ("OBJECTS__0", "dicom-sr")), "--stop-when-idle"))
+        {
+            Assert.True(agent.WaitForExit(Patience), agent.Log);
+            Assert.Equal(1, agent.LinesWith("dicom-sr (version 1) delivered to pacs-import"));
+        }
+
+        var best = _w.Query("SELECT best_frame FROM series").Single()["best_frame"];
+        var sr = Assert.Single(Directory.GetFiles(inbox));
+        Assert.Equal((Convert.ToInt64(best, CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture), Tag(sr, "0008,1160"));
+        Assert.Equal(0, AgentWorkspace.RunForOutput("dsr2xml", sr).Code);
     }
 
     [Theory]

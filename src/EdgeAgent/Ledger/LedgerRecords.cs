@@ -246,7 +246,7 @@ public sealed record HeatmapRecord(string SopInstanceUid, int Frame, int Tile, s
 /// <summary>A stored series as the outbox renders it: its row, and what a DICOM SR copies and references.</summary>
 /// <param name="Row">The <c>series</c> row as <see cref="ResultStore.SeriesRows"/> gives it.</param>
 /// <param name="SourceModule">The source's patient and study elements, encoded (empty: the source had none); null when unknown (stored before schema 5).</param>
-/// <param name="Instances">The SOP instances classified (SOP class, SOP instance), in position order; the class is null when unknown.</param>
+/// <param name="Instances">The SOP instances classified (SOP class, SOP instance, whether several of its frames were), in position order; the class is null when unknown.</param>
 /// <param name="Installation">The database's random id (table <c>installation</c>), part of the SR's UIDs.</param>
 /// <param name="Heatmaps">Its heatmaps (paths relative to <c>EdgeMed:Heatmaps</c>).</param>
-public sealed record StoredSeries(IReadOnlyDictionary<string, object?> Row, byte[]? SourceModule, IReadOnlyList<(string? SopClassUid, string SopInstanceUid)> Instances, string Installation, IReadOnlyList<HeatmapRecord> Heatmaps);
+public sealed record StoredSeries(IReadOnlyDictionary<string, object?> Row, byte[]? SourceModule, IReadOnlyList<(string? SopClassUid, string SopInstanceUid, bool MultiFrame)> Instances, string Installation, IReadOnlyList<HeatmapRecord> Heatmaps);

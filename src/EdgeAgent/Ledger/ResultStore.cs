@@ -154,8 +154,8 @@ public sealed class ResultStore
         }
 
         var instances = Query(c,
-            "SELECT sop_instance_uid, max(sop_class_uid), min(position) AS at FROM slices WHERE series_instance_uid = $s GROUP BY sop_instance_uid ORDER BY at, sop_instance_uid",
-            null, r => (r.IsDBNull(1) ? null : r.GetString(1), r.GetString(0)), ("$s", seriesInstanceUid));
+            "SELECT sop_instance_uid, max(sop_class_uid), min(position) AS at, count(DISTINCT frame) FROM slices WHERE series_instance_uid = $s GROUP BY sop_instance_uid ORDER BY at, sop_instance_uid",
+            null, r => (r.IsDBNull(1) ? null : r.GetString(1), r.GetString(0), r.GetInt64(3) > 1), ("$s", seriesInstanceUid));
         var module = row[Hidden] as byte[];
         var installation = Convert.ToString(Scalar(c, "SELECT id FROM installation"), CultureInfo.InvariantCulture) ?? string.Empty;
         var heatmaps = Query(c, "SELECT sop_instance_uid, frame, tile, class, probability, path FROM heatmaps WHERE series_instance_uid = $s", null,

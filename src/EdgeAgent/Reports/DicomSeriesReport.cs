@@ -92,14 +92,9 @@ internal static class DicomSeriesReport
             Item("TEXT", Code("121106", "DCM", "Comment")).Text(0x0040A160, "UT", Notice),
         };
         var best = Text(row, "best_sop_instance_uid");
-        if (known.FirstOrDefault(i => i.SopInstanceUid == best) is { SopClassUid: { Length: > 0 } bestClass })
+        if (known.FirstOrDefault(i => i.SopInstanceUid == best) is { SopClassUid: { Length: > 0 } bestClass } bestInstance)
         {
-            var reference = Reference(bestClass, best);
-            var frame = Convert.ToInt64(row["best_frame"], CultureInfo.InvariantCulture);
-            if (frame > 0)
-            {
-                reference.Text(0x00081160, "IS", (frame + 1).ToString(CultureInfo.InvariantCulture)); // Referenced Frame Number, 1-based
-            }
+            var reference = Reference(bestClass, best, bestInstance.MultiFrame ? Convert.ToInt32(row["best_frame"], CultureInfo.InvariantCulture) : null);
 
             content.Add(Item("IMAGE", Code("best-slice", Scheme, "Most confident slice")).Sequence(0x00081199, reference));
         }
@@ -171,8 +166,12 @@ internal static class DicomSeriesReport
         (value.Length <= 16 ? new DicomWriter().Text(0x00080100, "SH", value) : new DicomWriter().Text(0x00080119, "UC", value))
             .Text(0x00080102, "SH", scheme).Text(0x00080104, "LO", meaning);
 
-    internal static DicomWriter Reference(string sopClass, string sopInstance) =>
-        new DicomWriter().Text(0x00081150, "UI", sopClass).Text(0x00081155, "UI", sopInstance);
+    /// <summary>A Referenced SOP item; with <paramref name="frame"/> (0-based) for one frame of a multi-frame instance.</summary>
+    internal static DicomWriter Reference(string sopClass, string sopInstance, int? frame = null)
+    {
+        var reference = new DicomWriter().Text(0x00081150, "UI", sopClass).Text(0x00081155, "UI", sopInstance);
+        return frame is { } f ? reference.Text(0x00081160, "IS", (f + 1).ToString(CultureInfo.InvariantCulture)) : reference; // Referenced Frame Number, 1-based
+    }
 
     internal static string Text(IReadOnlyDictionary<string, object?> row, string column) =>
         Convert.ToString(row.GetValueOrDefault(column), CultureInfo.InvariantCulture) ?? string.Empty;

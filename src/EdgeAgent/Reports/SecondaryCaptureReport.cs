@@ -23,7 +23,7 @@ internal static class SecondaryCaptureReport
     public static IReadOnlyList<(byte[] File, string SopInstanceUid)> Build(StoredSeries series, string heatmapRoot)
     {
         ArgumentNullException.ThrowIfNull(series);
-        var classes = series.Instances.Where(i => !string.IsNullOrEmpty(i.SopClassUid)).ToDictionary(i => i.SopInstanceUid, i => i.SopClassUid!, StringComparer.Ordinal);
+        var sources = series.Instances.Where(i => !string.IsNullOrEmpty(i.SopClassUid)).ToDictionary(i => i.SopInstanceUid, StringComparer.Ordinal);
         var files = new List<(byte[], string)>();
         var number = 0;
         foreach (var h in series.Heatmaps.OrderByDescending(h => h.Probability).ThenBy(h => h.SopInstanceUid, StringComparer.Ordinal).ThenBy(h => h.Frame).ThenBy(h => h.Tile))
@@ -47,9 +47,9 @@ internal static class SecondaryCaptureReport
                 .UnsignedShort(0x00280100, 8).UnsignedShort(0x00280101, 8).UnsignedShort(0x00280102, 7).UnsignedShort(0x00280103, 0)
                 .Text(0x00280301, "CS", "YES")
                 .Raw(0x7FE00010, "OB", pixels);
-            if (classes.TryGetValue(h.SopInstanceUid, out var sourceClass))
+            if (sources.TryGetValue(h.SopInstanceUid, out var origin))
             {
-                ds.Sequence(0x00082112, DicomSeriesReport.Reference(sourceClass, h.SopInstanceUid)); // Source Image Sequence
+                ds.Sequence(0x00082112, DicomSeriesReport.Reference(origin.SopClassUid!, h.SopInstanceUid, origin.MultiFrame ? h.Frame : null)); // Source Image Sequence
             }
 
             files.Add((DicomSeriesReport.ToFile(ds, SecondaryCapture, sop), sop));
