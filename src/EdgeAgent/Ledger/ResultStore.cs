@@ -101,17 +101,9 @@ public sealed class ResultStore
     /// <summary>Sum of each class's probability over the series' stored slices, and their count (the series class before a part is stored).</summary>
     public (Dictionary<string, double> Sums, int Count) ProbabilitySums(string seriesInstanceUid) => _database.Locked(c =>
     {
-        var sums = new Dictionary<string, double>(StringComparer.Ordinal);
-        var rows = Query(c, "SELECT probabilities FROM slices WHERE series_instance_uid = $s", null, r => r.GetString(0), ("$s", seriesInstanceUid));
-        foreach (var row in rows)
-        {
-            foreach (var (name, p) in JsonSerializer.Deserialize<Dictionary<string, double>>(row) ?? [])
-            {
-                sums[name] = sums.GetValueOrDefault(name) + p;
-            }
-        }
-
-        return (sums, rows.Count);
+        var rows = Query(c, "SELECT p.key, sum(p.value), count(*) FROM slices s, json_each(s.probabilities) p WHERE s.series_instance_uid = $s GROUP BY p.key",
+            null, r => (Class: r.GetString(0), Sum: r.GetDouble(1), Count: r.GetInt32(2)), ("$s", seriesInstanceUid));
+        return (rows.ToDictionary(r => r.Class, r => r.Sum, StringComparer.Ordinal), rows.Count == 0 ? 0 : rows.Max(r => r.Count));
     });
 
     /// <summary>Stored slices with their file paths, oldest first, optionally since a time or for some files only.</summary>
@@ -132,10 +124,6 @@ public sealed class ResultStore
     public IReadOnlyList<IReadOnlyDictionary<string, object?>> SeriesRows(DateTimeOffset? since = null) => _database.Locked(c => Query(c,
         "SELECT * FROM series WHERE $since IS NULL OR classified_at >= $since ORDER BY classified_at DESC, series_instance_uid",
         null, Shown, ("$since", since is { } t ? Format(t) : null)));
-
-    /// <summary>One series' row (as <see cref="SeriesRows"/> gives it), or null.</summary>
-    public IReadOnlyDictionary<string, object?>? SeriesRow(string seriesInstanceUid) => _database.Locked(c => Query(c,
-        "SELECT * FROM series WHERE series_instance_uid = $s", null, Shown, ("$s", seriesInstanceUid)).FirstOrDefault());
 
     /// <summary>The columns of <see cref="SeriesRows"/>, in table order (known even when there are no rows).</summary>
     public IReadOnlyList<string> SeriesColumns() => _database.Locked(c => Query(c,

@@ -1,6 +1,6 @@
-using EdgeMed.EdgeAgent.Explain;
 using System.Globalization;
 using EdgeMed.DicomIngest.Normalization;
+using EdgeMed.EdgeAgent.Explain;
 using EdgeMed.EdgeAgent.Ledger;
 using EdgeMed.Packages;
 using EdgeMed.Onnx.Runtime;

@@ -197,7 +197,13 @@ public sealed class ModelCatalog : IDisposable
             Log.NoHeatmaps(logger ?? NullLogger.Instance, m.Name, m.Arch);
         }
 
-        var bytes = explainer is null ? null : ModelEdits.ExposeOutputs(graph!, [explainer.FeatureMap]).ToByteArray();
+        byte[]? bytes = null;
+        if (explainer is not null)
+        {
+            ModelEdits.AddOutputs(graph!, [explainer.FeatureMap]); // the graph was read for this: edited in place, its weights not copied
+            bytes = graph!.ToByteArray();
+        }
+
         graph = null;
         var (session, provider) = OpenSession(o => bytes is null ? OnnxSession.Open(package.ModelPath, o) : OnnxSession.FromBytes(bytes, o), options, logger ?? NullLogger.Instance);
         try

@@ -1,5 +1,6 @@
 using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
+using EdgeMed.EdgeAgent.Reports;
 
 namespace EdgeMed.EdgeAgent.Outbox;
 
@@ -27,6 +28,14 @@ internal abstract class Destination
             _ => throw new InvalidOperationException($"unknown destination kind '{options.Kind}'"),
         };
     }
+
+    /// <summary>The DICOM objects (PS3.10 files and their SOP instance UIDs) of a <c>dicom-sr</c> or <c>dicom-sc</c> row.</summary>
+    protected static IReadOnlyList<(byte[] File, string SopInstanceUid)> DicomObjects(string kind, StoredSeries series, string heatmaps) => kind switch
+    {
+        OutboxObjects.DicomSr => [DicomSeriesReport.Build(series)],
+        OutboxObjects.DicomSc => SecondaryCaptureReport.Build(series, heatmaps),
+        _ => throw Unsupported(kind),
+    };
 
     /// <summary>The kind this build cannot make for this destination (the validator keeps them out of the settings).</summary>
     protected static InvalidDataException Unsupported(string kind) => new($"this destination cannot take '{kind}' objects");

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
-using EdgeMed.EdgeAgent.Reports;
 using EdgeMed.EdgeAgent.Share;
 
 namespace EdgeMed.EdgeAgent.Outbox;
@@ -24,12 +23,7 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
     /// <inheritdoc />
     public override async Task DeliverAsync(string kind, StoredSeries series, CancellationToken cancellationToken)
     {
-        IReadOnlyList<(byte[] File, string Sop)> objects = kind switch
-        {
-            OutboxObjects.DicomSr => [DicomSeriesReport.Build(series)],
-            OutboxObjects.DicomSc => SecondaryCaptureReport.Build(series, heatmaps),
-            _ => throw Unsupported(kind),
-        };
+        var objects = DicomObjects(kind, series, heatmaps);
         if (objects.Count == 0)
         {
             return; // a series without heatmaps (a model they cannot be made for) has no Secondary Capture to send
@@ -38,7 +32,7 @@ internal sealed class DicomDestination(DestinationOptions options, string workFo
         // The objects carry the patient's name and ID: created owner-only next to the ledger, removed after the send
         // (and, after a crash mid-send, by the next start: see ClearWorkFolder).
         OwnerOnly.CreateDirectory(workFolder);
-        var paths = objects.Select(o => Path.Combine(workFolder, $"{kind}-{o.Sop}.dcm")).ToList();
+        var paths = objects.Select(o => Path.Combine(workFolder, $"{kind}-{o.SopInstanceUid}.dcm")).ToList();
         try
         {
             foreach (var ((file, _), path) in objects.Zip(paths))

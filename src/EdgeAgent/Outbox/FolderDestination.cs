@@ -24,19 +24,13 @@ internal sealed class FolderDestination(string folder, bool mountPoint, string h
                 var bundle = FhirSeriesReport.Build(series.Row);
                 Write($"edgemed-report-{bundle.Id}.json", Encoding.UTF8.GetBytes(FhirSeriesReport.ToJson(bundle)));
                 break;
-            case OutboxObjects.DicomSr:
-                var (file, sop) = DicomSeriesReport.Build(series);
-                Write($"edgemed-sr-{sop}.dcm", file);
-                break;
-            case OutboxObjects.DicomSc:
-                foreach (var (image, uid) in SecondaryCaptureReport.Build(series, heatmaps))
+            default:
+                foreach (var (file, uid) in DicomObjects(kind, series, heatmaps))
                 {
-                    Write($"edgemed-sc-{uid}.dcm", image);
+                    Write($"edgemed-{(kind == OutboxObjects.DicomSr ? "sr" : "sc")}-{uid}.dcm", file);
                 }
 
                 break;
-            default:
-                throw Unsupported(kind);
         }
 
         return Task.CompletedTask;

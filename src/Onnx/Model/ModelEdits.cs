@@ -12,14 +12,20 @@ public static class ModelEdits
     public static ModelProto ExposeOutputs(ModelProto model, IEnumerable<string> names)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(names);
         var copy = model.Clone();
-        var existing = copy.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        AddOutputs(copy, names);
+        return copy;
+    }
+
+    /// <summary>Like <see cref="ExposeOutputs"/>, on <paramref name="model"/> itself (a model read to be edited: no copy of its weights).</summary>
+    public static void AddOutputs(ModelProto model, IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(names);
+        var existing = model.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var name in names.Where(existing.Add))
         {
-            copy.Graph.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float } } });
+            model.Graph.Output.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float } } });
         }
-
-        return copy;
     }
 }
