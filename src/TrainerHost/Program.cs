@@ -18,6 +18,8 @@ var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
 var lambdaFs = new Option<double?>("--lambda-fs") { Description = "Feature-smoothing weight (default: 0.05 for iconvnext-tiny, 0 otherwise)" };
 var augment = new Option<string>("--augment") { Description = "none, basic (rotation, flip, scale) or strong (also shift, brightness/contrast/gamma)", DefaultValueFactory = _ => "none" };
 var schedule = new Option<string>("--schedule") { Description = "Learning rate: constant or cosine (decays to zero by the last epoch)", DefaultValueFactory = _ => "constant" };
+var scheduleEpochs = new Option<int?>("--schedule-epochs") { Description = "Cosine schedule length in epochs when training stops earlier (default: --epochs)" };
+var testEveryEpoch = new Option<bool>("--test-every-epoch") { Description = "Score the test part after every epoch too (history.json; never used to choose weights)" };
 var warmup = new Option<double>("--warmup-epochs") { Description = "Linear learning-rate warm-up, in epochs" };
 var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay on weights and kernels (not biases or norms)" };
 var labelSmoothing = new Option<double>("--label-smoothing") { Description = "Cross-entropy label smoothing, e.g. 0.1" };
@@ -39,8 +41,8 @@ var maxSteps = new Option<int>("--max-steps") { Description = "Batches per epoch
 
 var train = new RootCommand("EdgeMed trainer: retrain and evaluate classification models on labeled slices")
 {
-    data, arch, output, epochs, batch, lr, optimizer, threads, size, split, seed, lambdaFs, augment, schedule, warmup, weightDecay, labelSmoothing, dropPath, precision, groupBy,
-    earlyStopping, reduceLr, classWeights, ema, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps,
+    data, arch, output, epochs, batch, lr, optimizer, threads, size, split, seed, lambdaFs, augment, schedule, scheduleEpochs, warmup, weightDecay, labelSmoothing, dropPath, precision, groupBy,
+    earlyStopping, reduceLr, classWeights, ema, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps, testEveryEpoch,
 };
 train.SetAction(async (result, cancellationToken) =>
 {
@@ -56,7 +58,8 @@ train.SetAction(async (result, cancellationToken) =>
             TestFraction = testFraction, Seed = result.GetValue(seed), LambdaFs = result.GetValue(lambdaFs), Augment = result.GetRequiredValue(augment),
             EarlyStopping = result.GetValue(earlyStopping), ReduceLrOnPlateau = result.GetValue(reduceLr), ClassWeights = result.GetValue(classWeights), Ema = result.GetValue(ema),
             Subset = TrainingOptions.ParseSubset(result.GetValue(subset)), Resume = result.GetValue(resume), Init = result.GetValue(init),
-            Cache = result.GetValue(cache), MaxSteps = result.GetValue(maxSteps), Schedule = result.GetRequiredValue(schedule),
+            Cache = result.GetValue(cache), MaxSteps = result.GetValue(maxSteps), Schedule = result.GetRequiredValue(schedule), ScheduleEpochs = result.GetValue(scheduleEpochs),
+            TestEveryEpoch = result.GetValue(testEveryEpoch),
             WarmupEpochs = result.GetValue(warmup), WeightDecay = result.GetValue(weightDecay), LabelSmoothing = result.GetValue(labelSmoothing),
             DropPath = result.GetValue(dropPath), Precision = result.GetRequiredValue(precision), GroupBy = result.GetRequiredValue(groupBy),
             Teacher = result.GetValue(teacher), DistillWeight = result.GetValue(distillWeight), DistillTemperature = result.GetValue(distillTemperature),

@@ -147,5 +147,28 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("multiple of 224", error);
     }
 
+    [Theory]
+    [InlineData("constant", "14", "needs --schedule cosine")]
+    [InlineData("cosine", "0", "at least --epochs")]
+    public async Task ScheduleEpochs_WithoutACosineThatOutlastsTheRun_IsRefused(string schedule, string span, string expected)
+    {
+        var (exit, error) = await Train(Trainer.Alzheimer, null, "--schedule", schedule, "--schedule-epochs", span);
+
+        Assert.True(exit == 2, error);
+        Assert.Contains(expected, error);
+    }
+
+    [Theory]
+    [InlineData("--early-stopping", "3")]
+    [InlineData("--reduce-lr-on-plateau", null)]
+    public async Task StoppingOrDecayingOnValidation_WithoutAValidationPart_IsRefused(string option, string? value)
+    {
+        string[] extra = value is null ? ["--split", "0.9,0,0.1", option] : ["--split", "0.9,0,0.1", option, value];
+        var (exit, error) = await Train(Trainer.Alzheimer, null, extra);
+
+        Assert.True(exit == 2, error);
+        Assert.Contains("need a validation part", error);
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

@@ -132,6 +132,34 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task FixedEpochCount_WithoutValidation_KeepsTheLastEpoch_StopsPartWayDownALongerCosine_AndScoresTestEachEpoch()
+    {
+        // A retrain on every subject has no validation to choose an epoch on: it stops after --epochs on a cosine
+        // that spans --schedule-epochs, and exports that last epoch. 2 epochs × 2 steps of an 8-step cosine: lr × 0.5.
+        var run = folders.Run("fixed-count");
+        var (exit, stdout, stderr) = await Trainer.RunAsync(["--data", Trainer.Alzheimer, "--arch", "base-cnn", "--out", run, "--size", "32", "--epochs", "2",
+            "--max-steps", "2", "--batch", "4", "--threads", "1", "--subset", Trainer.Subset(6), "--cache", folders.Cache, "--split", "0.75,0,0.25",
+            "--lr", "1e-3", "--schedule", "cosine", "--schedule-epochs", "4", "--test-every-epoch"]);
+        output.WriteLine(stdout);
+        Assert.True(exit == 0, stderr);
+
+        using var history = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(run, "history.json")));
+        var epochs = history.RootElement.EnumerateArray().ToList();
+        Assert.Equal(2, epochs.Count);
+        Assert.All(epochs, e => Assert.InRange(e.GetProperty("test_accuracy").GetDouble(), 0, 1));
+        Assert.Equal(5e-4, epochs[1].GetProperty("lr").GetDouble(), 9);
+        Assert.Contains(", test acc ", stdout, StringComparison.Ordinal);
+        var report = await File.ReadAllTextAsync(Path.Combine(run, "report.md"));
+        Assert.Contains("no validation part: the last epoch's weights (2) are kept", report, StringComparison.Ordinal);
+        Assert.Contains("cosine schedule over 4 epochs, stopped after 2", report, StringComparison.Ordinal);
+        var same = await Trainer.PythonAsync(
+            "import torch\n" +
+            $"c = torch.load('{Path.Combine(run, "checkpoint.pt")}', map_location='cpu')\n" +
+            "print(all(torch.equal(c['model'][k], v) for k, v in c['best_model'].items()))");
+        Assert.Equal("True", same.Trim());
+    }
+
+    [Fact]
     public async Task Distillation_TeachesFromAFinishedRun_AndRefusesATeacherThatSawTheHeldOutImages()
     {
         // The teacher (3 channels) and the student (arn-cnn, 1 channel) read the same 64 px tensors.

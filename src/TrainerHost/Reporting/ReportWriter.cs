@@ -63,7 +63,7 @@ internal static class ReportWriter
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
         md.Append(inv, $"# {title}\n\n");
-        foreach (var note in notes)
+        foreach (var note in notes.Where(n => n.Length > 0))
         {
             md.Append(inv, $"- {note}\n");
         }

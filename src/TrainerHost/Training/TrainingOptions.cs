@@ -86,6 +86,13 @@ internal sealed record TrainingOptions
     /// <summary>Softmax temperature for the teacher's and student's outputs in the distillation term.</summary>
     public double? DistillTemperature { get; init; }
 
+    /// <summary>Length of the cosine schedule in epochs when it should outlast the run (null: --epochs). A run that stops at
+    /// epoch 5 of a 12-epoch cosine reproduces the weights a validation split chose at that epoch, without the split.</summary>
+    public int? ScheduleEpochs { get; init; }
+
+    /// <summary>Score the test part after every epoch too: recorded, never used to choose weights.</summary>
+    public bool TestEveryEpoch { get; init; }
+
     /// <summary>Stop each epoch after this many batches (0: all). For smoke tests and CI, not for real training.</summary>
     public int MaxSteps { get; init; }
 
@@ -126,6 +133,16 @@ internal sealed record TrainingOptions
         if (WarmupEpochs < 0 || WarmupEpochs >= Epochs)
         {
             throw new TrainingInputException($"--warmup-epochs {WarmupEpochs.ToString(CultureInfo.InvariantCulture)} must be at least 0 and less than --epochs.");
+        }
+
+        if (ScheduleEpochs is { } span && (Schedule != "cosine" || span < Epochs))
+        {
+            throw new TrainingInputException($"--schedule-epochs {span} needs --schedule cosine and at least --epochs ({Epochs}): it sets how long the cosine runs, not how long training does.");
+        }
+
+        if ((EarlyStopping > 0 || ReduceLrOnPlateau) && ValidationFraction == 0)
+        {
+            throw new TrainingInputException("--early-stopping and --reduce-lr-on-plateau need a validation part (--split with a validation fraction above 0).");
         }
 
         if (ReduceLrOnPlateau && (Schedule != "constant" || WarmupEpochs > 0))

@@ -88,7 +88,7 @@ internal static class TrainingRun
         // What a resumed run must share with the run it continues: data, split and everything that shapes the model
         // (options added later join only when set, so runs started before them still resume).
         var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.Epochs : 0)}{(o.Ema is null ? "" : $"|ema {o.Ema}")}")))[..16];
+            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.ScheduleEpochs ?? o.Epochs : 0)}{(o.Ema is null ? "" : $"|ema {o.Ema}")}")))[..16];
         var configPath = Path.Combine(run, "config.json");
         var config = new Dictionary<string, object?>
         {
@@ -98,7 +98,7 @@ internal static class TrainingRun
             ["label_smoothing"] = o.LabelSmoothing, ["drop_path"] = o.DropPath, ["precision"] = o.Precision, ["mean"] = settings.Mean, ["std"] = settings.Std,
             ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
             ["class_weights"] = o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
-            ["max_steps"] = o.MaxSteps, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
+            ["max_steps"] = o.MaxSteps, ["schedule_epochs"] = o.ScheduleEpochs ?? o.Epochs, ["test_every_epoch"] = o.TestEveryEpoch, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
             ["check"] = check, ["fingerprint"] = fingerprint,
@@ -144,7 +144,10 @@ internal static class TrainingRun
         [
             $"data {Path.GetFullPath(o.Data)}; tensor cache {cache.Key} ({NormalizationSettings.AlgorithmVersion}, {o.Size} px)",
             $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {checkedOn} split, computed from ONNX Runtime's outputs",
-            $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
+            o.ValidationFraction > 0
+                ? $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters"
+                : $"no validation part: the last epoch's weights ({done.Value.GetProperty("best_epoch").GetInt32()}) are kept; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
+            o.ScheduleEpochs is { } span && span > o.Epochs ? $"cosine schedule over {span} epochs, stopped after {o.Epochs}" : "",
             o.Ema is null ? "raw weights validated and kept" : string.Create(CultureInfo.InvariantCulture, $"weights: exponential moving average (decay {o.Ema}) validated and kept"),
             teacher is null ? "no teacher" : string.Create(CultureInfo.InvariantCulture, $"distilled from {teacher.Arch} ({teacher.Folder}), weight {o.DistillWeight ?? DefaultDistillWeight}, temperature {o.DistillTemperature ?? DefaultDistillTemperature}"),
             $"command: {commandLine}",
@@ -227,7 +230,7 @@ internal static class TrainingRun
                 ui.Batch(e.GetProperty("epoch").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("batches").GetInt32(), e.GetProperty("loss").GetDouble(), e.GetProperty("accuracy").GetDouble());
                 break;
             case "epoch":
-                ui.Line(string.Create(inv, $"epoch {e.GetProperty("epoch").GetInt32()}: train loss {e.GetProperty("train_loss").GetDouble():F4} acc {e.GetProperty("train_accuracy").GetDouble():F4}, val loss {Number(e, "val_loss")} acc {Number(e, "val_accuracy")}{(e.TryGetProperty("raw_val_accuracy", out var raw) ? string.Create(inv, $" (raw weights {raw.GetDouble():F4})") : "")}, {e.GetProperty("seconds").GetDouble():F0} s (best epoch {e.GetProperty("best_epoch").GetInt32()})"));
+                ui.Line(string.Create(inv, $"epoch {e.GetProperty("epoch").GetInt32()}: train loss {e.GetProperty("train_loss").GetDouble():F4} acc {e.GetProperty("train_accuracy").GetDouble():F4}, val loss {Number(e, "val_loss")} acc {Number(e, "val_accuracy")}{(e.TryGetProperty("raw_val_accuracy", out var raw) ? string.Create(inv, $" (raw weights {raw.GetDouble():F4})") : "")}{(e.TryGetProperty("test_accuracy", out var tested) ? string.Create(inv, $", test acc {tested.GetDouble():F4}") : "")}, {e.GetProperty("seconds").GetDouble():F0} s (best epoch {e.GetProperty("best_epoch").GetInt32()})"));
                 break;
             case "early_stop":
                 ui.Line($"early stopping at epoch {e.GetProperty("epoch").GetInt32()} (best {e.GetProperty("best_epoch").GetInt32()})");

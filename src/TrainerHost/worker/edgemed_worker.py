@@ -484,7 +484,7 @@ def train(cfg):
     steps_per_epoch = min(batches, max_steps) if max_steps else batches
     schedule, warmup = cfg.get("schedule") or "constant", round((cfg.get("warmup_epochs") or 0) * steps_per_epoch)
     step_scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, cfg["epochs"] * steps_per_epoch, warmup, schedule))
+        optimizer, lambda step: lr_factor(step, (cfg.get("schedule_epochs") or cfg["epochs"]) * steps_per_epoch, warmup, schedule))
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=0.5, patience=2) if cfg.get("reduce_lr_on_plateau") else None
     generator = torch.Generator().manual_seed(cfg["seed"])
     checkpoint_path = os.path.join(out, "checkpoint.pt")
@@ -569,9 +569,13 @@ def train(cfg):
         if average is not None and len(val_idx):
             # The raw weights' validation too, so a report shows what the average bought.
             record["raw_val_accuracy"] = evaluate(model, cache, val_idx, channels)["accuracy"]
+        if cfg.get("test_every_epoch") and len(test_idx):
+            record["test_accuracy"] = evaluate(kept, cache, test_idx, channels)["accuracy"]
         history.append(record)
+        # Without a validation part the epoch count was fixed beforehand: the last epoch's weights are kept (training
+        # accuracy under augmentation and drop path says little about which epoch generalizes).
         score = val["accuracy"] if val else record["train_accuracy"]
-        if score > best:
+        if score > best or not val:
             best, best_epoch = score, epoch
             best_state = {k: v.detach().clone() for k, v in kept.state_dict().items()}
         if scheduler is not None:
