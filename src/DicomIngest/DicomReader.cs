@@ -48,23 +48,47 @@ public sealed class DicomReader : IDisposable
     /// <summary>The running decoder process's id (its memory is its own, beside the caller's), or null.</summary>
     public int? DecoderProcessId => _decoder?.WorkerProcessId;
 
+    /// <summary>Reads a file whole, as <see cref="ReadAsync(string, byte[], CancellationToken)"/> takes it: too large
+    /// a file, or a large one that does not start like DICOM, is refused before it is read into memory.</summary>
+    /// <exception cref="DicomIngestException">Refused, or <see cref="IngestFailure.Unreadable"/> with the I/O exception inside.</exception>
+    public byte[] ReadFile(string path) => DicomHeaderReader.ReadFile(path, _options);
+
     /// <summary>Reads and checks the header only; no pixel is decoded.</summary>
     /// <exception cref="DicomIngestException">The file is refused; <see cref="DicomIngestException.Reason"/> says why.</exception>
-    public InstanceMetadata ReadHeader(string path) => DicomHeaderReader.Read(path, _options).Metadata;
+    public InstanceMetadata ReadHeader(string path) => DicomHeaderReader.Read(DicomHeaderReader.ReadFile(path, _options), _options).Metadata;
 
-    /// <summary>Reads the header, decodes the pixels and returns the slices.</summary>
+    /// <summary>Reads the file, checks the header, decodes the pixels and returns the slices.</summary>
     /// <exception cref="DicomIngestException">The file is refused; <see cref="DicomIngestException.Reason"/> says why.</exception>
-    public async Task<DicomInstance> ReadAsync(string path, CancellationToken cancellationToken = default)
+    public Task<DicomInstance> ReadAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var started = Stopwatch.GetTimestamp();
         var full = Path.GetFullPath(path);
         try
         {
-            var (metadata, file, bytes) = DicomHeaderReader.Read(full, _options);
-            var pixels = file.HasFileMeta
-                ? await DecodeAsync(full, cancellationToken).ConfigureAwait(false)
-                : await DecodeWithSynthesizedMetaAsync(bytes, file, metadata, cancellationToken).ConfigureAwait(false);
+            return ReadAsync(full, ReadFile(full), cancellationToken);
+        }
+        catch (DicomIngestException e)
+        {
+            Refused(e);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Checks the header of a file's bytes, read once by the caller (who may have hashed them), decodes the pixels
+    /// from those same bytes and returns the slices; <paramref name="path"/> is only recorded.
+    /// </summary>
+    /// <exception cref="DicomIngestException">The file is refused; <see cref="DicomIngestException.Reason"/> says why.</exception>
+    public async Task<DicomInstance> ReadAsync(string path, byte[] content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var (metadata, file) = DicomHeaderReader.Read(content, _options);
+            // GDCM refuses data sets without file meta: it gets them with one.
+            var decodable = file.HasFileMeta ? content : FileMetaWriter.WithFileMeta(content, metadata.SopClassUid, metadata.SopInstanceUid, file.TransferSyntaxUid);
+            var pixels = await DecodeAsync(decodable, cancellationToken).ConfigureAwait(false);
             var slices = SliceExtractor.Extract(metadata, pixels, _options);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
@@ -73,42 +97,34 @@ public sealed class DicomReader : IDisposable
                 Log.FileRead(_logger, slices.Count, plane, elapsed);
             }
 
-            return new DicomInstance(full, metadata, slices);
+            return new DicomInstance(path, metadata, slices);
         }
         catch (DicomIngestException e)
         {
-            if (_logger.IsEnabled(LogLevel.Debug))
-            {
-                var reason = e.ReasonCode;
-                Log.FileRefused(_logger, reason, e.Message);
-            }
-
+            Refused(e);
             throw;
         }
     }
 
-    private async Task<DecodedPixels> DecodeAsync(string path, CancellationToken cancellationToken) =>
-        _decoder is null ? GdcmDecoder.Decode(path) : await _decoder.DecodeAsync(path, cancellationToken).ConfigureAwait(false);
-
-    /// <summary>GDCM refuses data sets without file meta; give it a temporary copy that has one.</summary>
-    private async Task<DecodedPixels> DecodeWithSynthesizedMetaAsync(byte[] bytes, Dicom.DicomFile file, InstanceMetadata metadata, CancellationToken cancellationToken)
+    private void Refused(DicomIngestException e)
     {
-        var temp = Path.Combine(Path.GetTempPath(), $"edgemed-meta-{Environment.ProcessId}-{Guid.NewGuid():N}.dcm");
-        try
+        if (_logger.IsEnabled(LogLevel.Debug))
         {
-            // Patient data: readable by this user only.
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
-            await using (var stream = new FileStream(temp, options))
-            {
-                await stream.WriteAsync(FileMetaWriter.WithFileMeta(bytes, metadata.SopClassUid, metadata.SopInstanceUid, file.TransferSyntaxUid), cancellationToken).ConfigureAwait(false);
-            }
+            var reason = e.ReasonCode;
+            Log.FileRefused(_logger, reason, e.Message);
+        }
+    }
 
-            return await DecodeAsync(temp, cancellationToken).ConfigureAwait(false);
-        }
-        finally
+    private async Task<DecodedPixels> DecodeAsync(byte[] content, CancellationToken cancellationToken)
+    {
+        if (_decoder is not null)
         {
-            File.Delete(temp);
+            return await _decoder.DecodeAsync(content, cancellationToken).ConfigureAwait(false);
         }
+
+        using var stream = new MemoryStream(content, writable: false);
+        using var file = MemoryFile.From(stream, content.Length);
+        return GdcmDecoder.Decode(file);
     }
 
     /// <summary>Stops the decoder process.</summary>

@@ -35,5 +35,36 @@ public sealed class ReadCorpusTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, _reader.DecoderStarts);
     }
 
+    [Theory]
+    [InlineData(DecoderIsolation.SeparateProcess)]
+    [InlineData(DecoderIsolation.InProcess)]
+    public async Task BytesReadOnce_AreWhatIsDecoded_WithoutOpeningThePathAgain(DecoderIsolation isolation)
+    {
+        // The agent hashes a file's bytes and hands those same bytes on: the header reader and GDCM (in its process or
+        // this one) must not open the path again. The recorded path does not exist, so any second read would fail.
+        using var reader = new DicomReader(isolation: isolation);
+        var files = SharedData.AllDicomFiles().Where(f => !f.EndsWith("_Raw.dcm", StringComparison.Ordinal)).ToList();
+        var bare = File.ReadAllBytes(Path.Combine(SharedData.TransferSyntaxes, "2.dcm"));
+        bare = bare[(132 + 12 + BitConverter.ToInt32(bare, 132 + 8))..]; // no file meta: GDCM gets a copy with one
+        foreach (var (name, content) in files.Select(f => (f, File.ReadAllBytes(f))).Append(("2.dcm without file meta", bare)))
+        {
+            var nowhere = Path.Combine("/nonexistent", Guid.NewGuid().ToString("N") + ".dcm");
+
+            var fromBytes = await reader.ReadAsync(nowhere, content);
+
+            Assert.Equal(nowhere, fromBytes.Path);
+            Assert.NotEmpty(fromBytes.Slices);
+            if (File.Exists(name))
+            {
+                var fromFile = await _reader.ReadAsync(name);
+                Assert.Equal(fromFile.Slices.Count, fromBytes.Slices.Count);
+                Assert.All(fromFile.Slices.Zip(fromBytes.Slices), p => Assert.Equal(p.First.Pixels, p.Second.Pixels));
+            }
+        }
+
+        output.WriteLine($"{files.Count + 1} files decoded from their bytes ({isolation})");
+        Assert.True(isolation == DecoderIsolation.InProcess || reader.DecoderStarts == 1, "one decoder process for all of them");
+    }
+
     public void Dispose() => _reader.Dispose();
 }

@@ -26,7 +26,8 @@ internal sealed class DecoderProcess(TimeSpan timeout, ILogger? logger = null) :
     /// <summary>Process id of the current worker, or null when none runs.</summary>
     public int? WorkerProcessId => _process is { HasExited: false } p ? p.Id : null;
 
-    public async Task<DecodedPixels> DecodeAsync(string path, CancellationToken cancellationToken)
+    /// <summary>Decodes a file's bytes in the worker.</summary>
+    public async Task<DecodedPixels> DecodeAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -37,7 +38,7 @@ internal sealed class DecoderProcess(TimeSpan timeout, ILogger? logger = null) :
             deadline.CancelAfter(timeout);
             try
             {
-                await WriteRequestAsync(process.StandardInput.BaseStream, path, deadline.Token).ConfigureAwait(false);
+                await WriteRequestAsync(process.StandardInput.BaseStream, content, deadline.Token).ConfigureAwait(false);
                 return await ReadReplyAsync(process.StandardOutput.BaseStream, deadline.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -181,13 +182,12 @@ internal sealed class DecoderProcess(TimeSpan timeout, ILogger? logger = null) :
         : Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self
         : "dotnet";
 
-    private static async Task WriteRequestAsync(Stream input, string path, CancellationToken cancellationToken)
+    private static async Task WriteRequestAsync(Stream input, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
-        var bytes = Encoding.UTF8.GetBytes(path);
-        var frame = new byte[4 + bytes.Length];
-        BitConverter.TryWriteBytes(frame, bytes.Length);
-        bytes.CopyTo(frame, 4);
-        await input.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+        var length = new byte[4];
+        BitConverter.TryWriteBytes(length, content.Length);
+        await input.WriteAsync(length, cancellationToken).ConfigureAwait(false);
+        await input.WriteAsync(content, cancellationToken).ConfigureAwait(false);
         await input.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 

@@ -5,19 +5,19 @@ using Microsoft.Win32.SafeHandles;
 namespace EdgeMed.DicomIngest.Decoding;
 
 /// <summary>
-/// The decoder process's loop (<c>EdgeMed.DicomIngest decode-worker</c>): reads file paths from stdin, writes decoded
+/// The decoder process's loop (<c>EdgeMed.DicomIngest decode-worker</c>): reads files' bytes from stdin, writes decoded
 /// pixels or an error to stdout, until stdin closes. If GDCM aborts, only this process dies; <see cref="DecoderProcess"/>
 /// reports that file as <c>decoder-crashed</c> and starts a new worker.
 /// </summary>
 /// <remarks>
-/// Frames, all integers little-endian. Request: int32 path length, UTF-8 path. Reply: byte status (0 ok, 1 error);
+/// Frames, all integers little-endian. Request: int32 length, the file's bytes (the parent read the file once, hashed
+/// and checked those bytes; the decoder sees the same ones and never opens the share). Reply: byte status (0 ok, 1 error);
 /// ok: int32 columns, rows, frames, samples, bits allocated, bits stored, pixel representation, planar configuration,
 /// photometric (int32 length + ASCII), int32 buffer length + buffer; error: int32 length + UTF-8 message.
 /// </remarks>
 internal static class DecoderWorker
 {
     public const string Command = "decode-worker";
-    private const int MaxPathBytes = 64 * 1024;
 
     /// <summary>
     /// Runs the loop on stdin and a private copy of stdout. Native code that prints to stdout (fd 1) would corrupt the
@@ -58,15 +58,24 @@ internal static class DecoderWorker
                 return 0; // the parent closed our stdin: done
             }
 
-            if (length is <= 0 or > MaxPathBytes)
+            if (length <= 0)
             {
                 return 2; // protocol error: the parent sees EOF and restarts us
             }
 
-            var path = Encoding.UTF8.GetString(reader.ReadBytes(length));
+            MemoryFile file;
             try
             {
-                var pixels = GdcmDecoder.Decode(path);
+                file = MemoryFile.From(input, length);
+            }
+            catch (IOException)
+            {
+                return 2; // the request could not be taken whole; the stream is out of step, so the parent restarts us
+            }
+
+            try
+            {
+                var pixels = GdcmDecoder.Decode(file);
                 writer.Write((byte)0);
                 writer.Write(pixels.Columns);
                 writer.Write(pixels.Rows);
@@ -83,6 +92,10 @@ internal static class DecoderWorker
             {
                 writer.Write((byte)1);
                 WriteBytes(writer, Encoding.UTF8.GetBytes(e.Message));
+            }
+            finally
+            {
+                file.Dispose();
             }
 
             writer.Flush();

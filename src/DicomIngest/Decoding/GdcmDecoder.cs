@@ -10,13 +10,14 @@ internal static class GdcmDecoder
     private static readonly Lock Quiet = new();
     private static bool _silenced;
 
-    /// <summary>Decodes every frame of <paramref name="path"/>.</summary>
+    /// <summary>Decodes every frame of the file held in <paramref name="file"/>.</summary>
     /// <exception cref="DicomIngestException">GDCM cannot read or decode the file.</exception>
-    public static DecodedPixels Decode(string path)
+    public static DecodedPixels Decode(MemoryFile file)
     {
         Silence();
+        ArgumentNullException.ThrowIfNull(file);
         using var reader = new gdcm.ImageReader();
-        reader.SetFileName(path);
+        reader.SetFileName(file.Path);
         if (!reader.Read())
         {
             throw new DicomIngestException(IngestFailure.DecodeFailed, "GDCM could not read the image.");

@@ -12,10 +12,10 @@ internal static class DicomHeaderReader
     /// <summary>Files larger than this are checked by their first bytes before the whole file is read into memory.</summary>
     private const long PrecheckAbove = 1 << 20;
 
-    /// <summary>Reads <paramref name="path"/>; returns the metadata, the parsed file and its bytes, or throws <see cref="DicomIngestException"/>.</summary>
-    public static (InstanceMetadata Metadata, DicomFile File, byte[] Bytes) Read(string path, DicomIngestOptions options)
+    /// <summary>Reads <paramref name="path"/> whole, refusing what is too large or, when large, does not start like DICOM.</summary>
+    /// <exception cref="DicomIngestException">Refused, or unreadable (the I/O exception is the inner one).</exception>
+    public static byte[] ReadFile(string path, DicomIngestOptions options)
     {
-        byte[] bytes;
         try
         {
             var length = new FileInfo(path).Length;
@@ -31,16 +31,13 @@ internal static class DicomHeaderReader
                 DicomFileReader.CheckStart(Head(path));
             }
 
-            bytes = File.ReadAllBytes(path);
+            return File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Kind and code, not the message: it names the file, and these messages reach log lines.
             throw new DicomIngestException(IngestFailure.Unreadable, $"Cannot read the file ({e.GetType().Name} 0x{e.HResult:X8})", e);
         }
-
-        var (metadata, file) = Read(bytes, options);
-        return (metadata, file, bytes);
     }
 
     private static byte[] Head(string path)

@@ -12,8 +12,8 @@ using Microsoft.Extensions.Logging;
 namespace EdgeMed.EdgeAgent.Pipeline;
 
 /// <summary>
-/// The read stage: records the file in the ledger, drops duplicates (same bytes, same SOP instance), counts the
-/// attempt before decoding, reads through DicomIngest (GDCM in its own process), filters modality and plane, and hands
+/// The read stage: records the file in the ledger, reads it once, drops duplicates (same bytes, same SOP instance), counts
+/// the attempt before decoding, decodes those bytes through DicomIngest (GDCM in its own process), filters modality and plane, and hands
 /// the instance on. Refused files are quarantined with their reason; the stage itself keeps going.
 /// </summary>
 public sealed class InstanceReader
@@ -97,27 +97,37 @@ public sealed class InstanceReader
                 return null;
         }
 
-        string sha256;
+        // One read: the ledger's hash, the header checks and the decoder all see these bytes, and the share is read
+        // once (a network share's reads are what a slice costs most there).
+        byte[] content;
         try
         {
-            sha256 = await HashAsync(candidate.Path, cancellationToken).ConfigureAwait(false);
+            content = _reader.ReadFile(candidate.Path);
         }
-        catch (UnauthorizedAccessException)
+        catch (DicomIngestException e) when (e.Reason == IngestFailure.Unreadable)
         {
-            HoldBack(file, candidate, abandon, FileReasons.PermissionDenied, "permission denied");
+            switch (e.InnerException)
+            {
+                case UnauthorizedAccessException:
+                    HoldBack(file, candidate, abandon, FileReasons.PermissionDenied, "permission denied");
+                    break;
+                case IOException io when io is not (FileNotFoundException or DirectoryNotFoundException) && File.Exists(candidate.Path):
+                    HoldBack(file, candidate, abandon, FileReasons.ReadError, LogSafe.Error(io));
+                    break;
+                default:
+                    Vanished(file, candidate, abandon, e.Message);
+                    break;
+            }
+
             return null;
         }
-        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException) && File.Exists(candidate.Path))
+        catch (DicomIngestException e)
         {
-            HoldBack(file, candidate, abandon, FileReasons.ReadError, LogSafe.Error(e));
-            return null;
-        }
-        catch (IOException e)
-        {
-            Vanished(file, candidate, abandon, e.Message);
+            Quarantine(file, e.ReasonCode, e.Message); // too large, or a large file that is not DICOM: decided before reading it
             return null;
         }
 
+        var sha256 = Convert.ToHexStringLower(SHA256.HashData(content));
         if (_database.Files.FindSameContent(file.Id, sha256) is { } original)
         {
             if (File.Exists(original.Path))
@@ -152,27 +162,12 @@ public sealed class InstanceReader
             DicomInstance instance;
             try
             {
-                instance = await _reader.ReadAsync(candidate.Path, cancellationToken).ConfigureAwait(false);
+                instance = await _reader.ReadAsync(candidate.Path, content, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 _database.Files.EndAttempt(file.Id);
                 throw;
-            }
-            catch (DicomIngestException e) when (e.Reason == IngestFailure.Unreadable)
-            {
-                // Gone, or still listed but unreadable (a stale network share): neither is the file's fault.
-                _database.Files.EndAttempt(file.Id);
-                if (File.Exists(candidate.Path))
-                {
-                    HoldBack(file, candidate, abandon, FileReasons.ReadError, e.Message);
-                }
-                else
-                {
-                    Vanished(file, candidate, abandon, e.Message);
-                }
-
-                return null;
             }
             catch (DicomIngestException e) when (e.Reason is IngestFailure.DecoderCrashed or IngestFailure.DecoderTimeout)
             {
@@ -303,14 +298,5 @@ public sealed class InstanceReader
         }
 
         Log.FileQuarantined(_logger, file.Id, reason, detail, moved);
-    }
-
-    private static async Task<string> HashAsync(string path, CancellationToken cancellationToken)
-    {
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: false);
-        await using (stream.ConfigureAwait(false))
-        {
-            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
-        }
     }
 }
