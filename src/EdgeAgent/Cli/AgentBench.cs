@@ -13,7 +13,8 @@ namespace EdgeMed.EdgeAgent.Cli;
 /// <c>agent bench</c>: the agent's measured claims, side by side in one run. Rounds alternate bare inference (the same
 /// model, batch and threads, slices normalized beforehand) with the whole pipeline (hash, ledger, decoder process,
 /// normalize, infer, store) over the same files into a fresh database; then start-to-READY of the real service
-/// process, and this process's resident memory with the model loaded. With a profile file, one more bare round runs
+/// process, and this process's resident memory with the model loaded. The read stage and normalization are also timed
+/// alone, so the pipeline's overhead can be set against what its parts cost. With a profile file, one more bare round runs
 /// under ONNX Runtime's profiler and its time per operator type is printed (the trace is kept for a closer look).
 /// </summary>
 internal static class AgentBench
@@ -30,27 +31,43 @@ internal static class AgentBench
             // The package the agent itself would pick from that folder (newest valid by created_at).
             var package = NewestPackage(models, options, work);
             // The slices bare inference runs over: the same axial slices the pipeline classifies.
+            // Read twice: the second pass, with the decoder process started and warm, is the read stage's own cost.
             var slices = new List<Slice>();
+            var readMs = 0.0;
             using (var reader = new DicomReader())
             {
-                foreach (var file in files)
+                for (var pass = 0; pass < 2; pass++)
                 {
-                    try
+                    slices.Clear();
+                    var readClock = Stopwatch.StartNew();
+                    foreach (var file in files)
                     {
-                        slices.AddRange((await reader.ReadAsync(file, cancellationToken).ConfigureAwait(false)).Slices.Where(s => s.Plane == SlicePlane.Axial));
+                        try
+                        {
+                            slices.AddRange((await reader.ReadAsync(file, cancellationToken).ConfigureAwait(false)).Slices.Where(s => s.Plane == SlicePlane.Axial));
+                        }
+                        catch (DicomIngestException)
+                        {
+                        }
                     }
-                    catch (DicomIngestException)
-                    {
-                    }
+
+                    readMs = readClock.Elapsed.TotalMilliseconds;
                 }
             }
 
             var model = ModelCatalog.Load(package, options);
             var length = model.Normalizer.OutputLength;
             var normalized = new float[slices.Count * length];
-            for (var i = 0; i < slices.Count; i++)
+            var normalizeMs = 0.0;
+            for (var pass = 0; pass < 2; pass++)
             {
-                model.Normalizer.Normalize(slices[i], normalized.AsSpan(i * length, length));
+                var normalizeClock = Stopwatch.StartNew();
+                for (var i = 0; i < slices.Count; i++)
+                {
+                    model.Normalizer.Normalize(slices[i], normalized.AsSpan(i * length, length));
+                }
+
+                normalizeMs = normalizeClock.Elapsed.TotalMilliseconds; // the second pass: jitted
             }
 
             await output.WriteLineAsync($"bench: {files.Count} files, {slices.Count} axial slices, model {model.Identity.Name} ({model.Package.Manifest.Precision}), batch {batch}, {threads} intra-op threads, memory arena {(arena ? "on" : "off")}, {rounds} rounds").ConfigureAwait(false);
@@ -121,6 +138,8 @@ internal static class AgentBench
                 bare inference     {Median(bare):F2} slices/s (median)
                 pipeline           {Median(pipeline):F2} slices/s (median), {Median(latency):F1} ms per slice end to end
                 pipeline / bare    {Median(pipeline) / Median(bare):F3} (overhead {(1 - (Median(pipeline) / Median(bare))) * 100:F1} %; goal ≤ 15 %)
+                read and decode    {readMs / slices.Count:F2} ms per slice, {readMs / files.Count:F2} ms per file (alone: file read, header, decoder process; before the rounds)
+                normalize          {normalizeMs / slices.Count:F3} ms per slice (alone)
                 service memory     {serviceMemory} (the service process 2 s after READY: model loaded and warmed up, idle)
                 bench memory       {rss} (this process: two sessions of the model, {rounds} pipeline runs; decoder process separate)
                 decoder memory     {decoderMemory} (the decoder process after the last pipeline run: GDCM and the largest file it decoded)
