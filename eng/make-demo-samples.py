@@ -4,7 +4,9 @@
 For each class with validation files in the run's split.csv, it takes the largest subject of that class's validation
 part (the split's `group` column, from the trainer's --group-by similar), keeps 6 slices from the middle of that
 subject in file order, and wraps the original JPEG bytes unchanged in MR Image Storage files (JPEG baseline transfer syntax, gdcmimg), then sets synthetic axial geometry and demo identifiers
-(dcmodify). UIDs are derived from the file names, so a rebuild gives the same objects.
+(dcmodify). UIDs are derived from the file names, so a rebuild gives the same objects. It also writes
+OUT/alzheimer-sources.txt, the source files relative to --data: a model retrained on every subject keeps these
+subjects out with `./edgemed.sh train --hold-out samples/alzheimer-sources.txt`, so the demo still shows unseen ones.
 
 Needs Debian's libgdcm-tools and dcmtk.
 Usage: eng/make-demo-samples.py --split RUN/split.csv --data ../shared/data/alzheimer-mri/train --out samples
@@ -44,11 +46,13 @@ def main():
                 sys.exit(f"{args.split} has no group column: train with a version that writes one, with --group-by similar")
             if row["split"] == "validation":
                 validation.setdefault(row["class"], {}).setdefault(row["group"], []).append(os.path.join(args.data, row["path"]))
+    sources = []
     for cls in sorted(validation):
         subject = max(validation[cls].values(), key=lambda files: (len(files), min(files)))
         subject.sort(key=number)
         middle = len(subject) // 2
         chosen = subject[middle - SLICES // 2: middle - SLICES // 2 + SLICES]
+        sources += [os.path.relpath(p, args.data) for p in chosen]
         folder = os.path.join(args.out, f"alzheimer-{cls.lower()}")
         os.makedirs(folder, exist_ok=True)
         study, series = uid("study", cls), uid("series", cls)
@@ -74,6 +78,14 @@ def main():
                 command += ["-i", f"{tag}={value}"]
             subprocess.run(command + [target], check=True)
         print(f"{folder}: {len(chosen)} slices of one validation subject of {cls} ({', '.join(os.path.basename(p) for p in chosen)})")
+    write_sources(os.path.join(args.out, "alzheimer-sources.txt"), sources)
+
+
+def write_sources(path, sources):
+    with open(path, "w") as f:
+        f.write("# Source slices of the alzheimer-* demo series (relative to ../shared/data/alzheimer-mri/train), written by\n"
+                "# eng/make-demo-samples.py. `./edgemed.sh train --hold-out` keeps their whole subjects out of training.\n")
+        f.writelines(p + "\n" for p in sources)
 
 
 if __name__ == "__main__":

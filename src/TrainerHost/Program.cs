@@ -18,6 +18,7 @@ var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
 var lambdaFs = new Option<double?>("--lambda-fs") { Description = "Feature-smoothing weight (default: 0.05 for iconvnext-tiny, 0 otherwise)" };
 var augment = new Option<string>("--augment") { Description = "none, basic (rotation, flip, scale) or strong (also shift, brightness/contrast/gamma)", DefaultValueFactory = _ => "none" };
 var schedule = new Option<string>("--schedule") { Description = "Learning rate: constant or cosine (decays to zero by the last epoch)", DefaultValueFactory = _ => "constant" };
+var holdOut = new Option<string?>("--hold-out") { Description = "A text file naming files relative to --data (one per line): their subjects are kept out of training, validation and test (e.g. the demo's samples)" };
 var scheduleEpochs = new Option<int?>("--schedule-epochs") { Description = "Cosine schedule length in epochs when training stops earlier (default: --epochs)" };
 var testEveryEpoch = new Option<bool>("--test-every-epoch") { Description = "Score the test part after every epoch too (history.json; never used to choose weights)" };
 var warmup = new Option<double>("--warmup-epochs") { Description = "Linear learning-rate warm-up, in epochs" };
@@ -42,7 +43,7 @@ var maxSteps = new Option<int>("--max-steps") { Description = "Batches per epoch
 var train = new RootCommand("EdgeMed trainer: retrain and evaluate classification models on labeled slices")
 {
     data, arch, output, epochs, batch, lr, optimizer, threads, size, split, seed, lambdaFs, augment, schedule, scheduleEpochs, warmup, weightDecay, labelSmoothing, dropPath, precision, groupBy,
-    earlyStopping, reduceLr, classWeights, ema, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps, testEveryEpoch,
+    earlyStopping, reduceLr, classWeights, ema, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps, testEveryEpoch, holdOut,
 };
 train.SetAction(async (result, cancellationToken) =>
 {
@@ -59,7 +60,7 @@ train.SetAction(async (result, cancellationToken) =>
             EarlyStopping = result.GetValue(earlyStopping), ReduceLrOnPlateau = result.GetValue(reduceLr), ClassWeights = result.GetValue(classWeights), Ema = result.GetValue(ema),
             Subset = TrainingOptions.ParseSubset(result.GetValue(subset)), Resume = result.GetValue(resume), Init = result.GetValue(init),
             Cache = result.GetValue(cache), MaxSteps = result.GetValue(maxSteps), Schedule = result.GetRequiredValue(schedule), ScheduleEpochs = result.GetValue(scheduleEpochs),
-            TestEveryEpoch = result.GetValue(testEveryEpoch),
+            TestEveryEpoch = result.GetValue(testEveryEpoch), HoldOut = result.GetValue(holdOut),
             WarmupEpochs = result.GetValue(warmup), WeightDecay = result.GetValue(weightDecay), LabelSmoothing = result.GetValue(labelSmoothing),
             DropPath = result.GetValue(dropPath), Precision = result.GetRequiredValue(precision), GroupBy = result.GetRequiredValue(groupBy),
             Teacher = result.GetValue(teacher), DistillWeight = result.GetValue(distillWeight), DistillTemperature = result.GetValue(distillTemperature),

@@ -42,6 +42,22 @@ public sealed class SplitAndMetricsTests : IDisposable
     }
 
     [Fact]
+    public void HoldOut_RemovesTheWholeSubjectOfANamedFile_AndRefusesAFileThatIsNotThere()
+    {
+        // Subjects: a/00–04 one group, a/05–09 another, b/* one each. Naming a/03 takes out all of a/00–04.
+        var set = TwoClasses(10);
+        set = set.WithGroups(set.Files.ToDictionary(f => f.Path, f => Path.GetFileName(Path.GetDirectoryName(f.Path)) == "a" ? $"a{int.Parse(Path.GetFileNameWithoutExtension(f.Path), System.Globalization.CultureInfo.InvariantCulture) / 5}" : f.Path));
+
+        var kept = set.WithoutGroupsOf(["a/03.png", "b/07.png"]);
+
+        Assert.Equal(14, kept.Files.Count);
+        Assert.DoesNotContain(kept.Files, f => f.Group == "a0" || f.Path.EndsWith("b/07.png", StringComparison.Ordinal));
+        Assert.Equal(5, kept.Files.Count(f => f.Group == "a1"));
+        var error = Assert.Throws<DatasetException>(() => set.WithoutGroupsOf(["a/99.png"]));
+        Assert.Contains("a/99.png", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SplitCsv_ReadsBackWhatWasWritten_EvenPathsWithCommasAndQuotes()
     {
         var set = TwoClasses(3);

@@ -127,6 +127,26 @@ public sealed class LabeledSet
         return new LabeledSet(Root, Classes, kept, IsDicom);
     }
 
+    /// <summary>
+    /// The set without every group (subject) that holds one of <paramref name="named"/> (paths relative to
+    /// <see cref="Root"/>): kept out of training, validation and test alike, e.g. the subjects the demo's samples come from.
+    /// </summary>
+    /// <exception cref="DatasetException">A named file is not in the set.</exception>
+    public LabeledSet WithoutGroupsOf(IEnumerable<string> named)
+    {
+        ArgumentNullException.ThrowIfNull(named);
+        var byPath = Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        var wanted = named.Select(n => System.IO.Path.GetFullPath(System.IO.Path.Combine(Root, n))).ToList();
+        var missing = wanted.Where(w => !byPath.ContainsKey(w)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new DatasetException($"--hold-out names {missing.Count} file(s) that are not in the data (or not in its --subset), e.g. {System.IO.Path.GetRelativePath(Root, missing[0])}.");
+        }
+
+        var groups = wanted.Select(w => byPath[w].Group).ToHashSet(StringComparer.Ordinal);
+        return new LabeledSet(Root, Classes, [.. Files.Where(f => !groups.Contains(f.Group))], IsDicom);
+    }
+
     /// <summary>The same files with split groups taken from <paramref name="groups"/> (by path); files it lacks keep theirs.</summary>
     public LabeledSet WithGroups(IReadOnlyDictionary<string, string> groups) =>
         new(Root, Classes, [.. Files.Select(f => groups.TryGetValue(f.Path, out var g) ? f with { Group = g } : f)], IsDicom);

@@ -86,6 +86,9 @@ internal sealed record TrainingOptions
     /// <summary>Softmax temperature for the teacher's and student's outputs in the distillation term.</summary>
     public double? DistillTemperature { get; init; }
 
+    /// <summary>A text file naming files (relative to --data, one per line): their whole subjects are kept out of every part.</summary>
+    public string? HoldOut { get; init; }
+
     /// <summary>Length of the cosine schedule in epochs when it should outlast the run (null: --epochs). A run that stops at
     /// epoch 5 of a 12-epoch cosine reproduces the weights a validation split chose at that epoch, without the split.</summary>
     public int? ScheduleEpochs { get; init; }
@@ -193,6 +196,11 @@ internal sealed record TrainingOptions
         if (Teacher is not null && !Directory.Exists(Teacher))
         {
             throw new TrainingInputException($"--teacher {Teacher}: folder not found.");
+        }
+
+        if (HoldOut is not null && !File.Exists(HoldOut))
+        {
+            throw new TrainingInputException($"--hold-out {HoldOut}: file not found.");
         }
 
         if (Init is not null && !File.Exists(Init))

@@ -66,6 +66,14 @@ internal static class TrainingRun
             ui.Line($"groups by similar slices: {sizes.Count} (sizes {sizes.Min()}–{sizes.Max()})");
         }
 
+        if (o.HoldOut is not null)
+        {
+            var before = set.Files.Count;
+            var named = (await File.ReadAllLinesAsync(o.HoldOut, cancellationToken).ConfigureAwait(false)).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+            set = set.WithoutGroupsOf(named);
+            ui.Line($"held out: {before - set.Files.Count} files of the subjects of the {named.Count} named in {o.HoldOut} (in no part)");
+        }
+
         var parts = Splitter.Split(set, o.TrainFraction, o.ValidationFraction, o.Seed);
         var teacher = o.Teacher is null ? null : TeacherRun.Load(o.Teacher);
         teacher?.CheckFits(set, parts, o.Size);
@@ -73,7 +81,10 @@ internal static class TrainingRun
         var indices = Enum.GetValues<SplitPart>().ToDictionary(p => p, p => new List<int>());
         for (var i = 0; i < cache.Samples.Count; i++)
         {
-            indices[parts[cache.Samples[i].Path]].Add(i);
+            if (parts.TryGetValue(cache.Samples[i].Path, out var part))
+            {
+                indices[part].Add(i); // held-out files have none
+            }
         }
 
         if (indices[SplitPart.Train].Count == 0)
