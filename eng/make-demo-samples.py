@@ -4,12 +4,13 @@
 For each class with validation files in the run's split.csv, it takes the largest subject of that class's validation
 part (the split's `group` column, from the trainer's --group-by similar), keeps 6 slices from the middle of that
 subject in file order, and wraps the original JPEG bytes unchanged in MR Image Storage files (JPEG baseline transfer syntax, gdcmimg), then sets synthetic axial geometry and demo identifiers
-(dcmodify). UIDs are derived from the file names, so a rebuild gives the same objects. It also writes
-OUT/alzheimer-sources.txt, the source files relative to --data: a model retrained on every subject keeps these
-subjects out with `./edgemed.sh train --hold-out samples/alzheimer-sources.txt`, so the demo still shows unseen ones.
+(dcmodify). UIDs are derived from the file names, so a rebuild gives the same objects. It also writes --sources
+(eng/demo-sample-sources.txt), the source files relative to --data: a model retrained on every subject keeps these
+subjects out with `./edgemed.sh train --group-by similar --hold-out eng/demo-sample-sources.txt`, so the demo still
+shows unseen ones. (Not in samples/: everything there is copied to the demo's share.)
 
 Needs Debian's libgdcm-tools and dcmtk.
-Usage: eng/make-demo-samples.py --split RUN/split.csv --data ../shared/data/alzheimer-mri/train --out samples
+Usage: eng/make-demo-samples.py --split RUN/split.csv --data ../shared/data/alzheimer-mri/train --out samples [--sources FILE]
 """
 import argparse
 import csv
@@ -38,6 +39,7 @@ def main():
     parser.add_argument("--split", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--sources", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo-sample-sources.txt"))
     args = parser.parse_args()
     validation = {}
     with open(args.split, newline="") as f:
@@ -46,6 +48,8 @@ def main():
                 sys.exit(f"{args.split} has no group column: train with a version that writes one, with --group-by similar")
             if row["split"] == "validation":
                 validation.setdefault(row["class"], {}).setdefault(row["group"], []).append(os.path.join(args.data, row["path"]))
+    if not validation:
+        sys.exit(f"{args.split} has no validation rows: the samples must come from subjects a model was validated on, not trained on")
     sources = []
     for cls in sorted(validation):
         subject = max(validation[cls].values(), key=lambda files: (len(files), min(files)))
@@ -78,13 +82,13 @@ def main():
                 command += ["-i", f"{tag}={value}"]
             subprocess.run(command + [target], check=True)
         print(f"{folder}: {len(chosen)} slices of one validation subject of {cls} ({', '.join(os.path.basename(p) for p in chosen)})")
-    write_sources(os.path.join(args.out, "alzheimer-sources.txt"), sources)
+    write_sources(args.sources, sources)
 
 
 def write_sources(path, sources):
     with open(path, "w") as f:
         f.write("# Source slices of the alzheimer-* demo series (relative to ../shared/data/alzheimer-mri/train), written by\n"
-                "# eng/make-demo-samples.py. `./edgemed.sh train --hold-out` keeps their whole subjects out of training.\n")
+                "# eng/make-demo-samples.py. `./edgemed.sh train --group-by similar --hold-out` keeps their whole subjects out of training.\n")
         f.writelines(p + "\n" for p in sources)
 
 

@@ -45,10 +45,10 @@ def main(arguments):
     held_out = (list(first["split"]["val"]) if part != "test" else []) + (list(first["split"]["test"]) if part != "val" else [])
     with open(os.path.join(specs[0][0], "split.csv")) as f:
         groups_of_files = [row["group"] for row in csv.DictReader(f)]
-    groups = np.asarray([int(groups_of_files[i]) for i in held_out])
-    unique = np.unique(groups)
     if len(groups_of_files) != first["count"]:
         raise SystemExit("split.csv does not list the cached samples one per row")
+    groups = np.asarray([int(groups_of_files[i]) for i in held_out])
+    unique = np.unique(groups)
     correct = []
     for run, which in specs:
         cfg, predicted, labels = predictions(run, which, held_out)

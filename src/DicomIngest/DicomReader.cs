@@ -97,7 +97,7 @@ public sealed class DicomReader : IDisposable
                 Log.FileRead(_logger, slices.Count, plane, elapsed);
             }
 
-            return new DicomInstance(path, metadata, slices);
+            return new DicomInstance(Path.GetFullPath(path), metadata, slices);
         }
         catch (DicomIngestException e)
         {
@@ -122,9 +122,21 @@ public sealed class DicomReader : IDisposable
             return await _decoder.DecodeAsync(content, cancellationToken).ConfigureAwait(false);
         }
 
-        using var stream = new MemoryStream(content, writable: false);
-        using var file = MemoryFile.From(stream, content.Length);
-        return GdcmDecoder.Decode(file);
+        MemoryFile file;
+        try
+        {
+            using var stream = new MemoryStream(content, writable: false);
+            file = MemoryFile.From(stream, content.Length);
+        }
+        catch (IOException e)
+        {
+            throw new DicomIngestException(IngestFailure.DecodeFailed, $"No memory file for the decoder: {e.Message}", e);
+        }
+
+        using (file)
+        {
+            return GdcmDecoder.Decode(file);
+        }
     }
 
     /// <summary>Stops the decoder process.</summary>

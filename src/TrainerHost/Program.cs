@@ -17,7 +17,7 @@ var split = new Option<string>("--split") { Description = "train,validation,test
 var seed = new Option<int>("--seed") { DefaultValueFactory = _ => 0 };
 var lambdaFs = new Option<double?>("--lambda-fs") { Description = "Feature-smoothing weight (default: 0.05 for iconvnext-tiny, 0 otherwise)" };
 var augment = new Option<string>("--augment") { Description = "none, basic (rotation, flip, scale) or strong (also shift, brightness/contrast/gamma)", DefaultValueFactory = _ => "none" };
-var schedule = new Option<string>("--schedule") { Description = "Learning rate: constant or cosine (decays to zero by the last epoch)", DefaultValueFactory = _ => "constant" };
+var schedule = new Option<string>("--schedule") { Description = "Learning rate: constant or cosine (decays to zero by the last epoch, or by --schedule-epochs)", DefaultValueFactory = _ => "constant" };
 var holdOut = new Option<string?>("--hold-out") { Description = "A text file naming files relative to --data (one per line): their subjects are kept out of training, validation and test (e.g. the demo's samples)" };
 var scheduleEpochs = new Option<int?>("--schedule-epochs") { Description = "Cosine schedule length in epochs when training stops earlier (default: --epochs)" };
 var testEveryEpoch = new Option<bool>("--test-every-epoch") { Description = "Score the test part after every epoch too (history.json; never used to choose weights)" };

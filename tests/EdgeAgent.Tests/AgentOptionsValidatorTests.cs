@@ -32,6 +32,7 @@ public sealed class AgentOptionsValidatorTests
         ["EdgeMed:Planes has 'Diagonal'"] = o => o.Planes = ["Diagonal"],
         ["EdgeMed:ExpectedClasses"] = o => o.ExpectedClasses = ["a", "a"],
         ["EdgeMed:Dicom:MaxPixels"] = o => o.Dicom.MaxPixels = 0,
+        ["EdgeMed:Dicom:MaxFileMegabytes must be at most 2047"] = o => o.Dicom.MaxFileMegabytes = 4096,
         ["EdgeMed:Dicom:DecodeTimeout"] = o => o.Dicom.DecodeTimeout = TimeSpan.Zero,
         ["EdgeMed:Dicom:PlaneToleranceDegrees"] = o => o.Dicom.PlaneToleranceDegrees = 60,
         ["EdgeMed:Dicom:PatientKeySalt must not be empty"] = o => o.Dicom.PatientKeySalt = string.Empty,

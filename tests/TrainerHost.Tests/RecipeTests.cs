@@ -57,6 +57,44 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task HoldOut_KeepsTheWholeSubjectOfANamedSliceOutOfEveryPart_WithARelativeDataFolder()
+    {
+        // Four synthetic subjects of 8 slices, two per class; the list names one slice of subject 0. With --group-by
+        // similar its 7 other slices go too, and split.csv shows all 8 as heldout. --data is given relative, as the
+        // README's commands give it.
+        var data = Path.Combine(_root, "holdout-data");
+        var subjects = new[] { (Class: "a", Seed: 11), (Class: "a", Seed: 12), (Class: "b", Seed: 13), (Class: "b", Seed: 14) };
+        for (var slice = 0; slice < 8; slice++)
+        {
+            for (var s = 0; s < subjects.Length; s++)
+            {
+                var folder = Directory.CreateDirectory(Path.Combine(data, subjects[s].Class)).FullName;
+                await File.WriteAllBytesAsync(Path.Combine(folder, $"img{(slice * subjects.Length) + s}.png"), PngCodec.WriteGray8(SubjectSlice(subjects[s].Seed, slice, 48), 48, 48));
+            }
+        }
+
+        var list = Path.Combine(_root, "hold-out.txt");
+        await File.WriteAllLinesAsync(list, ["# one slice of subject 0", "a/img12.png"]);
+        var run = Path.Combine(_root, "holdout-run");
+        string[] common = ["--data", Path.GetRelativePath(Environment.CurrentDirectory, data), "--arch", "base-cnn", "--size", "32", "--epochs", "1", "--threads", "1",
+            "--split", "1,0,0", "--cache", Path.Combine(_root, "cache")];
+
+        var (refused, _, why) = await Trainer.RunAsync([.. common, "--out", run + "-refused", "--hold-out", list]);
+        Assert.Equal(2, refused);
+        Assert.Contains("needs --group-by similar", why, StringComparison.Ordinal);
+
+        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--out", run, "--hold-out", list, "--group-by", "similar"]);
+        output.WriteLine(stdout);
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("held out: 8 files", stdout, StringComparison.Ordinal);
+        var rows = Splitter.Read(Path.Combine(run, "split.csv"));
+        Assert.Equal(32, rows.Count);
+        Assert.Equal(Enumerable.Range(0, 8).Select(i => $"a/img{i * 4}.png").Order(StringComparer.Ordinal), rows.Where(r => r.Part == SplitPart.HeldOut).Select(r => r.Path).Order(StringComparer.Ordinal));
+        Assert.All(rows.Where(r => r.Part != SplitPart.HeldOut), r => Assert.Equal(SplitPart.Train, r.Part));
+        Assert.Contains("held out of every part: 8 files", await File.ReadAllTextAsync(Path.Combine(run, "report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task GroupingBySimilarSlices_RefusesDataThatFormsOneChain()
     {
         var folder = Directory.CreateDirectory(Path.Combine(_root, "chain", "a")).FullName;
@@ -86,6 +124,16 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal([0.1, 0.5, 1.0, 1.0, 0.5, 0.0], lines[0].Select(v => Math.Round(v, 9)));
         Assert.Equal([0.1, 1.0, 1.0, 1.0], lines[1].Select(v => Math.Round(v, 9)));
+    }
+
+    [Fact]
+    public async Task KeptEpoch_IsTheBestValidated_OrWithoutValidationTheLast()
+    {
+        var result = await Trainer.PythonAsync(
+            "import edgemed_worker as w\n" +
+            "print(w.keeps_epoch(0.6, 0.5, True), w.keeps_epoch(0.4, 0.5, True), w.keeps_epoch(0.5, 0.5, True), w.keeps_epoch(0.4, 0.9, False))");
+
+        Assert.Equal("True False False True", result.Trim());
     }
 
     [Fact]

@@ -135,7 +135,8 @@ public sealed class LabeledSet
     public LabeledSet WithoutGroupsOf(IEnumerable<string> named)
     {
         ArgumentNullException.ThrowIfNull(named);
-        var byPath = Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        // Full paths on both sides: Scan keeps paths as the root was given, which may be relative.
+        var byPath = Files.ToDictionary(f => System.IO.Path.GetFullPath(f.Path), StringComparer.Ordinal);
         var wanted = named.Select(n => System.IO.Path.GetFullPath(System.IO.Path.Combine(Root, n))).ToList();
         var missing = wanted.Where(w => !byPath.ContainsKey(w)).ToList();
         if (missing.Count > 0)

@@ -14,6 +14,9 @@ public enum SplitPart
 
     /// <summary>Test (reported).</summary>
     Test,
+
+    /// <summary>In no part: kept out of the run altogether (the trainer's --hold-out).</summary>
+    HeldOut,
 }
 
 /// <summary>

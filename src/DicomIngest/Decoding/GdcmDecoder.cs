@@ -23,6 +23,8 @@ internal static class GdcmDecoder
             throw new DicomIngestException(IngestFailure.DecodeFailed, "GDCM could not read the image.");
         }
 
+        file.Release(); // the data set is in GDCM's memory now (ImageReader reads it whole, pixel data included)
+
         var image = reader.GetImage();
         var pixelFormat = image.GetPixelFormat();
         var frames = image.GetNumberOfDimensions() >= 3 ? (int)image.GetDimension(2) : 1;

@@ -55,5 +55,11 @@ internal sealed class MemoryFile : IDisposable
         }
     }
 
+    /// <summary>
+    /// Gives the memory back while the file stays open: GDCM holds the whole data set once it has read it, and the
+    /// decoded pixels come next, so the file's bytes and the pixels are never held here at the same time.
+    /// </summary>
+    public void Release() => RandomAccess.SetLength(_handle, 0);
+
     public void Dispose() => _handle.Dispose();
 }

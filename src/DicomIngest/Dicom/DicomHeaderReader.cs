@@ -18,34 +18,34 @@ internal static class DicomHeaderReader
     {
         try
         {
-            var length = new FileInfo(path).Length;
-            if (length > options.MaxFileBytes)
+            // One open: the size check, the first bytes and the rest come from the same file description.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+            var length = stream.Length;
+            if (length > options.MaxFileBytes || length > Array.MaxLength)
             {
-                throw new DicomIngestException(IngestFailure.TooLarge, $"The file has {length} bytes; the limit is {options.MaxFileBytes}.");
+                throw new DicomIngestException(IngestFailure.TooLarge, $"The file has {length} bytes; the limit is {Math.Min(options.MaxFileBytes, Array.MaxLength)}.");
             }
 
             // A large file that does not even start like DICOM (a video, a disk image on the share) is refused from
             // its first bytes, not after reading all of it into memory.
+            var head = Array.Empty<byte>();
             if (length > PrecheckAbove)
             {
-                DicomFileReader.CheckStart(Head(path));
+                head = new byte[132];
+                stream.ReadExactly(head);
+                DicomFileReader.CheckStart(head);
             }
 
-            return File.ReadAllBytes(path);
+            var bytes = new byte[length];
+            head.CopyTo(bytes, 0);
+            stream.ReadExactly(bytes, head.Length, bytes.Length - head.Length); // a file cut short while read: EndOfStreamException
+            return bytes;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Kind and code, not the message: it names the file, and these messages reach log lines.
             throw new DicomIngestException(IngestFailure.Unreadable, $"Cannot read the file ({e.GetType().Name} 0x{e.HResult:X8})", e);
         }
-    }
-
-    private static byte[] Head(string path)
-    {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-        var head = new byte[132];
-        stream.ReadExactly(head);
-        return head;
     }
 
     public static (InstanceMetadata Metadata, DicomFile File) Read(byte[] bytes, DicomIngestOptions options)

@@ -6,6 +6,9 @@ namespace EdgeMed.EdgeAgent.Configuration;
 /// <summary>Checks <see cref="AgentOptions"/> at start, so a bad setting stops the service with a message naming it.</summary>
 public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
 {
+    /// <summary>The largest file a byte array can hold, in MB (2 GiB less one MB).</summary>
+    public const long MaxFileMegabytesCeiling = 2047;
+
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, AgentOptions options)
     {
@@ -51,6 +54,7 @@ public sealed class AgentOptionsValidator : IValidateOptions<AgentOptions>
 
         Check(options.ExpectedClasses.Distinct(StringComparer.Ordinal).Count() == options.ExpectedClasses.Count, "EdgeMed:ExpectedClasses lists a class twice.");
         Check(options.Dicom.MaxPixels > 0 && options.Dicom.MaxFileMegabytes > 0, "EdgeMed:Dicom:MaxPixels and MaxFileMegabytes must be positive.");
+        Check(options.Dicom.MaxFileMegabytes <= MaxFileMegabytesCeiling, $"EdgeMed:Dicom:MaxFileMegabytes must be at most {MaxFileMegabytesCeiling}: a file is read into memory whole.");
         Check(options.Dicom.DecodeTimeout > TimeSpan.Zero, "EdgeMed:Dicom:DecodeTimeout must be positive.");
         Check(options.Dicom.PlaneToleranceDegrees is > 0 and < 45, "EdgeMed:Dicom:PlaneToleranceDegrees must be between 0 and 45.");
         Check(!string.IsNullOrEmpty(options.Dicom.PatientKeySalt), "EdgeMed:Dicom:PatientKeySalt must not be empty.");

@@ -39,13 +39,13 @@ public sealed class FileLedger
     }, Durability.SurvivesCrash);
 
     /// <summary>
-    /// Counts one more attempt on a file and stores its content hash, committed before any work on it starts, so a
+    /// Counts one more attempt on a file (and stores its content hash when given), committed before any work on it starts, so a
     /// crash of the agent during that work leaves it counted (a power cut may take it back: the file is then simply
     /// read again). Returns the attempts now recorded.
     /// </summary>
-    public int BeginAttempt(long id, string sha256) => _database.Locked(c =>
+    public int BeginAttempt(long id, string? sha256 = null) => _database.Locked(c =>
     {
-        Execute(c, "UPDATE files SET attempts = attempts + 1, sha256 = $h, updated_at = $now WHERE id = $id", null, ("$h", sha256), ("$now", Now()), ("$id", id));
+        Execute(c, "UPDATE files SET attempts = attempts + 1, sha256 = coalesce($h, sha256), updated_at = $now WHERE id = $id", null, ("$h", (object?)sha256 ?? DBNull.Value), ("$now", Now()), ("$id", id));
         return Convert.ToInt32(Scalar(c, "SELECT attempts FROM files WHERE id = $id", ("$id", id)), CultureInfo.InvariantCulture);
     }, Durability.SurvivesCrash);
 
@@ -68,9 +68,20 @@ public sealed class FileLedger
         return Select(c, t, "WHERE id = $id", ("$id", originalId)).Single();
     });
 
-    /// <summary>Another file (not quarantined, not a duplicate) with the same content, if any.</summary>
-    public FileRecord? FindSameContent(long id, string sha256) => _database.Locked(c =>
-        Select(c, $"WHERE sha256 = $h AND id <> $id AND state NOT IN ('{FileStates.Quarantined}', '{FileStates.Duplicate}') ORDER BY id LIMIT 1", ("$h", sha256), ("$id", id)).FirstOrDefault());
+    /// <summary>
+    /// Another file (not quarantined, not a duplicate) with the same content, if any; if none, records
+    /// <paramref name="sha256"/> as this file's content, so the next copy finds it. One transaction.
+    /// </summary>
+    public FileRecord? ClaimContent(long id, string sha256) => _database.InTransaction((c, t) =>
+    {
+        var other = Select(c, t, $"WHERE sha256 = $h AND id <> $id AND state NOT IN ('{FileStates.Quarantined}', '{FileStates.Duplicate}') ORDER BY id LIMIT 1", ("$h", sha256), ("$id", id)).FirstOrDefault();
+        if (other is null)
+        {
+            Execute(c, "UPDATE files SET sha256 = $h, updated_at = $now WHERE id = $id", t, ("$h", sha256), ("$now", Now()), ("$id", id));
+        }
+
+        return other;
+    }, Durability.SurvivesCrash);
 
     /// <summary>
     /// Marks a file read (its slices go on to the series assembler) unless another file already brought the same SOP

@@ -97,8 +97,17 @@ public sealed class InstanceReader
                 return null;
         }
 
+        // Work started before and never finished: the agent died on it (out of memory, a native fault) as often as
+        // allowed. Checked before the file is read into memory, which can be what killed it.
+        if (file.Attempts >= _maxAttempts)
+        {
+            QuarantineAfterCrashes(file);
+            return null;
+        }
+
         // One read: the ledger's hash, the header checks and the decoder all see these bytes, and the share is read
-        // once (a network share's reads are what a slice costs most there).
+        // once (a network share's reads are what a slice costs most there). The attempt counts from here.
+        var attempts = _database.Files.BeginAttempt(file.Id);
         byte[] content;
         try
         {
@@ -106,6 +115,7 @@ public sealed class InstanceReader
         }
         catch (DicomIngestException e) when (e.Reason == IngestFailure.Unreadable)
         {
+            _database.Files.EndAttempt(file.Id);
             switch (e.InnerException)
             {
                 case UnauthorizedAccessException:
@@ -123,12 +133,12 @@ public sealed class InstanceReader
         }
         catch (DicomIngestException e)
         {
-            Quarantine(file, e.ReasonCode, e.Message); // too large, or a large file that is not DICOM: decided before reading it
+            Quarantine(file, e.ReasonCode, e.Message); // too large, or a large file that is not DICOM: decided before reading it whole
             return null;
         }
 
         var sha256 = Convert.ToHexStringLower(SHA256.HashData(content));
-        if (_database.Files.FindSameContent(file.Id, sha256) is { } original)
+        if (_database.Files.ClaimContent(file.Id, sha256) is { } original)
         {
             if (File.Exists(original.Path))
             {
@@ -146,19 +156,18 @@ public sealed class InstanceReader
             {
                 return null; // finished, or read by this run and waiting in the assembler
             }
-        }
 
-        // Work started before and never finished: the agent died on it (out of memory, a native fault) as often as allowed.
-        if (file.Attempts >= _maxAttempts)
-        {
-            var reason = file.Reason == ReasonCodes.Of(IngestFailure.DecoderCrashed) || file.Reason == ReasonCodes.Of(IngestFailure.DecoderTimeout) ? file.Reason : FileReasons.AgentCrashed;
-            Quarantine(file, reason, $"{file.Attempts} attempts ended without a result (the agent or its decoder stopped while working on this file)");
-            return null;
+            if (file.Attempts >= _maxAttempts)
+            {
+                QuarantineAfterCrashes(file); // the first row's own history
+                return null;
+            }
+
+            attempts = _database.Files.BeginAttempt(file.Id);
         }
 
         while (true)
         {
-            var attempts = _database.Files.BeginAttempt(file.Id, sha256);
             DicomInstance instance;
             try
             {
@@ -176,6 +185,7 @@ public sealed class InstanceReader
                 {
                     _database.Files.SetState(file.Id, FileStates.Queued, e.ReasonCode, e.Message);
                     Log.FileRetried(_logger, file.Id, e.ReasonCode, attempts, _maxAttempts);
+                    attempts = _database.Files.BeginAttempt(file.Id);
                     continue;
                 }
 
@@ -200,6 +210,12 @@ public sealed class InstanceReader
 
             return Accept(file, candidate, instance, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
+    }
+
+    private void QuarantineAfterCrashes(FileRecord file)
+    {
+        var reason = file.Reason == ReasonCodes.Of(IngestFailure.DecoderCrashed) || file.Reason == ReasonCodes.Of(IngestFailure.DecoderTimeout) ? file.Reason : FileReasons.AgentCrashed;
+        Quarantine(file, reason, $"{file.Attempts} attempts ended without a result (the agent or its decoder stopped while working on this file)");
     }
 
     private ReadInstance? Accept(FileRecord file, FileCandidate candidate, DicomInstance instance, double readMs)

@@ -53,7 +53,7 @@ internal sealed record TeacherRun(string Folder, string Checkpoint, string Arch,
         if (leaked > 0)
         {
             var heldOut = set.Files.Count(f => parts[f.Path] != SplitPart.Train);
-            throw new TrainingInputException($"--teacher {Folder}: it trained on {leaked} of this run's {heldOut} validation and test images; train the teacher with the same --split, --seed and --group-by.");
+            throw new TrainingInputException($"--teacher {Folder}: it trained on {leaked} of this run's {heldOut} validation, test and held-out images; train the teacher with the same --split, --seed, --group-by and --hold-out.");
         }
     }
 }

@@ -89,8 +89,9 @@ internal sealed record TrainingOptions
     /// <summary>A text file naming files (relative to --data, one per line): their whole subjects are kept out of every part.</summary>
     public string? HoldOut { get; init; }
 
-    /// <summary>Length of the cosine schedule in epochs when it should outlast the run (null: --epochs). A run that stops at
-    /// epoch 5 of a 12-epoch cosine reproduces the weights a validation split chose at that epoch, without the split.</summary>
+    /// <summary>Length of the cosine schedule in epochs when it should outlast the run (null: --epochs): a run that
+    /// stops at epoch 5 of a 12-epoch cosine follows the learning rates of a 12-epoch run whose epoch 5 a validation
+    /// split chose, without the split.</summary>
     public int? ScheduleEpochs { get; init; }
 
     /// <summary>Score the test part after every epoch too: recorded, never used to choose weights.</summary>
@@ -201,6 +202,11 @@ internal sealed record TrainingOptions
         if (HoldOut is not null && !File.Exists(HoldOut))
         {
             throw new TrainingInputException($"--hold-out {HoldOut}: file not found.");
+        }
+
+        if (HoldOut is not null && Subset.Count > 0)
+        {
+            throw new TrainingInputException("--hold-out and --subset cannot be combined: subjects are found and taken out over all of the data.");
         }
 
         if (Init is not null && !File.Exists(Init))

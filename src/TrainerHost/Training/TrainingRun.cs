@@ -44,6 +44,8 @@ internal static class TrainingRun
             set = set.Subset(o.Subset, o.Seed);
         }
 
+        var heldOutNames = o.HoldOut is null ? null : await ReadHoldOutAsync(o, set, cancellationToken).ConfigureAwait(false);
+
         var settings = new NormalizationSettings { Size = o.Size };
         ui.Line($"data: {set.Files.Count} {(set.IsDicom ? "DICOM files" : "images")} in {set.Classes.Count} classes ({string.Join(", ", set.Classes.Select((c, i) => $"{c} {set.Files.Count(f => f.Label == i)}"))})");
         var cache = await TensorCache.OpenOrBuildAsync(set, settings, o.Cache ?? TensorCache.DefaultRoot, ui.Cache, cancellationToken).ConfigureAwait(false);
@@ -66,25 +68,26 @@ internal static class TrainingRun
             ui.Line($"groups by similar slices: {sizes.Count} (sizes {sizes.Min()}–{sizes.Max()})");
         }
 
-        if (o.HoldOut is not null)
+        // Held-out subjects are in no part: split.csv lists them as heldout, and a teacher must not have trained on them.
+        var splitSet = heldOutNames is null ? set : set.WithoutGroupsOf(heldOutNames);
+        var parts = new Dictionary<string, SplitPart>(Splitter.Split(splitSet, o.TrainFraction, o.ValidationFraction, o.Seed), StringComparer.Ordinal);
+        foreach (var file in set.Files)
         {
-            var before = set.Files.Count;
-            var named = (await File.ReadAllLinesAsync(o.HoldOut, cancellationToken).ConfigureAwait(false)).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
-            set = set.WithoutGroupsOf(named);
-            ui.Line($"held out: {before - set.Files.Count} files of the subjects of the {named.Count} named in {o.HoldOut} (in no part)");
+            parts.TryAdd(file.Path, SplitPart.HeldOut);
         }
 
-        var parts = Splitter.Split(set, o.TrainFraction, o.ValidationFraction, o.Seed);
+        if (heldOutNames is not null)
+        {
+            ui.Line($"held out: {set.Files.Count - splitSet.Files.Count} files, the subjects of the {heldOutNames.Count} named in {o.HoldOut} (in no part)");
+        }
+
         var teacher = o.Teacher is null ? null : TeacherRun.Load(o.Teacher);
         teacher?.CheckFits(set, parts, o.Size);
         Splitter.Write(Path.Combine(run, "split.csv"), set, parts);
         var indices = Enum.GetValues<SplitPart>().ToDictionary(p => p, p => new List<int>());
         for (var i = 0; i < cache.Samples.Count; i++)
         {
-            if (parts.TryGetValue(cache.Samples[i].Path, out var part))
-            {
-                indices[part].Add(i); // held-out files have none
-            }
+            indices[parts[cache.Samples[i].Path]].Add(i);
         }
 
         if (indices[SplitPart.Train].Count == 0)
@@ -93,6 +96,10 @@ internal static class TrainingRun
         }
 
         ui.Line($"split (seed {o.Seed}): train {indices[SplitPart.Train].Count}, validation {indices[SplitPart.Validation].Count}, test {indices[SplitPart.Test].Count} samples; written to split.csv");
+        if ((o.EarlyStopping > 0 || o.ReduceLrOnPlateau) && indices[SplitPart.Validation].Count == 0)
+        {
+            throw new TrainingInputException("--early-stopping and --reduce-lr-on-plateau need a validation part, and this split has none: raise its validation fraction.");
+        }
 
         // The parity check runs on the test split, or on what there is when it is empty.
         var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
@@ -109,7 +116,7 @@ internal static class TrainingRun
             ["label_smoothing"] = o.LabelSmoothing, ["drop_path"] = o.DropPath, ["precision"] = o.Precision, ["mean"] = settings.Mean, ["std"] = settings.Std,
             ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
             ["class_weights"] = o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
-            ["max_steps"] = o.MaxSteps, ["schedule_epochs"] = o.ScheduleEpochs ?? o.Epochs, ["test_every_epoch"] = o.TestEveryEpoch, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
+            ["hold_out"] = o.HoldOut is null ? null : new Dictionary<string, object> { ["list"] = Path.GetFullPath(o.HoldOut), ["files"] = indices[SplitPart.HeldOut].Count }, ["max_steps"] = o.MaxSteps, ["schedule_epochs"] = o.ScheduleEpochs ?? o.Epochs, ["test_every_epoch"] = o.TestEveryEpoch, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
             ["check"] = check, ["fingerprint"] = fingerprint,
@@ -155,7 +162,8 @@ internal static class TrainingRun
         [
             $"data {Path.GetFullPath(o.Data)}; tensor cache {cache.Key} ({NormalizationSettings.AlgorithmVersion}, {o.Size} px)",
             $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {checkedOn} split, computed from ONNX Runtime's outputs",
-            o.ValidationFraction > 0
+            heldOutNames is null ? "" : $"held out of every part: {indices[SplitPart.HeldOut].Count} files, the subjects of the files named in {o.HoldOut}",
+            indices[SplitPart.Validation].Count > 0
                 ? $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters"
                 : $"no validation part: the last epoch's weights ({done.Value.GetProperty("best_epoch").GetInt32()}) are kept; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
             o.ScheduleEpochs is { } span && span > o.Epochs ? $"cosine schedule over {span} epochs, stopped after {o.Epochs}" : "",
@@ -270,6 +278,24 @@ internal static class TrainingRun
 
     private static string Number(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("F4", CultureInfo.InvariantCulture) : "-";
+
+    /// <summary>The file names of --hold-out, checked before any work: a list that names nothing, or subjects that
+    /// cannot be taken out whole, would leave the subjects it means in training without a word.</summary>
+    private static async Task<List<string>> ReadHoldOutAsync(TrainingOptions o, LabeledSet set, CancellationToken cancellationToken)
+    {
+        if (!set.IsDicom && o.GroupBy != "similar")
+        {
+            throw new TrainingInputException("--hold-out on image folders needs --group-by similar: otherwise only the named slices, not their subjects, are kept out.");
+        }
+
+        var named = (await File.ReadAllLinesAsync(o.HoldOut!, cancellationToken).ConfigureAwait(false)).Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        if (named.Count == 0)
+        {
+            throw new TrainingInputException($"--hold-out {o.HoldOut} names no file.");
+        }
+
+        return named;
+    }
 
     private static void PrepareRunFolder(string run, bool resume)
     {

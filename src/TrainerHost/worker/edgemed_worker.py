@@ -423,6 +423,13 @@ class WeightAverage:
         self.updates = state["updates"]
 
 
+def keeps_epoch(score, best, validated):
+    """Whether an epoch's weights replace the kept ones: the best validation accuracy so far; without a validation
+    part the epoch count was fixed beforehand and the last epoch is kept (training accuracy under augmentation and
+    drop path says little about which epoch generalizes)."""
+    return score > best or not validated
+
+
 def evaluate(model, cache, indices, channels, batch_size=32):
     model.eval()
     logits_all, features_all, labels_all = [], [], []
@@ -572,10 +579,8 @@ def train(cfg):
         if cfg.get("test_every_epoch") and len(test_idx):
             record["test_accuracy"] = evaluate(kept, cache, test_idx, channels)["accuracy"]
         history.append(record)
-        # Without a validation part the epoch count was fixed beforehand: the last epoch's weights are kept (training
-        # accuracy under augmentation and drop path says little about which epoch generalizes).
         score = val["accuracy"] if val else record["train_accuracy"]
-        if score > best or not val:
+        if keeps_epoch(score, best, validated=bool(val)):
             best, best_epoch = score, epoch
             best_state = {k: v.detach().clone() for k, v in kept.state_dict().items()}
         if scheduler is not None:
