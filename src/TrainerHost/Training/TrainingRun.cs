@@ -167,7 +167,7 @@ internal static class TrainingRun
                 ? $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters"
                 : $"no validation part: the last epoch's weights ({done.Value.GetProperty("best_epoch").GetInt32()}) are kept; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
             o.ScheduleEpochs is { } span && span > o.Epochs ? $"cosine schedule over {span} epochs, stopped after {o.Epochs}" : "",
-            o.Ema is null ? "raw weights validated and kept" : string.Create(CultureInfo.InvariantCulture, $"weights: exponential moving average (decay {o.Ema}) validated and kept"),
+            (o.Ema is null ? "raw weights" : string.Create(CultureInfo.InvariantCulture, $"weights: exponential moving average (decay {o.Ema})")) + (indices[SplitPart.Validation].Count > 0 ? " validated and kept" : " kept"),
             teacher is null ? "no teacher" : string.Create(CultureInfo.InvariantCulture, $"distilled from {teacher.Arch} ({teacher.Folder}), weight {o.DistillWeight ?? DefaultDistillWeight}, temperature {o.DistillTemperature ?? DefaultDistillTemperature}"),
             $"command: {commandLine}",
         ]);
