@@ -9,7 +9,9 @@ namespace EdgeMed.Deploy.Tests;
 /// (EdgeMed:MaxBufferedMegabytes), plus the largest file in the agent (read once, into memory), plus the decoder
 /// process's peak: the file's bytes in its memory file while GDCM reads them into its own data set (2 × file), or
 /// that data set and the decoded image at 16 bits (the memory file is emptied in between), plus the decoded image
-/// once more (the one file the buffered budget may overshoot by). The defaults (1 GB files, 256 Mpx images) fit none
+/// once more (the one file the buffered budget may overshoot by). Not counted: GDCM's JPEG-family codecs hold up to
+/// two more copies of the image while they decode (a stream, then a value), so a compressed image at MaxPixels can
+/// overshoot; the templates' MaxPixels leave no room for that yet. The defaults (1 GB files, 256 Mpx images) fit none
 /// of the devices: each template sets its own.
 /// </summary>
 public sealed class DeviceMemoryBudgetTests

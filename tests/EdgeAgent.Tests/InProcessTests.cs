@@ -6,6 +6,7 @@ using EdgeMed.EdgeAgent.Lights;
 using EdgeMed.EdgeAgent.Models;
 using EdgeMed.EdgeAgent.Operations;
 using EdgeMed.Packages;
+using EdgeMed.Tests;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -24,9 +25,11 @@ public sealed class InProcessTests : IDisposable
         ["EdgeMed:Database"] = _w.Database, ["EdgeMed:Models"] = _w.Models, ["EdgeMed:Quarantine"] = _w.Quarantine, ["EdgeMed:IntraOpThreads"] = "1",
     };
 
-    private (int Exit, string Output, string Error) Classify(string format, params string[] paths)
+    private (int Exit, string Output, string Error) Classify(string format, params string[] paths) => Classify(format, Overrides, paths);
+
+    private static (int Exit, string Output, string Error) Classify(string format, Dictionary<string, string?> overrides, params string[] paths)
     {
-        using var host = AgentHost.Build(AgentMode.Classify, null, Overrides);
+        using var host = AgentHost.Build(AgentMode.Classify, null, overrides);
         var output = new StringWriter();
         var error = new StringWriter();
         var exit = AgentCommands.ClassifyAsync(host, paths, format, output, error, CancellationToken.None).GetAwaiter().GetResult();
@@ -111,6 +114,30 @@ public sealed class InProcessTests : IDisposable
         Assert.Contains("agent-crashed", error, StringComparison.Ordinal);
         Assert.Equal(0, _w.Count("SELECT count(*) FROM slices"));
         Assert.True(File.Exists(file)); // one-shot classification never moves a technician's files
+    }
+
+    [Fact]
+    public void FileThatKilledTheAgentTwice_IsQuarantinedBeforeItIsReadIntoMemoryAgain()
+    {
+        // Reading a file whole can be what killed the agent, so the attempts are checked before the read: a file over
+        // the size limit with two unfinished attempts is quarantined as agent-crashed, not read and found too large.
+        TestPackages.Write(Path.Combine(_w.Models, "a"), 1f, DateTimeOffset.UtcNow.AddHours(-1));
+        var file = Directory.EnumerateFiles(SharedData.Philips, "*.dcm", SearchOption.AllDirectories).First(f => new FileInfo(f).Length > (1 << 20));
+        var info = new FileInfo(file);
+        using (var database = AgentDatabase.Open(_w.Database))
+        {
+            var row = database.Files.Register(info.FullName, info.Length, new DateTimeOffset(info.LastWriteTimeUtc).ToUnixTimeMilliseconds());
+            database.Files.BeginAttempt(row.Id);
+            database.Files.BeginAttempt(row.Id);
+        }
+
+        var overrides = Overrides;
+        overrides["EdgeMed:Dicom:MaxFileMegabytes"] = "1";
+        var (exit, _, error) = Classify("table", overrides, file);
+
+        Assert.Equal(1, exit);
+        Assert.Contains("agent-crashed", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("too-large", error, StringComparison.Ordinal);
     }
 
     [Fact]

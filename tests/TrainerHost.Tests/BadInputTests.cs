@@ -170,5 +170,20 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("need a validation part", error);
     }
 
+    [Theory]
+    [InlineData("# nothing but a comment", "--group-by similar", "names no file")]
+    [InlineData("MildDemented/no-such-slice.jpg", "--group-by similar", "not in the data")]
+    [InlineData("MildDemented/mildDem305.jpg", "--subset", "cannot be combined")]
+    public async Task HoldOutThatWouldKeepNothingOrTheWrongSubjectsOut_IsRefusedBeforeAnyWork(string line, string extra, string expected)
+    {
+        var list = Path.Combine(_root, $"hold-out-{Guid.NewGuid():N}.txt");
+        await File.WriteAllLinesAsync(list, [line]);
+        string[] more = extra == "--subset" ? ["--subset", Trainer.Subset(5), "--group-by", "similar"] : ["--group-by", "similar"];
+        var (exit, error) = await Train(Trainer.Alzheimer, null, ["--hold-out", list, .. more]);
+
+        Assert.True(exit == 2, error);
+        Assert.Contains(expected, error);
+    }
+
     public void Dispose() => Directory.Delete(_root, recursive: true);
 }

@@ -68,6 +68,17 @@ internal static class TrainingRun
             ui.Line($"groups by similar slices: {sizes.Count} (sizes {sizes.Min()}–{sizes.Max()})");
         }
 
+        if (heldOutNames is not null)
+        {
+            // Similarity groups cover only the slices the cache could read: a skipped name would hold out itself alone.
+            var skipped = cache.Skipped.Select(k => Path.GetFullPath(k.Path)).ToHashSet(StringComparer.Ordinal);
+            var unread = heldOutNames.FirstOrDefault(n => skipped.Contains(Path.GetFullPath(Path.Combine(set.Root, n))));
+            if (unread is not null)
+            {
+                throw new TrainingInputException($"--hold-out names {unread}, which could not be read (skipped.tsv), so its subject cannot be found: name another slice of it.");
+            }
+        }
+
         // Held-out subjects are in no part: split.csv lists them as heldout, and a teacher must not have trained on them.
         var splitSet = heldOutNames is null ? set : set.WithoutGroupsOf(heldOutNames);
         var parts = new Dictionary<string, SplitPart>(Splitter.Split(splitSet, o.TrainFraction, o.ValidationFraction, o.Seed), StringComparer.Ordinal);
@@ -83,7 +94,6 @@ internal static class TrainingRun
 
         var teacher = o.Teacher is null ? null : TeacherRun.Load(o.Teacher);
         teacher?.CheckFits(set, parts, o.Size);
-        Splitter.Write(Path.Combine(run, "split.csv"), set, parts);
         var indices = Enum.GetValues<SplitPart>().ToDictionary(p => p, p => new List<int>());
         for (var i = 0; i < cache.Samples.Count; i++)
         {
@@ -95,11 +105,13 @@ internal static class TrainingRun
             throw new TrainingInputException("The training split is empty: add data or change --split.");
         }
 
-        ui.Line($"split (seed {o.Seed}): train {indices[SplitPart.Train].Count}, validation {indices[SplitPart.Validation].Count}, test {indices[SplitPart.Test].Count} samples; written to split.csv");
+        ui.Line($"split (seed {o.Seed}): train {indices[SplitPart.Train].Count}, validation {indices[SplitPart.Validation].Count}, test {indices[SplitPart.Test].Count} samples; in split.csv");
         if ((o.EarlyStopping > 0 || o.ReduceLrOnPlateau) && indices[SplitPart.Validation].Count == 0)
         {
             throw new TrainingInputException("--early-stopping and --reduce-lr-on-plateau need a validation part, and this split has none: raise its validation fraction.");
         }
+
+        Splitter.Write(Path.Combine(run, "split.csv"), set, parts); // after every refusal: a refused run leaves its folder reusable
 
         // The parity check runs on the test split, or on what there is when it is empty.
         var check = indices[SplitPart.Test].Count > 0 ? indices[SplitPart.Test] : indices[SplitPart.Validation].Count > 0 ? indices[SplitPart.Validation] : indices[SplitPart.Train];
@@ -116,7 +128,7 @@ internal static class TrainingRun
             ["label_smoothing"] = o.LabelSmoothing, ["drop_path"] = o.DropPath, ["precision"] = o.Precision, ["mean"] = settings.Mean, ["std"] = settings.Std,
             ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
             ["class_weights"] = o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
-            ["hold_out"] = o.HoldOut is null ? null : new Dictionary<string, object> { ["list"] = Path.GetFullPath(o.HoldOut), ["files"] = indices[SplitPart.HeldOut].Count }, ["max_steps"] = o.MaxSteps, ["schedule_epochs"] = o.ScheduleEpochs ?? o.Epochs, ["test_every_epoch"] = o.TestEveryEpoch, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
+            ["hold_out"] = o.HoldOut is null ? null : new Dictionary<string, object> { ["list"] = Path.GetFullPath(o.HoldOut), ["files"] = set.Files.Count - splitSet.Files.Count }, ["max_steps"] = o.MaxSteps, ["schedule_epochs"] = o.ScheduleEpochs ?? o.Epochs, ["test_every_epoch"] = o.TestEveryEpoch, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
             ["check"] = check, ["fingerprint"] = fingerprint,
@@ -162,7 +174,7 @@ internal static class TrainingRun
         [
             $"data {Path.GetFullPath(o.Data)}; tensor cache {cache.Key} ({NormalizationSettings.AlgorithmVersion}, {o.Size} px)",
             $"split {o.TrainFraction}/{o.ValidationFraction}/{o.TestFraction}, seed {o.Seed}; metrics on the {checkedOn} split, computed from ONNX Runtime's outputs",
-            heldOutNames is null ? "" : $"held out of every part: {indices[SplitPart.HeldOut].Count} files, the subjects of the files named in {o.HoldOut}",
+            heldOutNames is null ? "" : $"held out of every part: {set.Files.Count - splitSet.Files.Count} files, the subjects of the files named in {o.HoldOut}",
             indices[SplitPart.Validation].Count > 0
                 ? $"best epoch {done.Value.GetProperty("best_epoch").GetInt32()} by validation accuracy; {done.Value.GetProperty("parameters").GetInt64():N0} parameters"
                 : $"no validation part: the last epoch's weights ({done.Value.GetProperty("best_epoch").GetInt32()}) are kept; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
@@ -294,6 +306,7 @@ internal static class TrainingRun
             throw new TrainingInputException($"--hold-out {o.HoldOut} names no file.");
         }
 
+        _ = set.WithoutGroupsOf(named); // a name that is not in the data is refused here, before the cache is built
         return named;
     }
 
