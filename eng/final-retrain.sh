@@ -9,14 +9,11 @@
 set -euo pipefail
 epochs=${1:?give the epoch count}
 out=${2:-/var/tmp/edgemed-runs/final-e$epochs}
-init=${EDGEMED_INIT:-/var/tmp/edgemed-runs/iconvnext-mednist-p1/checkpoint.pt}
-[ -f "$init" ] || { echo "no MedNIST pre-trained checkpoint at $init (docs/RESULTS.md: pre-training p1); set EDGEMED_INIT" >&2; exit 2; }
 cd "$(dirname "$0")/.."
+. eng/m1-recipe.sh
 data=../shared/data/alzheimer-mri/train
 if [ ! -d "$out/package" ]; then
-  ./edgemed.sh train --data "$data" --arch iconvnext-tiny --out "$out" --init "$init" --size 128 --batch 32 \
-    --epochs "$epochs" --schedule-epochs 12 --threads 2 --optimizer adamw --lr 2e-4 --weight-decay 0.05 --schedule cosine --warmup-epochs 0.5 \
-    --label-smoothing 0.1 --drop-path 0.1 --augment basic --precision bf16-mixed --group-by similar --split 1,0,0 \
+  ./edgemed.sh train --data "$data" --out "$out" "${M1_RECIPE[@]}" --epochs "$epochs" --split 1,0,0 \
     --hold-out eng/demo-sample-sources.txt $([ -f "$out/checkpoint.pt" ] && echo --resume)
 fi
 # Class folders of the run's training and held-out parts, as links, for the quantizer.

@@ -11,15 +11,13 @@
 # Runs go to /var/tmp/edgemed-runs/repeat-NAME-sSEED; a run cut off resumes (--resume) while its checkpoint survives.
 set -euo pipefail
 name=${1:-m1}; shift || true
-init=${EDGEMED_INIT:-/var/tmp/edgemed-runs/iconvnext-mednist-p1/checkpoint.pt}
-[ -f "$init" ] || { echo "no MedNIST pre-trained checkpoint at $init (docs/RESULTS.md: pre-training p1); set EDGEMED_INIT" >&2; exit 2; }
 cd "$(dirname "$0")/.."
+. eng/m1-recipe.sh
 for seed in ${SEEDS:-1 2 3 4 0}; do
   out=/var/tmp/edgemed-runs/repeat-$name-s$seed
   [ -d "$out/package" ] && continue
-  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --arch iconvnext-tiny --out "$out" --init "$init" --size 128 --batch 32 \
-    --epochs 8 --schedule-epochs 12 --threads 2 --optimizer adamw --lr 2e-4 --weight-decay 0.05 --schedule cosine --warmup-epochs 0.5 --label-smoothing 0.1 \
-    --drop-path 0.1 --augment basic --precision bf16-mixed --group-by similar --split 0.8,0.1,0.1 --seed $seed --test-every-epoch \
+  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${M1_RECIPE[@]}" --epochs 8 \
+    --split 0.8,0.1,0.1 --seed $seed --test-every-epoch \
     $([ -f "$out/checkpoint.pt" ] && echo --resume) "$@" > "$out.log" 2>&1
   # Test-half accuracy of the validation-chosen and the last epoch's weights, with intervals over subjects.
   /usr/bin/python3 eng/paired-bootstrap.py --part test "$out:best" "$out:final" | tee -a "$out.log"
