@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using EdgeMed.Onnx.Runtime;
+using EdgeMed.Tests;
 using Xunit.Abstractions;
 
 namespace EdgeMed.Onnx.Tests;
 
-/// <summary>Leak checks run alone: other tests' allocations would blur the process-wide figures.</summary>
+/// <summary>Memory checks run alone: other tests' allocations would blur the process-wide figures.</summary>
 [CollectionDefinition(nameof(MemoryTests), DisableParallelization = true)]
 public sealed class MeasuresProcessMemory;
 
@@ -59,6 +60,39 @@ public sealed class MemoryTests(ITestOutputHelper output)
         }
 
         AssertFlat(Measure(RunMany));
+    }
+
+    [Fact]
+    public void PrepackWeightsOff_ShippedInt8Model_GivesTheSameLogits()
+    {
+        // Without pre-packing the int8 matrix kernels read the unpacked weights at every run: another code path of
+        // ONNX Runtime's matrix library, which must give the same numbers. (What it saves in memory is checked on the
+        // service process: AgentProcessTests.)
+        var model = Path.Combine(SharedData.Repository, "models", "iconvnext-tiny-alzheimer", "model.onnx");
+        var pixels = Enumerable.Range(0, 2 * 3 * 128 * 128).Select(i => (i % 251) / 125f - 1f).ToArray();
+        float[] Logits(bool prepack)
+        {
+            using var session = OnnxSession.Open(model, new OnnxSessionOptions { IntraOpThreads = 1, PrepackWeights = prepack });
+            using var x = OnnxTensor.Create(pixels, 2, 3, 128, 128);
+            using var outputs = session.Run([new(session.Inputs[0].Name, x)]);
+            return outputs.GetSpan<float>(0).ToArray();
+        }
+
+        var prepacked = Logits(prepack: true);
+        var notPrepacked = Logits(prepack: false);
+
+        Assert.Equal(8, prepacked.Length);
+        Assert.All(prepacked.Zip(notPrepacked), p => Assert.Equal(p.First, p.Second, 1e-4f));
+    }
+
+    [Fact]
+    public void PrepackingAsConfigurationEntry_IsRefused_InFavourOfTheOption()
+    {
+        var options = new OnnxSessionOptions { ConfigEntries = new Dictionary<string, string> { ["session.disable_prepacking"] = "1" } };
+
+        var e = Assert.Throws<ArgumentException>(() => OnnxSession.FromBytes(TestModels.Add(4).Bytes(), options));
+
+        Assert.Contains(nameof(OnnxSessionOptions.PrepackWeights), e.Message, StringComparison.Ordinal);
     }
 
     private static void AssertFlat((long Managed, long Native, long Rss) growth)

@@ -21,9 +21,11 @@ internal static class AgentBench
 {
     public static async Task<int> RunAsync(string input, string models, int rounds, int threads, int batch, string? profile, TextWriter output, CancellationToken cancellationToken)
     {
-        // EDGEMED__USEMEMORYARENA=false measures the low-memory setting: bare and pipeline alike.
-        var arena = !string.Equals(Environment.GetEnvironmentVariable("EDGEMED__USEMEMORYARENA"), "false", StringComparison.OrdinalIgnoreCase);
-        var options = new AgentOptions { IntraOpThreads = threads, BatchSize = batch, UseMemoryArena = arena };
+        // EDGEMED__USEMEMORYARENA=false and EDGEMED__PREPACKWEIGHTS=false measure the low-memory settings: bare and
+        // pipeline alike, and the service started for start-to-READY inherits them.
+        var arena = !IsOff("EDGEMED__USEMEMORYARENA");
+        var prepack = !IsOff("EDGEMED__PREPACKWEIGHTS");
+        var options = new AgentOptions { IntraOpThreads = threads, BatchSize = batch, UseMemoryArena = arena, PrepackWeights = prepack };
         var work = Directory.CreateTempSubdirectory("edgemed-bench-").FullName;
         try
         {
@@ -70,7 +72,7 @@ internal static class AgentBench
                 normalizeMs = normalizeClock.Elapsed.TotalMilliseconds; // the second pass: jitted
             }
 
-            await output.WriteLineAsync($"bench: {files.Count} files, {slices.Count} axial slices, model {model.Identity.Name} ({model.Package.Manifest.Precision}), batch {batch}, {threads} intra-op threads, memory arena {(arena ? "on" : "off")}, {rounds} rounds").ConfigureAwait(false);
+            await output.WriteLineAsync($"bench: {files.Count} files, {slices.Count} axial slices, model {model.Identity.Name} ({model.Package.Manifest.Precision}), batch {batch}, {threads} intra-op threads, memory arena {(arena ? "on" : "off")}, weights pre-packed {(prepack ? "yes" : "no")}, {rounds} rounds").ConfigureAwait(false);
             var bare = new List<double>();
             var pipeline = new List<double>();
             var decoderMemory = "not started";
@@ -128,7 +130,7 @@ internal static class AgentBench
             var serviceMemory = string.Empty;
             for (var i = 0; i < 3; i++)
             {
-                var (seconds, memory) = await StartToReadyAsync(work, package, cancellationToken).ConfigureAwait(false);
+                var (seconds, memory) = await StartToReadyAsync(work, package, options, cancellationToken).ConfigureAwait(false);
                 ready.Add(seconds);
                 serviceMemory = memory;
             }
@@ -237,6 +239,8 @@ internal static class AgentBench
         return catalog.Current?.Package.Folder ?? throw new FileNotFoundException($"no usable model package in {models}");
     }
 
+    private static bool IsOff(string variable) => string.Equals(Environment.GetEnvironmentVariable(variable), "false", StringComparison.OrdinalIgnoreCase);
+
     private static string Memory(string process = "self")
     {
         var status = File.ReadAllLines($"/proc/{process}/status");
@@ -245,7 +249,7 @@ internal static class AgentBench
     }
 
     /// <summary>Starts the service process with a notify socket bound here and times the READY=1 datagram.</summary>
-    private static async Task<(double Seconds, string Memory)> StartToReadyAsync(string work, string package, CancellationToken cancellationToken)
+    private static async Task<(double Seconds, string Memory)> StartToReadyAsync(string work, string package, AgentOptions options, CancellationToken cancellationToken)
     {
         var socketPath = Path.Combine(work, $"notify-{Guid.NewGuid():N}.sock");
         var share = Directory.CreateDirectory(Path.Combine(work, "share")).FullName;
@@ -258,6 +262,9 @@ internal static class AgentBench
         }
 
         info.Environment["NOTIFY_SOCKET"] = socketPath;
+        // The service runs the batch and threads measured here (its memory after READY depends on the batch).
+        info.Environment["EDGEMED__BATCHSIZE"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
+        info.Environment["EDGEMED__INTRAOPTHREADS"] = options.IntraOpThreads.ToString(CultureInfo.InvariantCulture);
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(info)!;
         process.BeginErrorReadLine();

@@ -256,6 +256,7 @@ public sealed class ModelCatalog : IDisposable
             IntraOpThreads = options.IntraOpThreads,
             AllowSpinning = options.AllowSpinning,
             UseMemoryArena = options.UseMemoryArena,
+            PrepackWeights = options.PrepackWeights,
             Provider = provider,
             ProfilePrefix = options.OnnxProfilePrefix,
             OptimizedModelPath = options.OnnxOptimizedModelPath,

@@ -358,6 +358,11 @@ public sealed class OnnxSession : IDisposable
                 native.EnableMemoryPattern = false;
             }
 
+            if (!options.PrepackWeights)
+            {
+                native.AddSessionConfigEntry(OnnxSessionOptions.DisablePrepackingKey, "1");
+            }
+
             var spin = options.AllowSpinning ? "1" : "0";
             native.AddSessionConfigEntry("session.intra_op.allow_spinning", spin);
             native.AddSessionConfigEntry("session.inter_op.allow_spinning", spin);
