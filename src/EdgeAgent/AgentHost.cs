@@ -38,6 +38,29 @@ internal static class AgentHost
     /// <summary>Whether this process runs as a systemd service (journald shows the log; service paths are the defaults).</summary>
     public static bool UnderSystemd => Environment.GetEnvironmentVariable("INVOCATION_ID") is { Length: > 0 } || Environment.GetEnvironmentVariable("JOURNAL_STREAM") is { Length: > 0 };
 
+    /// <summary>
+    /// EDGEMED__SHARE=/mnt/scanner is EdgeMed:Share; other variables stay out of the configuration. Linux variable
+    /// names are case-sensitive but setting keys are not: two spellings of one setting with different values are
+    /// refused by name, not left to whichever the configuration would see last.
+    /// </summary>
+    private static IEnumerable<KeyValuePair<string, string?>> EnvironmentSettings()
+    {
+        var settings = new Dictionary<string, (string Variable, string? Value)>(StringComparer.OrdinalIgnoreCase);
+        foreach (var variable in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("EDGEMED__", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal))
+        {
+            var key = AgentOptions.Section + ":" + variable["EDGEMED__".Length..].Replace("__", ":", StringComparison.Ordinal);
+            var value = Environment.GetEnvironmentVariable(variable);
+            if (settings.TryGetValue(key, out var seen) && !string.Equals(seen.Value, value, StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"The environment sets {key} twice with different values ({seen.Variable} and {variable}); keep one.");
+            }
+
+            settings[key] = (variable, value);
+        }
+
+        return settings.Select(kv => KeyValuePair.Create(kv.Key, kv.Value.Value));
+    }
+
     public static IHost Build(AgentMode mode, string? configFile, IReadOnlyDictionary<string, string?> overrides)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
@@ -49,10 +72,7 @@ internal static class AgentHost
             builder.Configuration.AddJsonFile(Path.GetFullPath(configFile), optional: false);
         }
 
-        // EDGEMED__SHARE=/mnt/scanner is EdgeMed:Share; other variables stay out of the configuration.
-        builder.Configuration.AddInMemoryCollection(Environment.GetEnvironmentVariables().Keys.Cast<string>()
-            .Where(k => k.StartsWith("EDGEMED__", StringComparison.OrdinalIgnoreCase))
-            .Select(k => KeyValuePair.Create(AgentOptions.Section + ":" + k["EDGEMED__".Length..].Replace("__", ":", StringComparison.Ordinal), Environment.GetEnvironmentVariable(k))));
+        builder.Configuration.AddInMemoryCollection(EnvironmentSettings());
         builder.Configuration.AddInMemoryCollection(overrides.Where(kv => kv.Value is not null));
 
         builder.Logging.ClearProviders();

@@ -264,6 +264,18 @@ public sealed class AgentProcessTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void OneSettingSpelledTwiceInTheEnvironment_WithDifferentValues_StopsAtStartNamingBoth()
+    {
+        // Linux keeps EDGEMED__BATCHSIZE and EdgeMed__BatchSize apart; the configuration cannot. Before, the two made
+        // the host's in-memory source throw a duplicate-key error that no one caught.
+        using var agent = _w.Start(new Dictionary<string, string> { ["EDGEMED__BATCHSIZE"] = "4", ["EdgeMed__BatchSize"] = "8", ["EDGEMED__MAXATTEMPTS"] = "3", ["EdgeMed__MaxAttempts"] = "3" });
+        Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(60)), "the agent kept running with a contradictory environment");
+        Assert.Equal(2, agent.ExitCode);
+        Assert.Contains("EDGEMED__BATCHSIZE and EdgeMed__BatchSize", agent.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("MaxAttempts", agent.Log, StringComparison.Ordinal); // the same value twice is no conflict
+    }
+
+    [Fact]
     public void BadConfiguration_StopsAtStartWithTheSettingNamed()
     {
         using var agent = _w.Start(new Dictionary<string, string> { ["EDGEMED__BATCHSIZE"] = "0", ["EDGEMED__PLANES__0"] = "Diagonal" });

@@ -66,8 +66,8 @@ public sealed class MemoryTests(ITestOutputHelper output)
     public void PrepackWeightsOff_ShippedInt8Model_GivesTheSameLogits()
     {
         // Without pre-packing the int8 matrix kernels read the unpacked weights at every run: another code path of
-        // ONNX Runtime's matrix library, which must give the same numbers. (What it saves in memory is checked on the
-        // service process: AgentProcessTests.)
+        // ONNX Runtime's matrix library, which must give the same numbers up to float rounding in the requantization.
+        // This test cannot tell whether the setting reached ONNX Runtime; AgentProcessTests checks that on the service's memory.
         var model = Path.Combine(SharedData.Repository, "models", "iconvnext-tiny-alzheimer", "model.onnx");
         var pixels = Enumerable.Range(0, 2 * 3 * 128 * 128).Select(i => (i % 251) / 125f - 1f).ToArray();
         float[] Logits(bool prepack)
@@ -82,7 +82,7 @@ public sealed class MemoryTests(ITestOutputHelper output)
         var notPrepacked = Logits(prepack: false);
 
         Assert.Equal(8, prepacked.Length);
-        Assert.All(prepacked.Zip(notPrepacked), p => Assert.Equal(p.First, p.Second, 1e-4f));
+        Assert.All(prepacked.Zip(notPrepacked), p => Assert.Equal(p.First, p.Second, 1e-3f));
     }
 
     [Fact]

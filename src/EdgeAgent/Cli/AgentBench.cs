@@ -21,8 +21,9 @@ internal static class AgentBench
 {
     public static async Task<int> RunAsync(string input, string models, int rounds, int threads, int batch, string? profile, TextWriter output, CancellationToken cancellationToken)
     {
-        // EDGEMED__USEMEMORYARENA=false and EDGEMED__PREPACKWEIGHTS=false measure the low-memory settings: bare and
-        // pipeline alike, and the service started for start-to-READY inherits them.
+        // EDGEMED__USEMEMORYARENA=false and EDGEMED__PREPACKWEIGHTS=false measure the low-memory settings; bare
+        // inference, the pipeline and the service started for start-to-READY all get them explicitly, so a setting
+        // in /etc/edgemed/appsettings.json cannot make the three measure different things.
         var arena = !IsOff("EDGEMED__USEMEMORYARENA");
         var prepack = !IsOff("EDGEMED__PREPACKWEIGHTS");
         var options = new AgentOptions { IntraOpThreads = threads, BatchSize = batch, UseMemoryArena = arena, PrepackWeights = prepack };
@@ -104,6 +105,7 @@ internal static class AgentBench
                 {
                     ["EdgeMed:Database"] = database, ["EdgeMed:Models"] = package, ["EdgeMed:IntraOpThreads"] = threads.ToString(CultureInfo.InvariantCulture),
                     ["EdgeMed:BatchSize"] = batch.ToString(CultureInfo.InvariantCulture), ["Logging:LogLevel:Default"] = "Warning",
+                    ["EdgeMed:UseMemoryArena"] = arena ? "true" : "false", ["EdgeMed:PrepackWeights"] = prepack ? "true" : "false",
                 });
                 var catalog = host.Services.GetService(typeof(ModelCatalog)) as ModelCatalog;
                 catalog!.Scan(); // model load and warm-up are not part of the throughput
@@ -239,7 +241,19 @@ internal static class AgentBench
         return catalog.Current?.Package.Folder ?? throw new FileNotFoundException($"no usable model package in {models}");
     }
 
-    private static bool IsOff(string variable) => string.Equals(Environment.GetEnvironmentVariable(variable), "false", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Whether an environment variable, in any spelling, says false (the bench's settings come from the environment, as the agent's can).</summary>
+    private static bool IsOff(string variable) =>
+        Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => string.Equals(k, variable, StringComparison.OrdinalIgnoreCase))
+            .Any(k => string.Equals(Environment.GetEnvironmentVariable(k), "false", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The settings a bench measures, as the service's environment variables.</summary>
+    private static IEnumerable<(string Variable, string Value)> Settings(AgentOptions options) =>
+    [
+        ("EDGEMED__BATCHSIZE", options.BatchSize.ToString(CultureInfo.InvariantCulture)),
+        ("EDGEMED__INTRAOPTHREADS", options.IntraOpThreads.ToString(CultureInfo.InvariantCulture)),
+        ("EDGEMED__USEMEMORYARENA", options.UseMemoryArena ? "true" : "false"),
+        ("EDGEMED__PREPACKWEIGHTS", options.PrepackWeights ? "true" : "false"),
+    ];
 
     private static string Memory(string process = "self")
     {
@@ -262,9 +276,17 @@ internal static class AgentBench
         }
 
         info.Environment["NOTIFY_SOCKET"] = socketPath;
-        // The service runs the batch and threads measured here (its memory after READY depends on the batch).
-        info.Environment["EDGEMED__BATCHSIZE"] = options.BatchSize.ToString(CultureInfo.InvariantCulture);
-        info.Environment["EDGEMED__INTRAOPTHREADS"] = options.IntraOpThreads.ToString(CultureInfo.InvariantCulture);
+        // The service runs the settings measured here (its memory after READY depends on them), whatever spelling of
+        // them this process inherited.
+        foreach (var (variable, value) in Settings(options))
+        {
+            foreach (var inherited in info.Environment.Keys.Where(k => string.Equals(k, variable, StringComparison.OrdinalIgnoreCase)).ToList())
+            {
+                info.Environment.Remove(inherited);
+            }
+
+            info.Environment[variable] = value;
+        }
         var clock = Stopwatch.StartNew();
         using var process = Process.Start(info)!;
         process.BeginErrorReadLine();

@@ -130,7 +130,7 @@ public sealed class AgentOptions
     /// <summary>Keep ONNX Runtime's memory arena between runs (faster; an idle agent then holds its peak activation memory).</summary>
     public bool UseMemoryArena { get; set; } = true;
 
-    /// <summary>Keep weights pre-packed for the matrix kernels (faster; off saves about 20 MB with the shipped int8 model for about 4% of throughput).</summary>
+    /// <summary>Keep weights pre-packed for the matrix kernels (faster); off, the agent holds less memory (docs/PERFORMANCE.md, memory).</summary>
     public bool PrepackWeights { get; set; } = true;
 
     /// <summary>A series (or slice) whose top probability is below this is flagged low-confidence.</summary>

@@ -64,9 +64,9 @@ public sealed record OnnxSessionOptions
     public bool UseMemoryArena { get; init; } = true;
 
     /// <summary>
-    /// Let kernels keep their constant weights pre-packed in the layout their matrix routines read (the default: on the
-    /// shipped int8 IConvNeXt-Tiny 4% more slices/s). Off, the packed copies are not made: 20 MB less resident memory
-    /// for that model, for a device where memory is scarcer than time (docs/PERFORMANCE.md, memory).
+    /// Let kernels keep their constant weights pre-packed in the layout their matrix routines read (the default:
+    /// faster). Off, the int8 kernels keep no packed copies: less resident memory for a little throughput, for a device
+    /// where memory is scarcer than time (figures in docs/PERFORMANCE.md, memory).
     /// </summary>
     public bool PrepackWeights { get; init; } = true;
 
