@@ -6,7 +6,8 @@ architecture's initial ones (time does not depend on them).
 """
 import os, re, statistics, subprocess, sys, time
 import torch
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "TrainerHost", "worker"))
+root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(root, "src", "TrainerHost", "worker"))
 import edgemed_worker as w  # noqa: E402
 
 agent, package = sys.argv[1:3]
@@ -27,7 +28,7 @@ def eager_ms(runs=40):
 
 
 def onnx_int8_ms():
-    out = subprocess.run([agent, "bench", "samples", "--models", package, "--threads", "2", "--batch", "1", "--rounds", "3"],
+    out = subprocess.run([agent, "bench", os.path.join(root, "samples"), "--models", package, "--threads", "2", "--batch", "1", "--rounds", "3"],
                          capture_output=True, text=True, check=True).stdout
     return 1000 / float(re.search(r"^bare inference\s+([\d.]+) slices/s", out, re.M).group(1))
 

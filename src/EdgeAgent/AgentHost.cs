@@ -1,3 +1,4 @@
+using System.Collections;
 using EdgeMed.DicomIngest;
 using EdgeMed.EdgeAgent.Configuration;
 using EdgeMed.EdgeAgent.Ledger;
@@ -46,10 +47,10 @@ internal static class AgentHost
     private static IEnumerable<KeyValuePair<string, string?>> EnvironmentSettings()
     {
         var settings = new Dictionary<string, (string Variable, string? Value)>(StringComparer.OrdinalIgnoreCase);
-        foreach (var variable in Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => k.StartsWith("EDGEMED__", StringComparison.OrdinalIgnoreCase)).Order(StringComparer.Ordinal))
+        var variables = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>().Select(e => (Name: (string)e.Key, Value: (string?)e.Value));
+        foreach (var (variable, value) in variables.Where(v => v.Name.StartsWith("EDGEMED__", StringComparison.OrdinalIgnoreCase)).OrderBy(v => v.Name, StringComparer.Ordinal))
         {
             var key = AgentOptions.Section + ":" + variable["EDGEMED__".Length..].Replace("__", ":", StringComparison.Ordinal);
-            var value = Environment.GetEnvironmentVariable(variable);
             if (settings.TryGetValue(key, out var seen) && !string.Equals(seen.Value, value, StringComparison.Ordinal))
             {
                 throw new InvalidOperationException($"The environment sets {key} twice with different values ({seen.Variable} and {variable}); keep one.");

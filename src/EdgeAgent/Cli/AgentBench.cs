@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
@@ -243,8 +244,8 @@ internal static class AgentBench
 
     /// <summary>Whether an environment variable, in any spelling, says false (the bench's settings come from the environment, as the agent's can).</summary>
     private static bool IsOff(string variable) =>
-        Environment.GetEnvironmentVariables().Keys.Cast<string>().Where(k => string.Equals(k, variable, StringComparison.OrdinalIgnoreCase))
-            .Any(k => string.Equals(Environment.GetEnvironmentVariable(k), "false", StringComparison.OrdinalIgnoreCase));
+        Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
+            .Any(e => string.Equals((string)e.Key, variable, StringComparison.OrdinalIgnoreCase) && string.Equals(e.Value as string, "false", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The settings a bench measures, as the service's environment variables.</summary>
     private static IEnumerable<(string Variable, string Value)> Settings(AgentOptions options) =>
