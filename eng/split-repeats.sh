@@ -8,6 +8,8 @@
 # over the splits, validation and test per epoch are what a fixed epoch count for the all-subject retrain rests on.
 # Seed 0 (m1's own split) comes last; SEEDS="1 2" runs a subset.
 #   eng/split-repeats.sh [RECIPE-NAME EXTRA-TRAIN-OPTIONS...]   e.g. eng/split-repeats.sh m1   or   eng/split-repeats.sh balanced --class-weights
+# "{seed}" in an extra option becomes the split's seed, for a per-split teacher trained on the same subjects:
+#   eng/split-repeats.sh d2 --teacher /var/tmp/edgemed-runs/reference-t1-s{seed}
 # Runs go to /var/tmp/edgemed-runs/repeat-NAME-sSEED; a run cut off resumes (--resume) while its checkpoint survives.
 set -euo pipefail
 name=${1:-m1}; shift || true
@@ -18,7 +20,7 @@ for seed in ${SEEDS:-1 2 3 4 0}; do
   [ -d "$out/package" ] && continue
   ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${M1_RECIPE[@]}" --epochs 8 \
     --split 0.8,0.1,0.1 --seed $seed --test-every-epoch \
-    $([ -f "$out/checkpoint.pt" ] && echo --resume) "$@" > "$out.log" 2>&1
+    $([ -f "$out/checkpoint.pt" ] && echo --resume) "${@//\{seed\}/$seed}" > "$out.log" 2>&1
   # Test-half accuracy of the validation-chosen and the last epoch's weights, with intervals over subjects.
   /usr/bin/python3 eng/paired-bootstrap.py --part test "$out:best" "$out:final" | tee -a "$out.log"
 done
