@@ -19,14 +19,7 @@ fi
 # Class folders of the run's training and held-out parts, as links, for the quantizer.
 parts=$out/parts
 rm -rf "$parts"
-/usr/bin/python3 - "$out/split.csv" "$data" "$parts" <<'EOF'
-import csv, os, sys
-split, data, parts = sys.argv[1:]
-for row in csv.DictReader(open(split, newline="")):
-    folder = os.path.join(parts, row["split"], row["class"])
-    os.makedirs(folder, exist_ok=True)
-    os.symlink(os.path.abspath(os.path.join(data, row["path"])), os.path.join(folder, os.path.basename(row["path"])))
-EOF
+/usr/bin/python3 eng/split-parts.py "$out/split.csv" "$data" "$parts"
 rm -rf "$out/int8" "$out/iconvnext-tiny-alzheimer"
 ./edgemed.sh quantize --model "$out/package" --calib "$parts/train" --out "$out/iconvnext-tiny-alzheimer" --method percentile --samples 200 \
   --eval "$parts/heldout" --threads 2

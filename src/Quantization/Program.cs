@@ -18,10 +18,12 @@ var exclude = new Option<string?>("--exclude-nodes") { Description = "Node names
 var cache = new Option<string?>("--cache") { Description = "Tensor cache folder" };
 var activationType = new Option<string>("--activation-type") { Description = "s8 (S8S8, default) or u8 (U8S8; for CPUs without VNNI add --reduce-range)", DefaultValueFactory = _ => "s8" };
 var format = new Option<string>("--format") { Description = "qdq (static: calibrated activations, Q/DQ around every int8 node) or dynamic (MatMul only, activations quantized per run: fewer float conversions)", DefaultValueFactory = _ => "qdq" };
+var includeDepthwise = new Option<bool>("--include-depthwise") { Description = "Quantize the depthwise convolutions too (qdq only; float by default, see docs/PERFORMANCE.md)" };
+var matmulOutputs = new Option<string>("--matmul-outputs") { Description = "int8 (QLinearMatMul, the default) or float (MatMulIntegerToFloat: no requantization of the products' results)", DefaultValueFactory = _ => "int8" };
 var reduceRange = new Option<bool>("--reduce-range") { Description = "7-bit weights: avoids U8S8 saturation on x86 CPUs without VNNI, as ONNX Runtime documents" };
 var root = new RootCommand("EdgeMed quantizer: int8 post-training quantization of a model package")
 {
-    model, calib, output, format, method, percentile, samples, eval, threads, opTypes, exclude, cache, activationType, reduceRange,
+    model, calib, output, format, method, percentile, samples, eval, threads, opTypes, exclude, cache, activationType, reduceRange, includeDepthwise, matmulOutputs,
 };
 root.SetAction(async (result, cancellationToken) =>
 {
@@ -45,6 +47,17 @@ root.SetAction(async (result, cancellationToken) =>
             throw new QuantizationException($"--format {formatText} is unknown; choose qdq or dynamic.");
         }
 
+        var matmulOutputsText = result.GetRequiredValue(matmulOutputs);
+        if (matmulOutputsText is not ("int8" or "float"))
+        {
+            throw new QuantizationException($"--matmul-outputs {matmulOutputsText} is unknown; choose int8 or float.");
+        }
+
+        if (formatText == "dynamic" && result.GetValue(includeDepthwise))
+        {
+            throw new QuantizationException("--include-depthwise needs --format qdq: the dynamic format quantizes MatMul only.");
+        }
+
         var pct = result.GetValue(percentile);
         if (result.GetValue(samples) < 1 || result.GetValue(threads) < 1 || pct is <= 0 or > 100)
         {
@@ -57,11 +70,12 @@ root.SetAction(async (result, cancellationToken) =>
             Method = parsed, Percentile = pct, Samples = result.GetValue(samples), Eval = result.GetValue(eval), Threads = result.GetValue(threads),
             Cache = result.GetValue(cache),
             Dynamic = formatText == "dynamic",
-            Format = new QdqFormat { UnsignedActivations = activation == "u8", ReduceRange = result.GetValue(reduceRange) },
+            Format = new QdqFormat { UnsignedActivations = activation == "u8", ReduceRange = result.GetValue(reduceRange), FloatMatMulOutputs = matmulOutputsText == "float" },
             Selection = new QuantizationSelection
             {
                 OpTypes = result.GetRequiredValue(opTypes).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
                 ExcludeNodes = (result.GetValue(exclude) ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal),
+                IncludeDepthwise = result.GetValue(includeDepthwise),
             },
         };
         await Quantizer.QuantizeAsync(request, Console.WriteLine, cancellationToken).ConfigureAwait(false);

@@ -20,6 +20,13 @@ public sealed record QdqFormat
     /// (their int16 intermediate sums overflow with full-range weights); it costs weight precision.
     /// </summary>
     public bool ReduceRange { get; init; }
+
+    /// <summary>
+    /// MatMul outputs stay float: no Q/DQ after a quantized MatMul, so ONNX Runtime fuses its input DQs into
+    /// MatMulIntegerToFloat (int8 product, float result) instead of QLinearMatMul plus a standalone DequantizeLinear
+    /// for the float GELU, layer scale and residual that follow it in ConvNeXt.
+    /// </summary>
+    public bool FloatMatMulOutputs { get; init; }
 }
 
 /// <summary>
@@ -155,7 +162,7 @@ public static class QdqRewriter
             newNodes.Add((node, [.. inserted]));
 
             // Output activation: the node writes O_float; Q/DQ turn it back into O for every consumer.
-            if (thresholds.ContainsKey(planned.Output) && !graphOutputs.Contains(planned.Output))
+            if (thresholds.ContainsKey(planned.Output) && !graphOutputs.Contains(planned.Output) && !(format.FloatMatMulOutputs && planned.OpType == "MatMul"))
             {
                 var floatOutput = planned.Output + "_float";
                 node.Output[0] = floatOutput;

@@ -46,4 +46,22 @@ public sealed class PlanTests
         Assert.Equal("Gemm", only.OpType);
         Assert.Equal(1, only.WeightAxis); // transB = 0: weight is [K, N]
     }
+
+    [Fact]
+    public void IncludeDepthwise_QuantizesTheDepthwiseConvPerOutputChannel()
+    {
+        var b = new GraphBuilder("dw");
+        var x = b.Input("x", TensorElementType.Float, 1, 8, 8, 8);
+        var depthwise = b.Node("Conv", [x, b.Initializer("w_dw", new float[8 * 49], 8, 1, 7, 7)], GraphBuilder.Attribute("group", 8L), GraphBuilder.Attribute("pads", 3L, 3L, 3L, 3L));
+        b.Output(depthwise, TensorElementType.Float, 1, 8, 8, 8);
+        var model = b.Build();
+
+        var (byDefault, kept) = QuantizationPlan.Create(model);
+        var (included, _) = QuantizationPlan.Create(model, new QuantizationSelection { IncludeDepthwise = true });
+
+        Assert.Empty(byDefault);
+        Assert.Single(kept);
+        var only = Assert.Single(included);
+        Assert.Equal(("w_dw", 0), (only.Weight, only.WeightAxis));
+    }
 }

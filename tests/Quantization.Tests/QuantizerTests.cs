@@ -185,11 +185,14 @@ public sealed class QuantizerTests(TrainedPackage trained, ITestOutputHelper out
         Assert.Contains("not an ONNX model", error.Message);
     }
 
-    [Fact]
-    public async Task Cli_UnknownMethod_IsAUsageErrorAndWritesNothing()
+    [Theory]
+    [InlineData("never-5", "minmax, percentile or entropy", "--method", "magic")]
+    [InlineData("never-6", "choose int8 or float", "--matmul-outputs", "int4")]
+    [InlineData("never-7", "--include-depthwise needs --format qdq", "--format", "dynamic", "--include-depthwise")]
+    public async Task Cli_UnknownOrContradictoryChoice_IsAUsageErrorAndWritesNothing(string output, string message, params string[] choice)
     {
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "EdgeMed.Quantization")) { RedirectStandardError = true };
-        foreach (var arg in new[] { "--model", trained.Package, "--calib", trained.Calibration, "--out", Out("never-5"), "--method", "magic" })
+        foreach (var arg in new[] { "--model", trained.Package, "--calib", trained.Calibration, "--out", Out(output) }.Concat(choice))
         {
             start.ArgumentList.Add(arg);
         }
@@ -199,7 +202,7 @@ public sealed class QuantizerTests(TrainedPackage trained, ITestOutputHelper out
         await process.WaitForExitAsync();
 
         Assert.Equal(2, process.ExitCode);
-        Assert.Contains("minmax, percentile or entropy", error);
-        Assert.False(Directory.Exists(Out("never-5")));
+        Assert.Contains(message, error);
+        Assert.False(Directory.Exists(Out(output)));
     }
 }

@@ -12,9 +12,9 @@ public sealed class RewriteTests
 {
     private static float Q(float value, float scale) => Math.Clamp(MathF.Round(value / scale, MidpointRounding.ToEven), -127, 127) * scale;
 
-    private static (ModelProto Int8, IReadOnlyDictionary<string, float> Thresholds) Quantize(ModelProto model, float[][] samples, long[] shape)
+    private static (ModelProto Int8, IReadOnlyDictionary<string, float> Thresholds) Quantize(ModelProto model, float[][] samples, long[] shape, QuantizationSelection? selection = null)
     {
-        var (plan, _) = QuantizationPlan.Create(model);
+        var (plan, _) = QuantizationPlan.Create(model, selection);
         var tensors = plan.SelectMany(p => new[] { p.Activation, p.Output }).Distinct().ToList();
         var source = new CalibrationSource(samples.Length, shape, (i, span) => samples[i].CopyTo(span));
         var stats = CalibrationRunner.Collect(model, tensors, source, CalibrationMethod.MinMax, 1, CancellationToken.None);
@@ -105,6 +105,105 @@ public sealed class RewriteTests
                     Assert.Equal(expected, y[(o * H * W) + (i * W) + j], 4);
                 }
             }
+        }
+    }
+
+    [Fact]
+    public void DepthwiseConv_WhenIncluded_Int8OutputMatchesTheDequantizedComputationHere()
+    {
+        // ConvNeXt's 7x7 depthwise convolution in miniature: one filter per channel, weights scaled per channel.
+        const int C = 3, H = 6, W = 6, K = 3;
+        var random = new Random(4);
+        var weights = Enumerable.Range(0, C * K * K).Select(i => (float)(random.NextDouble() - 0.5) * (1 + (i / (K * K)))).ToArray();
+        float[] bias = [0.2f, -0.4f, 0.9f];
+        var b = new GraphBuilder("depthwise");
+        var x = b.Input("x", TensorElementType.Float, 1, C, H, W);
+        b.NamedNode("Conv", [x, b.Initializer("w", weights, C, 1, K, K), b.Initializer("b", bias, C)], ["y"], GraphBuilder.Attribute("group", (long)C), GraphBuilder.Attribute("pads", 1L, 1L, 1L, 1L));
+        b.Output("y", TensorElementType.Float, 1, C, H, W);
+        var samples = Enumerable.Range(0, 5).Select(_ => Enumerable.Range(0, C * H * W).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray()).ToArray();
+
+        var (int8, thresholds) = Quantize(b.Build(), samples, [1, C, H, W], new QuantizationSelection { IncludeDepthwise = true });
+        var y = Run(int8, samples[2], [1, C, H, W]);
+
+        var sx = thresholds["x"] / 127;
+        for (var c = 0; c < C; c++)
+        {
+            var sw = Enumerable.Range(0, K * K).Max(i => Math.Abs(weights[(c * K * K) + i])) / 127; // per channel
+            for (var i = 0; i < H; i++)
+            {
+                for (var j = 0; j < W; j++)
+                {
+                    double sum = MathF.Round(bias[c] / (sx * sw)) * sx * sw;
+                    for (var ki = 0; ki < K; ki++)
+                    {
+                        for (var kj = 0; kj < K; kj++)
+                        {
+                            int si = i + ki - 1, sj = j + kj - 1;
+                            if (si >= 0 && si < H && sj >= 0 && sj < W)
+                            {
+                                sum += Q(weights[(c * K * K) + (ki * K) + kj], sw) * Q(samples[2][(c * H * W) + (si * W) + sj], sx);
+                            }
+                        }
+                    }
+
+                    Assert.Equal(sum, y[(c * H * W) + (i * W) + j], 4); // a graph output stays float: no Q/DQ after it
+                }
+            }
+        }
+
+        Assert.Contains(int8.Graph.Initializer, t => t.Name == "w_quantized" && t.DataType == (int)TensorElementType.Int8);
+    }
+
+    [Fact]
+    public void FloatMatMulOutputs_SkipTheRequantization_AndOnnxRuntimeFusesMatMulIntegerToFloat()
+    {
+        // A pointwise MLP's first product feeding a float activation, as in every ConvNeXt block.
+        const int K = 12, N = 6;
+        var random = new Random(6);
+        var w = Enumerable.Range(0, K * N).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var b = new GraphBuilder("mlp");
+        var x = b.Input("x", TensorElementType.Float, 1, K);
+        b.NamedNode("MatMul", [x, b.Initializer("w", w, K, N)], ["h"]);
+        b.NamedNode("Relu", ["h"], ["y"]);
+        b.Output("y", TensorElementType.Float, 1, N);
+        var model = b.Build();
+        var sample = Enumerable.Range(0, K).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        var (plan, _) = QuantizationPlan.Create(model);
+        var thresholds = new Dictionary<string, float> { ["x"] = sample.Max(MathF.Abs), ["h"] = 0.7f };
+
+        var requantized = QdqRewriter.Rewrite(model, plan, thresholds, new Dictionary<string, bool>(), new QdqFormat());
+        var floatOutputs = QdqRewriter.Rewrite(model, plan, thresholds, new Dictionary<string, bool>(), new QdqFormat { FloatMatMulOutputs = true });
+
+        Assert.Contains(requantized.Graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0] == "h_float");
+        Assert.DoesNotContain(floatOutputs.Graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0].StartsWith('h'));
+        var y = Run(floatOutputs, sample, [1, K]);
+        var sx = thresholds["x"] / 127;
+        for (var n = 0; n < N; n++)
+        {
+            var sw = Enumerable.Range(0, K).Max(k => Math.Abs(w[(k * N) + n])) / 127;
+            var product = Enumerable.Range(0, K).Sum(k => (double)Q(sample[k], sx) * Q(w[(k * N) + n], sw));
+            Assert.Equal(Math.Max(0, product), y[n], 4); // the product itself, not rounded to h's 0.7/127 grid
+        }
+
+        Assert.Equal("MatMulIntegerToFloat", Assert.Single(OptimizedOpTypes(floatOutputs), t => t.StartsWith("MatMul", StringComparison.Ordinal)));
+        Assert.Equal("QLinearMatMul", Assert.Single(OptimizedOpTypes(requantized), t => t.Contains("MatMul", StringComparison.Ordinal)));
+    }
+
+    /// <summary>The operator types of the graph ONNX Runtime runs after its optimizations (which fusions fired).</summary>
+    private static List<string> OptimizedOpTypes(ModelProto model)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"edgemed-optimized-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            using (OnnxSession.FromBytes(model.ToByteArray(), new OnnxSessionOptions { IntraOpThreads = 1, OptimizedModelPath = path }))
+            {
+            }
+
+            return ModelProto.Parser.ParseFrom(File.ReadAllBytes(path)).Graph.Node.Select(n => n.OpType).ToList();
+        }
+        finally
+        {
+            File.Delete(path);
         }
     }
 
