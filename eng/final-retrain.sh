@@ -2,7 +2,8 @@
 # The shipped IConvNeXt-Tiny: m1's recipe (docs/RESULTS.md) on every subject but the three the demo's samples come
 # from (eng/demo-sample-sources.txt), stopped after a fixed epoch of the same 12-epoch cosine, chosen beforehand from
 # the split repeats (eng/split-repeats.sh, eng/epoch-curve.py), since no validation part is left to choose on; then
-# quantized as m1 was, calibrated on training slices and checked on the held-out demo subjects; the int8 package (named
+# quantized as m1 was (with float MatMul outputs since session 12: docs/PERFORMANCE.md), calibrated on training slices
+# and checked on the held-out demo subjects; the int8 package (named
 # as the agent expects it) is RUN-FOLDER/iconvnext-tiny-alzheimer.
 #   eng/final-retrain.sh EPOCHS [RUN-FOLDER]      e.g. eng/final-retrain.sh 4
 # A run cut off resumes (--resume) while its checkpoint survives. Needs the MedNIST pre-training p1 (EDGEMED_INIT).
@@ -22,4 +23,4 @@ rm -rf "$parts"
 /usr/bin/python3 eng/split-parts.py "$out/split.csv" "$data" "$parts"
 rm -rf "$out/int8" "$out/iconvnext-tiny-alzheimer"
 ./edgemed.sh quantize --model "$out/package" --calib "$parts/train" --out "$out/iconvnext-tiny-alzheimer" --method percentile --samples 200 \
-  --eval "$parts/heldout" --threads 2
+  --matmul-outputs float --eval "$parts/heldout" --threads 2
