@@ -5,6 +5,7 @@ using EdgeMed.Quantization;
 using EdgeMed.Quantization.Calibration;
 
 // ./edgemed.sh quantize --model PACKAGE --calib DIR --out PACKAGE [--format qdq|dynamic] [--method minmax|percentile|entropy] [--samples 200] [--eval DIR]
+//   [--matmul-outputs int8|float] [--include-depthwise]
 var model = new Option<string>("--model") { Description = "fp32 model package", Required = true };
 var calib = new Option<string>("--calib") { Description = "Labeled calibration folder (one sub-folder per class, images or DICOM)", Required = true };
 var output = new Option<string>("--out") { Description = "int8 package to write (must not exist)", Required = true };
@@ -53,9 +54,9 @@ root.SetAction(async (result, cancellationToken) =>
             throw new QuantizationException($"--matmul-outputs {matmulOutputsText} is unknown; choose int8 or float.");
         }
 
-        if (formatText == "dynamic" && result.GetValue(includeDepthwise))
+        if (formatText == "dynamic" && (result.GetValue(includeDepthwise) || matmulOutputsText == "float"))
         {
-            throw new QuantizationException("--include-depthwise needs --format qdq: the dynamic format quantizes MatMul only.");
+            throw new QuantizationException("--include-depthwise and --matmul-outputs need --format qdq: the dynamic format quantizes MatMul only, its outputs always float.");
         }
 
         var pct = result.GetValue(percentile);

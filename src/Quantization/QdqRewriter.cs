@@ -27,13 +27,21 @@ public sealed record QdqFormat
     /// for the float GELU, layer scale and residual that follow it in ConvNeXt.
     /// </summary>
     public bool FloatMatMulOutputs { get; init; }
+
+    /// <summary>Whether <paramref name="node"/>'s output gets its own Q/DQ (and so needs a calibrated threshold).</summary>
+    public bool RequantizesOutput(QuantizedNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return !(FloatMatMulOutputs && node.OpType == "MatMul");
+    }
 }
 
 /// <summary>
 /// Rewrites a float model into QDQ form: QuantizeLinear/DequantizeLinear pairs around each quantized node's activation
-/// input and output (int8, per tensor, symmetric: zero point 0, scale = threshold / 127), weights stored as int8 per
-/// output channel (symmetric), biases as int32 with scale = activation scale × weight scale. ONNX Runtime fuses such
-/// groups into integer kernels (QLinearConv, QLinearMatMul, QGemm).
+/// input and, unless <see cref="QdqFormat.FloatMatMulOutputs"/> spares a MatMul's, its output (int8, per tensor,
+/// symmetric: zero point 0, scale = threshold / 127), weights stored as int8 per output channel (symmetric), biases as
+/// int32 with scale = activation scale × weight scale. ONNX Runtime fuses such groups into integer kernels
+/// (QLinearConv, QLinearMatMul, QGemm; MatMulIntegerToFloat where a MatMul's output stays float).
 /// </summary>
 public static class QdqRewriter
 {
@@ -162,7 +170,7 @@ public static class QdqRewriter
             newNodes.Add((node, [.. inserted]));
 
             // Output activation: the node writes O_float; Q/DQ turn it back into O for every consumer.
-            if (thresholds.ContainsKey(planned.Output) && !graphOutputs.Contains(planned.Output) && !(format.FloatMatMulOutputs && planned.OpType == "MatMul"))
+            if (thresholds.ContainsKey(planned.Output) && !graphOutputs.Contains(planned.Output) && format.RequantizesOutput(planned))
             {
                 var floatOutput = planned.Output + "_float";
                 node.Output[0] = floatOutput;

@@ -27,7 +27,7 @@ public sealed record QuantizationSelection
     /// <summary>Node names never quantized.</summary>
     public IReadOnlySet<string> ExcludeNodes { get; init; } = new HashSet<string>(StringComparer.Ordinal);
 
-    /// <summary>Quantize depthwise convolutions too (off: on ConvNeXt they got slower in int8, measured).</summary>
+    /// <summary>Quantize depthwise (and other grouped) convolutions too (off: on ConvNeXt they got slower in int8, measured).</summary>
     public bool IncludeDepthwise { get; init; }
 
     /// <summary>Quantize squeeze-excitation gates too (off: a few small layers whose error multiplies every channel).</summary>

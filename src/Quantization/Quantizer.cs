@@ -130,7 +130,8 @@ public static class Quantizer
         }
         else
         {
-            var activations = plan.SelectMany(p => new[] { p.Activation, p.Output }).Distinct(StringComparer.Ordinal).ToList();
+            // An output that stays float needs no threshold; one another quantized node reads is its Activation.
+            var activations = plan.SelectMany(p => request.Format.RequantizesOutput(p) ? new[] { p.Activation, p.Output } : [p.Activation]).Distinct(StringComparer.Ordinal).ToList();
             var statistics = CalibrationRunner.Collect(model, activations, source, request.Method, request.Threads, cancellationToken);
             var thresholds = statistics.ToDictionary(s => s.Key, s => s.Value.Threshold(request.Method, request.Percentile), StringComparer.Ordinal);
             var signed = statistics.ToDictionary(s => s.Key, s => s.Value.Min < 0, StringComparer.Ordinal);
@@ -155,6 +156,8 @@ public static class Quantizer
             ["samples"] = chosen.Count,
             ["calibration_hash"] = calibrationHash,
             ["quantized_nodes"] = plan.Count,
+            ["matmul_outputs"] = request.Dynamic || request.Format.FloatMatMulOutputs ? "float" : "int8",
+            ["depthwise"] = request.Selection.IncludeDepthwise ? "int8" : "float",
             ["kept_float"] = kept.Select(k => new { node = k.NodeName, op = k.OpType, reason = k.Reason }).ToList(),
         };
         var fp32Size = new FileInfo(package.ModelPath).Length;
@@ -192,7 +195,7 @@ public static class Quantizer
             {
                 Name = Path.GetFileName(Path.GetFullPath(request.Out).TrimEnd('/')),
                 Precision = "int8",
-                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = request.Dynamic ? "uint8 per tensor, quantized at run time from each input's range" : request.Format.UnsignedActivations ? "uint8 per tensor (zero point 0 or 128)" : "int8 per tensor, symmetric", weights = request.Format.ReduceRange && !request.Dynamic ? "int8 per output channel, symmetric, 7-bit range" : "int8 per output channel, symmetric", format = request.Dynamic ? "DynamicQuantizeMatMul" : request.Format.FloatMatMulOutputs ? "QDQ, MatMul outputs float (MatMulIntegerToFloat)" : "QDQ", source_command = package.Manifest.CommandLine }, ModelPackage.Json),
+                Quantization = JsonSerializer.SerializeToElement(new { source_model_sha256 = package.ModelSha256, method = report["method"], percentile = report["percentile"], samples = chosen.Count, calibration_hash = calibrationHash, activations = request.Dynamic ? "uint8 per tensor, quantized at run time from each input's range" : request.Format.UnsignedActivations ? "uint8 per tensor (zero point 0 or 128)" : "int8 per tensor, symmetric", weights = request.Format.ReduceRange && !request.Dynamic ? "int8 per output channel, symmetric, 7-bit range" : "int8 per output channel, symmetric", format = request.Dynamic ? "DynamicQuantizeMatMul" : "QDQ", matmul_outputs = report["matmul_outputs"], depthwise = report["depthwise"], source_command = package.Manifest.CommandLine }, ModelPackage.Json),
                 CreatedAt = DateTimeOffset.UtcNow,
                 CommandLine = Environment.CommandLine,
             };
@@ -302,7 +305,8 @@ public static class Quantizer
         var indices = Enumerable.Range(0, cache.Samples.Count).ToList();
         var source = Source(cache, indices, package.Manifest.Input.Channels);
 
-        // Expose every quantized node's output in both models: fp32 names it O; the int8 model's O is its DQ output.
+        // Expose every quantized node's output in both models: fp32 names it O; in the int8 model O is its DQ output,
+        // or the node's own float output where it is not requantized (--matmul-outputs float).
         var probes = plan.Select(p => p.Output).Where(o => int8.Graph.Node.Any(n => n.Output.Contains(o))).Distinct().ToList();
         var logits = package.Manifest.Outputs[0];
         ModelProto Expose(ModelProto m) => ModelEdits.ExposeOutputs(m, probes);
@@ -376,7 +380,7 @@ public static class Quantizer
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
         md.Append(inv, $"# Int8 quantization of {package.Manifest.Name} ({package.Manifest.Arch})\n\n");
-        md.Append(inv, $"- method {r["method"]}{(r["percentile"] is double p ? $" ({p})" : string.Empty)}, {r["samples"]} calibration samples (hash {r["calibration_hash"]}); {r["quantized_nodes"]} nodes int8 ({(r["method"] is "dynamic" ? "DynamicQuantizeMatMul: activations quantized per run" : "QDQ: activations per tensor")}, weights per output channel, symmetric)\n");
+        md.Append(inv, $"- method {r["method"]}{(r["percentile"] is double p ? $" ({p})" : string.Empty)}, {r["samples"]} calibration samples (hash {r["calibration_hash"]}); {r["quantized_nodes"]} nodes int8 ({(r["method"] is "dynamic" ? "DynamicQuantizeMatMul: activations quantized per run" : "QDQ: activations per tensor")}, weights per output channel, symmetric; MatMul outputs {r["matmul_outputs"]}, depthwise convolutions {r["depthwise"]})\n");
         md.Append(inv, $"- size: {(long)r["size_fp32_bytes"]! / 1048576.0:F1} MiB → {(long)r["size_int8_bytes"]! / 1048576.0:F1} MiB (×{r["size_ratio"]:F3})\n");
         md.Append(inv, $"- latency ({r["threads"]} threads, medians, measured side by side): batch 1 {r["latency_fp32_ms_batch1"]:F2} → {r["latency_int8_ms_batch1"]:F2} ms (×{r["latency_ratio_int8_fp32"]:F3}); batch 8 {r["latency_fp32_ms_batch8"]:F2} → {r["latency_int8_ms_batch8"]:F2} ms (×{r["latency_ratio_int8_fp32_batch8"]:F3})\n");
         if (r.TryGetValue("top1_agreement", out var agreement))

@@ -97,6 +97,37 @@ public sealed class QuantizerTests(TrainedPackage trained, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task FloatMatMulOutputs_WritesAPackageWithoutRequantizedProducts_AndSaysSoInManifestAndReport()
+    {
+        // A pointwise MLP head: the first product feeds a float Relu, as a ConvNeXt block's feeds its GELU.
+        var random = new Random(7);
+        float[] Weights(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var b = new GraphBuilder("mlp");
+        var x = b.Input("input", TensorElementType.Float, -1, 3, 32, 32);
+        var flat = b.Node("Flatten", [b.Node("GlobalAveragePool", [x])]);
+        b.NamedNode("MatMul", [flat, b.Initializer("w1", Weights(3 * 8), 3, 8)], ["h"]);
+        b.NamedNode("Relu", ["h"], ["features"]);
+        b.NamedNode("MatMul", ["features", b.Initializer("w2", Weights(8 * 4), 8, 4)], ["logits"]);
+        b.Output("logits", TensorElementType.Float, -1, 4);
+        b.Output("features", TensorElementType.Float, -1, 8);
+        var model = Path.Combine(trained.Root, "mlp.onnx");
+        OnnxModelFile.Save(b.Build(), model);
+        var mlp = ModelPackage.Write(Out("mlp-package"), ModelPackage.Load(trained.Package).Manifest, new Dictionary<string, string> { [ModelPackage.ModelFile] = model });
+        var target = Out("int8-float-matmul-outputs");
+
+        var report = await Quantizer.QuantizeAsync(new QuantizeRequest { Model = mlp.Folder, Calibration = trained.Calibration, Out = target, Samples = 16, Eval = trained.Evaluation, Threads = 1, Cache = trained.Cache, Format = new QdqFormat { FloatMatMulOutputs = true } }, output.WriteLine, CancellationToken.None);
+
+        var package = ModelPackage.Load(target, NormalizationSettings.AlgorithmVersion);
+        var graph = OnnxModelFile.Load(package.ModelPath).Graph;
+        Assert.Equal(2, graph.Node.Count(n => n.OpType == "MatMul"));
+        Assert.DoesNotContain(graph.Node, n => n.OpType == "QuantizeLinear" && n.Input[0].StartsWith('h'));
+        Assert.Equal(2, graph.Node.Count(n => n.OpType == "QuantizeLinear")); // the products' inputs are still quantized
+        Assert.Equal("float", package.Manifest.Quantization!.Value.GetProperty("matmul_outputs").GetString());
+        Assert.Equal("float", report.GetProperty("matmul_outputs").GetString());
+        Assert.InRange(report.GetProperty("top1_agreement").GetDouble(), 0.5, 1.0);
+    }
+
+    [Fact]
     public async Task ExistingOutput_IsRefusedAndNothingIsWritten()
     {
         var target = Out("exists");
@@ -187,8 +218,9 @@ public sealed class QuantizerTests(TrainedPackage trained, ITestOutputHelper out
 
     [Theory]
     [InlineData("never-5", "minmax, percentile or entropy", "--method", "magic")]
-    [InlineData("never-6", "choose int8 or float", "--matmul-outputs", "int4")]
-    [InlineData("never-7", "--include-depthwise needs --format qdq", "--format", "dynamic", "--include-depthwise")]
+    [InlineData("never-cli-1", "choose int8 or float", "--matmul-outputs", "int4")]
+    [InlineData("never-cli-2", "need --format qdq", "--format", "dynamic", "--include-depthwise")]
+    [InlineData("never-cli-3", "need --format qdq", "--format", "dynamic", "--matmul-outputs", "float")]
     public async Task Cli_UnknownOrContradictoryChoice_IsAUsageErrorAndWritesNothing(string output, string message, params string[] choice)
     {
         var start = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "EdgeMed.Quantization")) { RedirectStandardError = true };

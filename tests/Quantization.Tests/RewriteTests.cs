@@ -118,7 +118,8 @@ public sealed class RewriteTests
         float[] bias = [0.2f, -0.4f, 0.9f];
         var b = new GraphBuilder("depthwise");
         var x = b.Input("x", TensorElementType.Float, 1, C, H, W);
-        b.NamedNode("Conv", [x, b.Initializer("w", weights, C, 1, K, K), b.Initializer("b", bias, C)], ["y"], GraphBuilder.Attribute("group", (long)C), GraphBuilder.Attribute("pads", 1L, 1L, 1L, 1L));
+        b.NamedNode("Conv", [x, b.Initializer("w", weights, C, 1, K, K), b.Initializer("b", bias, C)], ["d"], GraphBuilder.Attribute("group", (long)C), GraphBuilder.Attribute("pads", 1L, 1L, 1L, 1L));
+        b.NamedNode("Relu", ["d"], ["y"]); // a consumer, so the output is requantized and ONNX Runtime fuses QLinearConv
         b.Output("y", TensorElementType.Float, 1, C, H, W);
         var samples = Enumerable.Range(0, 5).Select(_ => Enumerable.Range(0, C * H * W).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray()).ToArray();
 
@@ -126,6 +127,7 @@ public sealed class RewriteTests
         var y = Run(int8, samples[2], [1, C, H, W]);
 
         var sx = thresholds["x"] / 127;
+        var so = thresholds["d"] / 127;
         for (var c = 0; c < C; c++)
         {
             var sw = Enumerable.Range(0, K * K).Max(i => Math.Abs(weights[(c * K * K) + i])) / 127; // per channel
@@ -146,12 +148,13 @@ public sealed class RewriteTests
                         }
                     }
 
-                    Assert.Equal(sum, y[(c * H * W) + (i * W) + j], 4); // a graph output stays float: no Q/DQ after it
+                    Assert.Equal(Math.Max(0, Q((float)sum, so)), y[(c * H * W) + (i * W) + j], 4);
                 }
             }
         }
 
         Assert.Contains(int8.Graph.Initializer, t => t.Name == "w_quantized" && t.DataType == (int)TensorElementType.Int8);
+        Assert.Contains("QLinearConv", OptimizedOpTypes(int8));
     }
 
     [Fact]
@@ -192,7 +195,8 @@ public sealed class RewriteTests
     /// <summary>The operator types of the graph ONNX Runtime runs after its optimizations (which fusions fired).</summary>
     private static List<string> OptimizedOpTypes(ModelProto model)
     {
-        var path = Path.Combine(Path.GetTempPath(), $"edgemed-optimized-{Guid.NewGuid():N}.onnx");
+        var folder = Directory.CreateTempSubdirectory("edgemed-optimized-").FullName;
+        var path = Path.Combine(folder, "optimized.onnx");
         try
         {
             using (OnnxSession.FromBytes(model.ToByteArray(), new OnnxSessionOptions { IntraOpThreads = 1, OptimizedModelPath = path }))
@@ -203,7 +207,7 @@ public sealed class RewriteTests
         }
         finally
         {
-            File.Delete(path);
+            Directory.Delete(folder, recursive: true);
         }
     }
 
