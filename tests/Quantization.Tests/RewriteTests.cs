@@ -30,6 +30,38 @@ public sealed class RewriteTests
         return outputs.GetSpan<float>(0).ToArray();
     }
 
+    /// <summary>
+    /// What an int8 square-kernel convolution (stride 1, "same" padding, <paramref name="groups"/> groups) computes at one
+    /// output element before its output is quantized: quantized inputs times weights quantized per output channel, plus
+    /// the bias quantized to int32 at scale input × weight.
+    /// </summary>
+    private static double QuantizedConvSum(float[] x, float[] weights, float[] bias, (int C, int H, int W) input, int groups, float sx, (int O, int I, int J) at)
+    {
+        var perGroup = input.C / groups;
+        var outputs = bias.Length;
+        var k = (int)Math.Sqrt(weights.Length / outputs / perGroup);
+        var filter = perGroup * k * k;
+        var sw = Enumerable.Range(0, filter).Max(n => Math.Abs(weights[(at.O * filter) + n])) / 127; // per output channel
+        double sum = MathF.Round(bias[at.O] / (sx * sw)) * sx * sw;
+        var first = at.O / (outputs / groups) * perGroup; // the group's first input channel
+        for (var c = 0; c < perGroup; c++)
+        {
+            for (var ki = 0; ki < k; ki++)
+            {
+                for (var kj = 0; kj < k; kj++)
+                {
+                    int si = at.I + ki - (k / 2), sj = at.J + kj - (k / 2);
+                    if (si >= 0 && si < input.H && sj >= 0 && sj < input.W)
+                    {
+                        sum += Q(weights[(at.O * filter) + (((c * k) + ki) * k) + kj], sw) * Q(x[((first + c) * input.H * input.W) + (si * input.W) + sj], sx);
+                    }
+                }
+            }
+        }
+
+        return sum;
+    }
+
     [Fact]
     public void MatMul_Int8Output_EqualsTheProductOfDequantizedInputsComputedHere()
     {
@@ -79,28 +111,11 @@ public sealed class RewriteTests
         var so = thresholds[convOutput] / 127;
         for (var o = 0; o < O; o++)
         {
-            var sw = Enumerable.Range(0, C * 9).Max(i => Math.Abs(weights[(o * C * 9) + i])) / 127; // per output channel
-            var sb = sx * sw;
             for (var i = 0; i < H; i++)
             {
                 for (var j = 0; j < W; j++)
                 {
-                    double sum = MathF.Round(bias[o] / sb) * sb;
-                    for (var c = 0; c < C; c++)
-                    {
-                        for (var ki = 0; ki < 3; ki++)
-                        {
-                            for (var kj = 0; kj < 3; kj++)
-                            {
-                                int si = i + ki - 1, sj = j + kj - 1;
-                                if (si >= 0 && si < H && sj >= 0 && sj < W)
-                                {
-                                    sum += Q(weights[(((o * C) + c) * 9) + (ki * 3) + kj], sw) * Q(samples[0][(c * H * W) + (si * W) + sj], sx);
-                                }
-                            }
-                        }
-                    }
-
+                    var sum = QuantizedConvSum(samples[0], weights, bias, (C, H, W), groups: 1, sx, (o, i, j));
                     var expected = Math.Max(0, Q((float)sum, so)); // the conv output is quantized, then Relu
                     Assert.Equal(expected, y[(o * H * W) + (i * W) + j], 4);
                 }
@@ -130,24 +145,11 @@ public sealed class RewriteTests
         var so = thresholds["d"] / 127;
         for (var c = 0; c < C; c++)
         {
-            var sw = Enumerable.Range(0, K * K).Max(i => Math.Abs(weights[(c * K * K) + i])) / 127; // per channel
             for (var i = 0; i < H; i++)
             {
                 for (var j = 0; j < W; j++)
                 {
-                    double sum = MathF.Round(bias[c] / (sx * sw)) * sx * sw;
-                    for (var ki = 0; ki < K; ki++)
-                    {
-                        for (var kj = 0; kj < K; kj++)
-                        {
-                            int si = i + ki - 1, sj = j + kj - 1;
-                            if (si >= 0 && si < H && sj >= 0 && sj < W)
-                            {
-                                sum += Q(weights[(c * K * K) + (ki * K) + kj], sw) * Q(samples[2][(c * H * W) + (si * W) + sj], sx);
-                            }
-                        }
-                    }
-
+                    var sum = QuantizedConvSum(samples[2], weights, bias, (C, H, W), groups: C, sx, (c, i, j));
                     Assert.Equal(Math.Max(0, Q((float)sum, so)), y[(c * H * W) + (i * W) + j], 4);
                 }
             }
