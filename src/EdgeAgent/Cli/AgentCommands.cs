@@ -34,9 +34,10 @@ internal static class AgentCommands
             return 2;
         }
 
+        // Folder by folder (the assembler completes a series when its folder is done), in name order within a folder.
         var queue = AgentPipeline.CreateFileQueue();
         var pipeline = host.Services.GetRequiredService<AgentPipeline>().RunAsync(queue.Reader, _ => { }, Timeout.InfiniteTimeSpan, cancellationToken);
-        foreach (var file in files.DistinctBy(f => f.Path))
+        foreach (var file in files.DistinctBy(f => f.Path).OrderBy(f => Path.GetDirectoryName(f.Path), StringComparer.Ordinal).ThenBy(f => f.Path, StringComparer.Ordinal))
         {
             await queue.Writer.WriteAsync(file, cancellationToken).ConfigureAwait(false);
         }

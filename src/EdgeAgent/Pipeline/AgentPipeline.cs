@@ -26,7 +26,7 @@ public sealed class AgentPipeline(InstanceReader reader, SeriesClassifier classi
     /// <summary>Runs until <paramref name="files"/> completes and everything read is stored, or until cancelled.</summary>
     /// <param name="files">The source.</param>
     /// <param name="abandon">Hands a file back to the source to be offered again.</param>
-    /// <param name="quietPeriod">Series quiet period; <see cref="Timeout.InfiniteTimeSpan"/> completes series only when the source ends.</param>
+    /// <param name="quietPeriod">Series quiet period; <see cref="Timeout.InfiniteTimeSpan"/> for a source that lists files folder by folder and ends: a series is complete when the source has moved on to another series in another folder, or ends.</param>
     /// <param name="cancellationToken">Stops every stage; work not stored is taken up again from the ledger at the next start.</param>
     public async Task RunAsync(ChannelReader<FileCandidate> files, Action<FileCandidate> abandon, TimeSpan quietPeriod, CancellationToken cancellationToken)
     {

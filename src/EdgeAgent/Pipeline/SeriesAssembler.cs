@@ -6,14 +6,17 @@ namespace EdgeMed.EdgeAgent.Pipeline;
 
 /// <summary>
 /// Groups read instances by series UID. A series is complete when none of its instances has arrived for the quiet
-/// period; when the input completes (one-shot classification) every series is complete. Decoded pixels are bounded
+/// period. With no quiet period (one-shot classification, whose source lists files folder by folder) a series is
+/// complete when an instance of another series arrives from another folder, so inference of one folder's series
+/// overlaps reading the next; a series spread over folders then comes in parts. When the input completes every series
+/// is complete. Decoded pixels are bounded
 /// by the <see cref="SliceBudget"/>: when the series waiting here hold more than half of it, the oldest is passed on
 /// early (so inference can work on one part while the next gathers) and its later instances form a later part
 /// (stored results are recomputed over all parts).
 /// </summary>
 public sealed class SeriesAssembler(TimeSpan quietPeriod, SliceBudget budget, ILogger logger)
 {
-    private readonly Dictionary<string, (List<ReadInstance> Instances, long LastArrival)> _pending = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (List<ReadInstance> Instances, long LastArrival, string? Folder)> _pending = new(StringComparer.Ordinal);
     private long _buffered;
 
     /// <summary>Runs until <paramref name="input"/> completes (then flushes everything) or cancellation.</summary>
@@ -57,13 +60,23 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, SliceBudget budget, IL
             while (input.TryRead(out var instance))
             {
                 var uid = instance.Metadata.SeriesInstanceUid!;
+                var folder = Path.GetDirectoryName(instance.Candidate.Path);
+                if (quietPeriod == Timeout.InfiniteTimeSpan)
+                {
+                    // The source has left the folders of the other series waiting here: nothing more of them comes.
+                    foreach (var done in _pending.Where(p => p.Key != uid && p.Value.Folder != folder).Select(p => p.Key).ToList())
+                    {
+                        await EmitAsync(done, output, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
                 if (!_pending.TryGetValue(uid, out var entry))
                 {
-                    entry = ([], 0);
+                    entry = ([], 0, folder);
                 }
 
                 entry.Instances.Add(instance);
-                _pending[uid] = (entry.Instances, Stopwatch.GetTimestamp());
+                _pending[uid] = (entry.Instances, Stopwatch.GetTimestamp(), folder);
                 _buffered += instance.Bytes;
             }
 
@@ -103,7 +116,7 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, SliceBudget budget, IL
 
     private async Task EmitAsync(string uid, ChannelWriter<CompletedSeries> output, CancellationToken cancellationToken)
     {
-        var (instances, _) = _pending[uid];
+        var (instances, _, _) = _pending[uid];
         _pending.Remove(uid);
         var series = new CompletedSeries(uid, instances);
         _buffered -= series.Bytes;
