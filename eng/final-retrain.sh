@@ -5,17 +5,19 @@
 # quantized as m1 was (with float MatMul outputs since session 12: docs/PERFORMANCE.md), calibrated on training slices
 # and checked on the held-out demo subjects; the int8 package (named
 # as the agent expects it) is RUN-FOLDER/iconvnext-tiny-alzheimer.
-#   eng/final-retrain.sh EPOCHS [RUN-FOLDER]      e.g. eng/final-retrain.sh 4
+#   eng/final-retrain.sh EPOCHS [RUN-FOLDER [EXTRA-TRAIN-OPTIONS...]]      e.g. eng/final-retrain.sh 4
+#   eng/final-retrain.sh 5 /var/tmp/edgemed-runs/final-d2 --teacher /var/tmp/edgemed-runs/reference-t1-all   (distilled)
 # A run cut off resumes (--resume) while its checkpoint survives. Needs the MedNIST pre-training p1 (EDGEMED_INIT).
 set -euo pipefail
 epochs=${1:?give the epoch count}
 out=${2:-/var/tmp/edgemed-runs/final-e$epochs}
+shift; shift || true
 cd "$(dirname "$0")/.."
 . eng/m1-recipe.sh
 data=../shared/data/alzheimer-mri/train
 if [ ! -d "$out/package" ]; then
   ./edgemed.sh train --data "$data" --out "$out" "${M1_RECIPE[@]}" --epochs "$epochs" --split 1,0,0 \
-    --hold-out eng/demo-sample-sources.txt $([ -f "$out/checkpoint.pt" ] && echo --resume)
+    --hold-out eng/demo-sample-sources.txt $([ -f "$out/checkpoint.pt" ] && echo --resume) "$@"
 fi
 # Class folders of the run's training and held-out parts, as links, for the quantizer.
 parts=$out/parts
