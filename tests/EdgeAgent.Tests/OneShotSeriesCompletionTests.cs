@@ -29,7 +29,8 @@ public sealed class OneShotSeriesCompletionTests : IDisposable
         await run.WriteAsync(philips.Take(1));
 
         // The GE series is stored while the source is still open; before, nothing was stored until it ended.
-        Assert.True(await Eventually(() => _w.Count("SELECT count(*) FROM series") == 1), "the first folder's series was not stored before the source ended");
+        // Patience for reading and inference on a loaded machine; never waited out when it works.
+        AgentWorkspace.WaitFor(() => _w.Count("SELECT count(*) FROM series") == 1, TimeSpan.FromSeconds(120), "the first folder's series, stored before the source ends");
         Assert.Equal(3, _w.Count("SELECT slice_count FROM series"));
 
         await run.WriteAsync(philips.Skip(1));
@@ -68,22 +69,6 @@ public sealed class OneShotSeriesCompletionTests : IDisposable
     {
         ["EdgeMed:Database"] = _w.Database, ["EdgeMed:Models"] = _w.Models, ["EdgeMed:Quarantine"] = _w.Quarantine, ["EdgeMed:IntraOpThreads"] = "1",
     }));
-
-    private static async Task<bool> Eventually(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(120); // reading and inference on a loaded machine; never reached when it works
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(100);
-        }
-
-        return true;
-    }
 
     /// <summary>The pipeline as <c>agent classify</c> runs it, fed file by file.</summary>
     private sealed class OneShotRun : IAsyncDisposable
