@@ -60,8 +60,8 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, SliceBudget budget, IL
             while (input.TryRead(out var instance))
             {
                 var uid = instance.Metadata.SeriesInstanceUid!;
-                var folder = Path.GetDirectoryName(instance.Candidate.Path);
-                if (quietPeriod == Timeout.InfiniteTimeSpan)
+                var folder = quietPeriod == Timeout.InfiniteTimeSpan ? Path.GetDirectoryName(instance.Candidate.Path) : null;
+                if (folder is not null)
                 {
                     // The source has left the folders of the other series waiting here: nothing more of them comes.
                     foreach (var done in _pending.Where(p => p.Key != uid && p.Value.Folder != folder).Select(p => p.Key).ToList())
@@ -72,7 +72,7 @@ public sealed class SeriesAssembler(TimeSpan quietPeriod, SliceBudget budget, IL
 
                 if (!_pending.TryGetValue(uid, out var entry))
                 {
-                    entry = ([], 0, folder);
+                    entry = ([], 0, null);
                 }
 
                 entry.Instances.Add(instance);
