@@ -10,15 +10,24 @@
 #   eng/split-repeats.sh [RECIPE-NAME EXTRA-TRAIN-OPTIONS...]   e.g. eng/split-repeats.sh m1   or   eng/split-repeats.sh balanced --class-weights
 # "{seed}" in an extra option becomes the split's seed, for a per-split teacher trained on the same subjects:
 #   eng/split-repeats.sh d2 --teacher /var/tmp/edgemed-runs/reference-t1-s{seed}
+# An extra option the recipe already has replaces the recipe's value (the trainer refuses an option given twice):
+#   eng/split-repeats.sh h1 --lr 6e-4
 # Runs go to /var/tmp/edgemed-runs/repeat-NAME-sSEED; a run cut off resumes (--resume) while its checkpoint survives.
 set -euo pipefail
 name=${1:-m1}; shift || true
 cd "$(dirname "$0")/.."
 . eng/m1-recipe.sh
+# Every recipe option takes one value, so the recipe is walked in (option, value) pairs.
+declare -A given=()
+for arg in "$@"; do [[ $arg == --* ]] && given[$arg]=1; done
+recipe=()
+for ((i = 0; i < ${#M1_RECIPE[@]}; i += 2)); do
+  [[ -n ${given[${M1_RECIPE[i]}]:-} ]] || recipe+=("${M1_RECIPE[i]}" "${M1_RECIPE[i + 1]}")
+done
 for seed in ${SEEDS:-1 2 3 4 0}; do
   out=/var/tmp/edgemed-runs/repeat-$name-s$seed
   [ -d "$out/package" ] && continue
-  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${M1_RECIPE[@]}" --epochs 8 \
+  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${recipe[@]}" --epochs 8 \
     --split 0.8,0.1,0.1 --seed $seed --test-every-epoch \
     $([ -f "$out/checkpoint.pt" ] && echo --resume) "${@//\{seed\}/$seed}" > "$out.log" 2>&1
   # Test-half accuracy of the validation-chosen and the last epoch's weights, with intervals over subjects.
