@@ -22,6 +22,7 @@ declare -A given=()
 for arg in "$@"; do [[ $arg == --* ]] && given[$arg]=1; done
 recipe=()
 for ((i = 0; i < ${#M1_RECIPE[@]}; i += 2)); do
+  [[ ${M1_RECIPE[i]} == --* && ${M1_RECIPE[i + 1]:-} != --* ]] || { echo "eng/m1-recipe.sh: option without a value near ${M1_RECIPE[i]}" >&2; exit 2; }
   [[ -n ${given[${M1_RECIPE[i]}]:-} ]] || recipe+=("${M1_RECIPE[i]}" "${M1_RECIPE[i + 1]}")
 done
 for seed in ${SEEDS:-1 2 3 4 0}; do
