@@ -52,6 +52,12 @@ public sealed record InstanceMetadata
     /// <summary>Bits stored per sample.</summary>
     public int BitsStored { get; init; }
 
+    /// <summary>
+    /// Where the stored bits start in a native sample: High Bit + 1 − Bits Stored (0 in almost every file; some older
+    /// scanners put 12 stored bits at the top of 16). 0 for compressed pixel data, which decodes into the low bits.
+    /// </summary>
+    public int StoredBitsOffset { get; init; }
+
     /// <summary>0 unsigned, 1 two's complement.</summary>
     public int PixelRepresentation { get; init; }
 

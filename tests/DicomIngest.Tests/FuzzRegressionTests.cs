@@ -17,6 +17,18 @@ public sealed class FuzzRegressionTests : IDisposable
     }
 
     [Theory]
+    [InlineData("fuzz-0781-tag-decoder-crash.dcm")]
+    [InlineData("fuzz-1555-tag-decoder-crash.dcm")]
+    public async Task FuzzCasesWithAnEarlyTwoBytePixelDataElement_AreRefused_NotReadAsBlankSlices(string name)
+    {
+        // A header tag corrupted into (7FE0,0010) with 2 bytes: GDCM takes it for the pixel data. It used to die
+        // clearing the unused high bits; asked for whole samples it pads the 2 bytes with zeros (a black slice).
+        var error = await Assert.ThrowsAsync<DicomIngestException>(() => _reader.ReadAsync(Fixture(name)));
+
+        Assert.Equal(IngestFailure.DecodeFailed, error.Reason);
+    }
+
+    [Theory]
     [InlineData("fuzz-0414-bitflip-decoder-crash.dcm")]
     [InlineData("fuzz-0781-tag-decoder-crash.dcm")]
     [InlineData("fuzz-1555-tag-decoder-crash.dcm")]

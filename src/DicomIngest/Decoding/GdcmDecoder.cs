@@ -27,7 +27,27 @@ internal static class GdcmDecoder
 
         var image = reader.GetImage();
         var pixelFormat = image.GetPixelFormat();
+        var bitsAllocated = pixelFormat.GetBitsAllocated();
+        var bitsStored = pixelFormat.GetBitsStored();
+        var native = !image.GetTransferSyntax().IsEncapsulated();
         var frames = image.GetNumberOfDimensions() >= 3 ? (int)image.GetDimension(2) : 1;
+        var needed = (long)image.GetDimension(0) * image.GetDimension(1) * Math.Max(1, frames) * pixelFormat.GetSamplesPerPixel() * (bitsAllocated / 8);
+        if (native && image.GetDataElement().GetVL().GetValueLength() is var held && held < needed)
+        {
+            // GDCM pads short native pixel data (e.g. a damaged file whose Pixel Data element GDCM found early) with
+            // zeros: a blank slice that looks valid. The managed header check sees the file's own element, not GDCM's.
+            throw new DicomIngestException(IngestFailure.DecodeFailed, $"GDCM holds {held} bytes of native pixel data; {needed} are needed.");
+        }
+
+        if (bitsStored < bitsAllocated && native)
+        {
+            // GDCM takes High Bit as Bits Stored - 1 and clears the bits above, which destroys a value stored higher
+            // up (some older scanners put 12 bits at the top of 16). Native samples come back whole instead; the
+            // slice extractor picks the stored bits out with the header's High Bit.
+            using var whole = new gdcm.PixelFormat(pixelFormat.GetSamplesPerPixel(), bitsAllocated, bitsAllocated, (ushort)(bitsAllocated - 1), pixelFormat.GetPixelRepresentation());
+            image.SetPixelFormat(whole);
+        }
+
         var length = image.GetBufferLength();
         if (length == 0 || length > int.MaxValue)
         {
@@ -45,8 +65,8 @@ internal static class GdcmDecoder
             (int)image.GetDimension(1),
             Math.Max(1, frames),
             pixelFormat.GetSamplesPerPixel(),
-            pixelFormat.GetBitsAllocated(),
-            pixelFormat.GetBitsStored(),
+            bitsAllocated,
+            bitsStored,
             pixelFormat.GetPixelRepresentation(),
             image.GetPhotometricInterpretation().GetString()?.Trim() ?? string.Empty,
             (int)image.GetPlanarConfiguration(),

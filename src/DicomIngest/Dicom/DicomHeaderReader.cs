@@ -107,6 +107,7 @@ internal static class DicomHeaderReader
             SamplesPerPixel = ds.GetUInt16(DicomTag.SamplesPerPixel) ?? 1,
             BitsAllocated = ds.GetUInt16(DicomTag.BitsAllocated) ?? 0,
             BitsStored = ds.GetUInt16(DicomTag.BitsStored) ?? ds.GetUInt16(DicomTag.BitsAllocated) ?? 0,
+            StoredBitsOffset = StoredBitsOffset(ds, file.PixelData),
             PixelRepresentation = ds.GetUInt16(DicomTag.PixelRepresentation) ?? 0,
             PhotometricInterpretation = ds.GetString(DicomTag.PhotometricInterpretation),
             RescaleSlope = ds.GetDecimal(DicomTag.RescaleSlope) is { } slope && slope != 0 ? slope : 1,
@@ -186,6 +187,16 @@ internal static class DicomHeaderReader
         {
             throw new DicomIngestException(IngestFailure.InvalidPixelAttributes, $"{m.Frames} frames but {m.FrameGeometries.Count} per-frame functional groups.");
         }
+    }
+
+    /// <summary>High Bit + 1 − Bits Stored for native pixel data when High Bit fits the sample; else 0 (bits at the bottom).</summary>
+    private static int StoredBitsOffset(DicomDataset ds, PixelDataLocation? pixels)
+    {
+        var allocated = ds.GetUInt16(DicomTag.BitsAllocated) ?? 0;
+        var stored = ds.GetUInt16(DicomTag.BitsStored) ?? allocated;
+        return pixels is { Encapsulated: false } && ds.GetUInt16(DicomTag.HighBit) is { } high && high >= stored && high < allocated
+            ? high + 1 - stored
+            : 0;
     }
 
     private static FrameGeometry[] ReadFrameGeometries(DicomDataset ds, DicomDataset? shared)

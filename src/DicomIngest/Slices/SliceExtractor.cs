@@ -32,7 +32,7 @@ internal static class SliceExtractor
             var geometry = frame < m.FrameGeometries.Count ? m.FrameGeometries[frame] : null;
             var slope = geometry?.RescaleSlope ?? m.RescaleSlope;
             var intercept = geometry?.RescaleIntercept ?? m.RescaleIntercept; // per frame when the file says, else the top level
-            var values = ToModalityValues(pixels, frame, slope, intercept);
+            var values = ToModalityValues(pixels, m.StoredBitsOffset, frame, slope, intercept);
             double? center = geometry?.WindowCenter ?? m.WindowCenter;
             var width = geometry?.WindowWidth ?? m.WindowWidth;
             if (monochrome1)
@@ -75,8 +75,9 @@ internal static class SliceExtractor
         return slices;
     }
 
-    /// <summary>One frame as float modality values (luminance for color), with bits-stored masking and rescale.</summary>
-    private static float[] ToModalityValues(DecodedPixels p, int frame, double slope, double intercept)
+    /// <summary>One frame as float modality values (luminance for color), with bits-stored masking and rescale; the stored
+    /// bits start <paramref name="shift"/> bits above bit 0.</summary>
+    private static float[] ToModalityValues(DecodedPixels p, int shift, int frame, double slope, double intercept)
     {
         var count = p.Rows * p.Columns;
         var result = new float[count];
@@ -87,7 +88,7 @@ internal static class SliceExtractor
         {
             for (var i = 0; i < count; i++)
             {
-                result[i] = (float)((Sample(buffer, frameOffset + ((long)i * bytesPerSample), p) * slope) + intercept);
+                result[i] = (float)((Sample(buffer, frameOffset + ((long)i * bytesPerSample), p, shift) * slope) + intercept);
             }
 
             return result;
@@ -98,15 +99,15 @@ internal static class SliceExtractor
         for (var i = 0; i < count; i++)
         {
             long Offset(int channel) => frameOffset + ((p.PlanarConfiguration == 1 ? ((long)channel * count) + i : ((long)i * 3) + channel) * bytesPerSample);
-            var r = Sample(buffer, Offset(0), p);
-            var luminance = ybr ? r : (0.299 * r) + (0.587 * Sample(buffer, Offset(1), p)) + (0.114 * Sample(buffer, Offset(2), p));
+            var r = Sample(buffer, Offset(0), p, shift);
+            var luminance = ybr ? r : (0.299 * r) + (0.587 * Sample(buffer, Offset(1), p, shift)) + (0.114 * Sample(buffer, Offset(2), p, shift));
             result[i] = (float)((luminance * slope) + intercept);
         }
 
         return result;
     }
 
-    private static double Sample(Span<byte> buffer, long offset, DecodedPixels p)
+    private static double Sample(Span<byte> buffer, long offset, DecodedPixels p, int shift)
     {
         var at = buffer[(int)offset..];
         long raw = p.BitsAllocated switch
@@ -116,9 +117,10 @@ internal static class SliceExtractor
             _ => BinaryPrimitives.ReadUInt32LittleEndian(at),
         };
 
-        // Only bits stored carry the value; the high bits may hold overlays. Sign-extend from bits stored.
+        // Only bits stored carry the value (from bit `shift` up); the bits around them may hold overlays.
+        // Sign-extend from bits stored.
         var bits = Math.Clamp(p.BitsStored, 1, p.BitsAllocated);
-        raw &= (1L << bits) - 1;
+        raw = (raw >> shift) & ((1L << bits) - 1);
         if (p.PixelRepresentation == 1 && (raw & (1L << (bits - 1))) != 0)
         {
             raw -= 1L << bits;
