@@ -32,7 +32,8 @@ internal static class GdcmDecoder
         var native = !image.GetTransferSyntax().IsEncapsulated();
         var frames = image.GetNumberOfDimensions() >= 3 ? (int)image.GetDimension(2) : 1;
         var needed = (long)image.GetDimension(0) * image.GetDimension(1) * Math.Max(1, frames) * pixelFormat.GetSamplesPerPixel() * (bitsAllocated / 8);
-        if (native && image.GetDataElement().GetVL().GetValueLength() is var held && held < needed)
+        var held = image.GetDataElement().GetVL().GetValueLength();
+        if (native && held < needed)
         {
             // GDCM pads short native pixel data (e.g. a damaged file whose Pixel Data element GDCM found early) with
             // zeros: a blank slice that looks valid. The managed header check sees the file's own element, not GDCM's.

@@ -90,6 +90,8 @@ internal static class DicomHeaderReader
         // Pixel measures are shared, or (Philips often) repeated per frame: take the first frame's then.
         var measures = shared?.GetFirstItem(DicomTag.PixelMeasuresSequence)
             ?? ds.GetFirstItem(DicomTag.PerFrameFunctionalGroups)?.GetFirstItem(DicomTag.PixelMeasuresSequence);
+        var bitsAllocated = ds.GetUInt16(DicomTag.BitsAllocated) ?? 0;
+        var bitsStored = ds.GetUInt16(DicomTag.BitsStored) ?? bitsAllocated;
         return new InstanceMetadata
         {
             SopClassUid = sopClass,
@@ -105,9 +107,12 @@ internal static class DicomHeaderReader
             Columns = ds.GetUInt16(DicomTag.Columns) ?? 0,
             Frames = Math.Max(1, ds.GetIntegerString(DicomTag.NumberOfFrames) ?? 1),
             SamplesPerPixel = ds.GetUInt16(DicomTag.SamplesPerPixel) ?? 1,
-            BitsAllocated = ds.GetUInt16(DicomTag.BitsAllocated) ?? 0,
-            BitsStored = ds.GetUInt16(DicomTag.BitsStored) ?? ds.GetUInt16(DicomTag.BitsAllocated) ?? 0,
-            StoredBitsOffset = StoredBitsOffset(ds, file.PixelData),
+            BitsAllocated = bitsAllocated,
+            BitsStored = bitsStored,
+            // Where the stored bits start in a native sample; a High Bit outside the sample leaves them at the bottom.
+            StoredBitsOffset = file.PixelData is { Encapsulated: false } && ds.GetUInt16(DicomTag.HighBit) is { } high && high >= bitsStored && high < bitsAllocated
+                ? high + 1 - bitsStored
+                : 0,
             PixelRepresentation = ds.GetUInt16(DicomTag.PixelRepresentation) ?? 0,
             PhotometricInterpretation = ds.GetString(DicomTag.PhotometricInterpretation),
             RescaleSlope = ds.GetDecimal(DicomTag.RescaleSlope) is { } slope && slope != 0 ? slope : 1,
@@ -187,16 +192,6 @@ internal static class DicomHeaderReader
         {
             throw new DicomIngestException(IngestFailure.InvalidPixelAttributes, $"{m.Frames} frames but {m.FrameGeometries.Count} per-frame functional groups.");
         }
-    }
-
-    /// <summary>High Bit + 1 − Bits Stored for native pixel data when High Bit fits the sample; else 0 (bits at the bottom).</summary>
-    private static int StoredBitsOffset(DicomDataset ds, PixelDataLocation? pixels)
-    {
-        var allocated = ds.GetUInt16(DicomTag.BitsAllocated) ?? 0;
-        var stored = ds.GetUInt16(DicomTag.BitsStored) ?? allocated;
-        return pixels is { Encapsulated: false } && ds.GetUInt16(DicomTag.HighBit) is { } high && high >= stored && high < allocated
-            ? high + 1 - stored
-            : 0;
     }
 
     private static FrameGeometry[] ReadFrameGeometries(DicomDataset ds, DicomDataset? shared)
