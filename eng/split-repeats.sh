@@ -12,6 +12,8 @@
 #   eng/split-repeats.sh d2 --teacher /var/tmp/edgemed-runs/reference-t1-s{seed}
 # An extra option the recipe already has replaces the recipe's value (the trainer refuses an option given twice):
 #   eng/split-repeats.sh h1 --lr 6e-4
+# EPOCHS=N trains N epochs instead of 8 (with --schedule-epochs when the cosine should span them):
+#   EPOCHS=20 eng/split-repeats.sh h3 --augment strong --schedule-epochs 20
 # Runs go to /var/tmp/edgemed-runs/repeat-NAME-sSEED; a run cut off resumes (--resume) while its checkpoint survives.
 set -euo pipefail
 name=${1:-m1}; shift || true
@@ -28,7 +30,7 @@ done
 for seed in ${SEEDS:-1 2 3 4 0}; do
   out=/var/tmp/edgemed-runs/repeat-$name-s$seed
   [ -d "$out/package" ] && continue
-  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${recipe[@]}" --epochs 8 \
+  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${recipe[@]}" --epochs "${EPOCHS:-8}" \
     --split 0.8,0.1,0.1 --seed $seed --test-every-epoch \
     $([ -f "$out/checkpoint.pt" ] && echo --resume) "${@//\{seed\}/$seed}" > "$out.log" 2>&1
   # Test-half accuracy of the validation-chosen and the last epoch's weights, with intervals over subjects.
