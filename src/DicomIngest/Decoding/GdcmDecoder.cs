@@ -31,13 +31,17 @@ internal static class GdcmDecoder
         var bitsStored = pixelFormat.GetBitsStored();
         var native = !image.GetTransferSyntax().IsEncapsulated();
         var frames = image.GetNumberOfDimensions() >= 3 ? (int)image.GetDimension(2) : 1;
-        var needed = (long)image.GetDimension(0) * image.GetDimension(1) * Math.Max(1, frames) * pixelFormat.GetSamplesPerPixel() * (bitsAllocated / 8);
-        var held = image.GetDataElement().GetVL().GetValueLength();
-        if (native && held < needed)
+        if (native)
         {
             // GDCM pads short native pixel data (e.g. a damaged file whose Pixel Data element GDCM found early) with
             // zeros: a blank slice that looks valid. The managed header check sees the file's own element, not GDCM's.
-            throw new DicomIngestException(IngestFailure.DecodeFailed, $"GDCM holds {held} bytes of native pixel data; {needed} are needed.");
+            var needed = (long)image.GetDimension(0) * image.GetDimension(1) * Math.Max(1, frames) * pixelFormat.GetSamplesPerPixel() * (bitsAllocated / 8);
+            using var vl = image.GetDataElement().GetVL();
+            var held = vl.GetValueLength();
+            if (held < needed)
+            {
+                throw new DicomIngestException(IngestFailure.DecodeFailed, $"GDCM holds {held} bytes of native pixel data; {needed} are needed.");
+            }
         }
 
         if (bitsStored < bitsAllocated && native)
