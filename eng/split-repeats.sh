@@ -7,7 +7,7 @@
 # Every epoch is also scored on the test half (--test-every-epoch; recorded, never used to choose weights): pooled
 # over the splits, validation and test per epoch are what a fixed epoch count for the all-subject retrain rests on.
 # Seed 0 (m1's own split) comes last; SEEDS="1 2" runs a subset.
-#   eng/split-repeats.sh [RECIPE-NAME EXTRA-TRAIN-OPTIONS...]   e.g. eng/split-repeats.sh m1   or   eng/split-repeats.sh balanced --class-weights
+#   eng/split-repeats.sh [RECIPE-NAME EXTRA-TRAIN-OPTIONS...]   e.g. eng/split-repeats.sh m1   or   eng/split-repeats.sh b2 --class-weights sqrt
 # "{seed}" in an extra option becomes the split's seed, for a per-split teacher trained on the same subjects:
 #   eng/split-repeats.sh d2 --teacher /var/tmp/edgemed-runs/reference-t1-s{seed}
 # An extra option the recipe already has replaces the recipe's value (the trainer refuses an option given twice):

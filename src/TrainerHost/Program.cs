@@ -29,7 +29,11 @@ var precision = new Option<string>("--precision") { Description = "fp32, or bf16
 var groupBy = new Option<string>("--group-by") { Description = "Split groups: file (DICOM: by patient), or similar (images: slices linked to their two most similar slices form one subject)", DefaultValueFactory = _ => "file" };
 var earlyStopping = new Option<int>("--early-stopping") { Description = "Stop after this many epochs without a better validation accuracy (0: never)" };
 var reduceLr = new Option<bool>("--reduce-lr-on-plateau") { Description = "Halve the learning rate after 2 epochs without improvement" };
-var classWeights = new Option<bool>("--class-weights") { Description = "Weight the loss by inverse class frequency" };
+var classWeights = new Option<string?>("--class-weights")
+{
+    Description = "Weight the loss by class frequency in the training part: inverse (N / (classes × count); given without a value) or sqrt (its square root)",
+    Arity = ArgumentArity.ZeroOrOne, CustomParser = r => r.Tokens.Count == 0 ? "inverse" : r.Tokens[0].Value,
+};
 var ema = new Option<double?>("--ema") { Description = "Validate, keep and export an exponential moving average of the weights with this decay per step, e.g. 0.998" };
 var subset = new Option<string?>("--subset") { Description = "Files per class, e.g. MildDemented=182,NonDemented=351" };
 var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last completed epoch" };
@@ -57,7 +61,7 @@ train.SetAction(async (result, cancellationToken) =>
             Epochs = result.GetValue(epochs), Batch = result.GetValue(batch), Lr = result.GetValue(lr), Optimizer = result.GetValue(optimizer),
             Threads = result.GetValue(threads), Size = result.GetValue(size), TrainFraction = trainFraction, ValidationFraction = validationFraction,
             TestFraction = testFraction, Seed = result.GetValue(seed), LambdaFs = result.GetValue(lambdaFs), Augment = result.GetRequiredValue(augment),
-            EarlyStopping = result.GetValue(earlyStopping), ReduceLrOnPlateau = result.GetValue(reduceLr), ClassWeights = result.GetValue(classWeights), Ema = result.GetValue(ema),
+            EarlyStopping = result.GetValue(earlyStopping), ReduceLrOnPlateau = result.GetValue(reduceLr), ClassWeights = result.GetValue(classWeights) ?? TrainingOptions.NoClassWeights, Ema = result.GetValue(ema),
             Subset = TrainingOptions.ParseSubset(result.GetValue(subset)), Resume = result.GetValue(resume), Init = result.GetValue(init),
             Cache = result.GetValue(cache), MaxSteps = result.GetValue(maxSteps), Schedule = result.GetRequiredValue(schedule), ScheduleEpochs = result.GetValue(scheduleEpochs),
             TestEveryEpoch = result.GetValue(testEveryEpoch), HoldOut = result.GetValue(holdOut),

@@ -170,6 +170,15 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("need a validation part", error);
     }
 
+    [Fact]
+    public async Task UnknownClassWeighting_IsRefused()
+    {
+        var (exit, error) = await Train(Trainer.Alzheimer, null, "--class-weights", "cube");
+
+        Assert.True(exit == 2, error);
+        Assert.Contains("--class-weights cube is unknown; choose inverse or sqrt", error);
+    }
+
     [Theory]
     [InlineData("# nothing but a comment", "--group-by similar", "names no file")]
     [InlineData("MildDemented/no-such-slice.jpg", "--group-by similar", "not in the data")]

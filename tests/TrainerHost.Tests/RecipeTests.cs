@@ -136,6 +136,21 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("True False False True", result.Trim());
     }
 
+    [Theory]
+    [InlineData(null, "class weights (inverse): 2, 1, 0.5, 2")]
+    [InlineData("sqrt", "class weights (sqrt): 1.414, 1, 0.707, 1.414")]
+    public async Task ClassWeights_FollowTheTrainingCounts_InverseWhenGivenBare_OrTheirSquareRoot(string? mode, string expected)
+    {
+        // 2, 4, 8 and 2 slices per class, all in training: inverse weights are 16 / (4 × count).
+        string[] weighting = mode is null ? ["--class-weights"] : ["--class-weights", mode];
+        var (exit, stdout, stderr) = await Trainer.RunAsync(["--data", Trainer.Alzheimer, "--out", Path.Combine(_root, $"weights-{mode ?? "bare"}"), "--arch", "base-cnn",
+            "--size", "32", "--epochs", "1", "--max-steps", "1", "--threads", "1", "--split", "1,0,0", "--cache", Path.Combine(_root, "cache"),
+            "--subset", "MildDemented=2,ModerateDemented=4,NonDemented=8,VeryMildDemented=2", .. weighting]);
+
+        Assert.True(exit == 0, stderr);
+        Assert.Contains(expected, stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task MixedPrecision_KeepsFloatMasterWeightsAndLayerNorm_AndLearnsLikeFloat32()
     {

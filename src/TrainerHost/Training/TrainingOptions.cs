@@ -64,7 +64,10 @@ internal sealed record TrainingOptions
 
     public bool ReduceLrOnPlateau { get; init; }
 
-    public bool ClassWeights { get; init; }
+    /// <summary>none, inverse (N / (classes × count)) or sqrt (its square root): the loss weight per class.</summary>
+    public string ClassWeights { get; init; } = NoClassWeights;
+
+    public const string NoClassWeights = "none";
 
     /// <summary>Decay of the weights' exponential moving average (null: the raw weights are validated and kept).</summary>
     public double? Ema { get; init; }
@@ -127,6 +130,11 @@ internal sealed record TrainingOptions
         if (Augment is not ("none" or "basic" or "strong"))
         {
             throw new TrainingInputException($"--augment {Augment} is unknown; choose none, basic or strong.");
+        }
+
+        if (ClassWeights is not (NoClassWeights or "inverse" or "sqrt"))
+        {
+            throw new TrainingInputException($"--class-weights {ClassWeights} is unknown; choose inverse or sqrt.");
         }
 
         if (Schedule is not ("constant" or "cosine"))

@@ -118,7 +118,7 @@ internal static class TrainingRun
         // What a resumed run must share with the run it continues: data, split and everything that shapes the model
         // (options added later join only when set, so runs started before them still resume).
         var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{o.ClassWeights}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.ScheduleEpochs ?? o.Epochs : 0)}{(o.Ema is null ? "" : $"|ema {o.Ema}")}")))[..16];
+            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{ClassWeightsKey(o.ClassWeights)}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.ScheduleEpochs ?? o.Epochs : 0)}{(o.Ema is null ? "" : $"|ema {o.Ema}")}")))[..16];
         var configPath = Path.Combine(run, "config.json");
         var config = new Dictionary<string, object?>
         {
@@ -127,7 +127,7 @@ internal static class TrainingRun
             ["augment"] = o.Augment, ["schedule"] = o.Schedule, ["warmup_epochs"] = o.WarmupEpochs, ["weight_decay"] = o.WeightDecay,
             ["label_smoothing"] = o.LabelSmoothing, ["drop_path"] = o.DropPath, ["precision"] = o.Precision, ["mean"] = settings.Mean, ["std"] = settings.Std,
             ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
-            ["class_weights"] = o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
+            ["class_weights"] = o.ClassWeights == TrainingOptions.NoClassWeights ? null : o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
             ["hold_out"] = o.HoldOut is null ? null : new Dictionary<string, object> { ["list"] = Path.GetFullPath(o.HoldOut), ["files"] = set.Files.Count - splitSet.Files.Count }, ["max_steps"] = o.MaxSteps, ["schedule_epochs"] = o.ScheduleEpochs ?? o.Epochs, ["test_every_epoch"] = o.TestEveryEpoch, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
@@ -274,6 +274,9 @@ internal static class TrainingRun
                 ui.Line($"initial weights: {e.GetProperty("loaded").GetInt32()} tensors loaded" + (skipped.Length == 0 ? "" :
                     $"; {skipped.Length} left fresh because their shape differs ({string.Join(", ", skipped)})"));
                 break;
+            case "class_weights":
+                ui.Line(string.Create(inv, $"class weights ({e.GetProperty("mode").GetString()}): {string.Join(", ", e.GetProperty("weights").EnumerateArray().Select(w => w.GetDouble().ToString("0.###", inv)))}"));
+                break;
             case "resumed":
                 ui.Line($"resumed after epoch {e.GetProperty("epoch").GetInt32()}");
                 break;
@@ -287,6 +290,10 @@ internal static class TrainingRun
                 break;
         }
     }
+
+    /// <summary>--class-weights in the resume fingerprint as the yes/no option it once was spelled there, so runs
+    /// started before it took a mode still resume.</summary>
+    private static string ClassWeightsKey(string mode) => mode switch { TrainingOptions.NoClassWeights => "False", "inverse" => "True", _ => mode };
 
     private static string Number(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("F4", CultureInfo.InvariantCulture) : "-";
