@@ -35,6 +35,32 @@ def predictions(run, which, indices):
     return cfg, result["logits"].argmax(1).numpy(), result["labels"].numpy()
 
 
+def subject_groups(run, cfg, held_out):
+    """The subject (slice group) of each held-out sample, from the run's split.csv."""
+    with open(os.path.join(run, "split.csv")) as f:
+        groups_of_files = [row["group"] for row in csv.DictReader(f)]
+    if len(groups_of_files) != cfg["count"]:
+        raise SystemExit("split.csv does not list the cached samples one per row")
+    return np.asarray([int(groups_of_files[i]) for i in held_out])
+
+
+def report(part, held_out, groups, rows):
+    """One line per (name, correct-per-sample) row: accuracy with its interval over subjects, and from the second
+    row on its difference from the first, from the same resamples."""
+    unique = np.unique(groups)
+    rng = np.random.default_rng(0)
+    members = [np.flatnonzero(groups == g) for g in unique]
+    draws = [np.concatenate([members[i] for i in rng.integers(0, len(unique), len(unique))]) for _ in range(RESAMPLES)]
+    print(f"{part}: {len(held_out)} slices of {len(unique)} subjects (groups); {RESAMPLES} bootstrap resamples of subjects")
+    for name, c in rows:
+        accuracies = np.asarray([c[d].mean() for d in draws])
+        line = f"{name}  accuracy {c.mean():.4f} [{np.percentile(accuracies, 2.5):.4f}, {np.percentile(accuracies, 97.5):.4f}]"
+        if c is not rows[0][1]:
+            differences = np.asarray([c[d].mean() - rows[0][1][d].mean() for d in draws])
+            line += f"  vs first {c.mean() - rows[0][1].mean():+.4f} [{np.percentile(differences, 2.5):+.4f}, {np.percentile(differences, 97.5):+.4f}]"
+        print(line)
+
+
 def main(arguments):
     torch.set_num_threads(2)
     part = "both"
@@ -42,30 +68,16 @@ def main(arguments):
         part, arguments = arguments[1], arguments[2:]
     specs = [(a.split(":")[0], a.split(":")[1] if ":" in a else "best") for a in arguments]
     first = json.load(open(os.path.join(specs[0][0], "config.json")))
-    held_out = (list(first["split"]["val"]) if part != "test" else []) + (list(first["split"]["test"]) if part != "val" else [])
-    with open(os.path.join(specs[0][0], "split.csv")) as f:
-        groups_of_files = [row["group"] for row in csv.DictReader(f)]
-    if len(groups_of_files) != first["count"]:
-        raise SystemExit("split.csv does not list the cached samples one per row")
-    groups = np.asarray([int(groups_of_files[i]) for i in held_out])
-    unique = np.unique(groups)
-    correct = []
+    # Sorted: the worker's evaluate() sorts each batch, so only a sorted list keeps predictions in step with groups.
+    held_out = sorted((list(first["split"]["val"]) if part != "test" else []) + (list(first["split"]["test"]) if part != "val" else []))
+    groups = subject_groups(specs[0][0], first, held_out)
+    rows = []
     for run, which in specs:
         cfg, predicted, labels = predictions(run, which, held_out)
         if cfg["split"]["val"] != first["split"]["val"] or cfg["split"]["test"] != first["split"]["test"]:
             raise SystemExit(f"{run}: a different split from {specs[0][0]}")
-        correct.append(predicted == labels)
-    rng = np.random.default_rng(0)
-    members = [np.flatnonzero(groups == g) for g in unique]
-    draws = [np.concatenate([members[i] for i in rng.integers(0, len(unique), len(unique))]) for _ in range(RESAMPLES)]
-    print(f"{part}: {len(held_out)} slices of {len(unique)} subjects (groups); {RESAMPLES} bootstrap resamples of subjects")
-    for (run, which), c in zip(specs, correct):
-        accuracies = np.asarray([c[d].mean() for d in draws])
-        line = f"{os.path.basename(run.rstrip('/'))}:{which}  accuracy {c.mean():.4f} [{np.percentile(accuracies, 2.5):.4f}, {np.percentile(accuracies, 97.5):.4f}]"
-        if c is not correct[0]:
-            differences = np.asarray([c[d].mean() - correct[0][d].mean() for d in draws])
-            line += f"  vs first {c.mean() - correct[0].mean():+.4f} [{np.percentile(differences, 2.5):+.4f}, {np.percentile(differences, 97.5):+.4f}]"
-        print(line)
+        rows.append((f"{os.path.basename(run.rstrip('/'))}:{which}", predicted == labels))
+    report(part, held_out, groups, rows)
 
 
 if __name__ == "__main__":
