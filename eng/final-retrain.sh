@@ -7,6 +7,7 @@
 # as the agent expects it) is RUN-FOLDER/iconvnext-tiny-alzheimer.
 #   eng/final-retrain.sh EPOCHS [RUN-FOLDER [EXTRA-TRAIN-OPTIONS...]]      e.g. eng/final-retrain.sh 4
 #   eng/final-retrain.sh 5 /var/tmp/edgemed-runs/final-d2 --teacher /var/tmp/edgemed-runs/reference-t1-all   (distilled)
+# An extra option the recipe already has replaces the recipe's value:   eng/final-retrain.sh 5 /var/tmp/edgemed-runs/final-p160 --size 160
 # A run cut off resumes (--resume) while its checkpoint survives. Needs the MedNIST pre-training p1 (EDGEMED_INIT).
 set -euo pipefail
 epochs=${1:?give the epoch count}
@@ -14,9 +15,10 @@ out=${2:-/var/tmp/edgemed-runs/final-e$epochs}
 shift; shift || true
 cd "$(dirname "$0")/.."
 . eng/m1-recipe.sh
+m1_recipe_without "$@"
 data=../shared/data/alzheimer-mri/train
 if [ ! -d "$out/package" ]; then
-  ./edgemed.sh train --data "$data" --out "$out" "${M1_RECIPE[@]}" --epochs "$epochs" --split 1,0,0 \
+  ./edgemed.sh train --data "$data" --out "$out" "${RECIPE[@]}" --epochs "$epochs" --split 1,0,0 \
     --hold-out eng/demo-sample-sources.txt $([ -f "$out/checkpoint.pt" ] && echo --resume) "$@"
 fi
 # Class folders of the run's training and held-out parts, as links, for the quantizer.

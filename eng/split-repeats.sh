@@ -19,18 +19,11 @@ set -euo pipefail
 name=${1:-m1}; shift || true
 cd "$(dirname "$0")/.."
 . eng/m1-recipe.sh
-# Every recipe option takes one value, so the recipe is walked in (option, value) pairs.
-declare -A given=()
-for arg in "$@"; do [[ $arg == --* ]] && given[$arg]=1; done
-recipe=()
-for ((i = 0; i < ${#M1_RECIPE[@]}; i += 2)); do
-  [[ ${M1_RECIPE[i]} == --* && ${M1_RECIPE[i + 1]:-} != --* ]] || { echo "eng/m1-recipe.sh: option without a value near ${M1_RECIPE[i]}" >&2; exit 2; }
-  [[ -n ${given[${M1_RECIPE[i]}]:-} ]] || recipe+=("${M1_RECIPE[i]}" "${M1_RECIPE[i + 1]}")
-done
+m1_recipe_without "$@"
 for seed in ${SEEDS:-1 2 3 4 0}; do
   out=/var/tmp/edgemed-runs/repeat-$name-s$seed
   [ -d "$out/package" ] && continue
-  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${recipe[@]}" --epochs "${EPOCHS:-8}" \
+  ./edgemed.sh train --data ../shared/data/alzheimer-mri/train --out "$out" "${RECIPE[@]}" --epochs "${EPOCHS:-8}" \
     --split 0.8,0.1,0.1 --seed $seed --test-every-epoch \
     $([ -f "$out/checkpoint.pt" ] && echo --resume) "${@//\{seed\}/$seed}" > "$out.log" 2>&1
   # Test-half accuracy of the validation-chosen and the last epoch's weights, with intervals over subjects.
