@@ -3,6 +3,7 @@ using EdgeMed.DicomIngest.Normalization;
 
 namespace EdgeMed.DicomIngest.Tests;
 
+[Collection(ThreadAllocations.Collection)]
 public sealed class SliceNormalizerTests
 {
     [Fact]
@@ -110,13 +111,15 @@ public sealed class SliceNormalizerTests
         var output = new float[normalizer.OutputLength];
         normalizer.Normalize<float>(pixels, 256, 256, output); // grows the scratch buffers once
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10; i++)
+        var allocated = ThreadAllocations.Of(() =>
         {
-            normalizer.Normalize<float>(pixels, 256, 256, output);
-        }
+            for (var i = 0; i < 10; i++)
+            {
+                normalizer.Normalize<float>(pixels, 256, 256, output);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

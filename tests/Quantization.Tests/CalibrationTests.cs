@@ -3,6 +3,7 @@ using Xunit.Abstractions;
 
 namespace EdgeMed.Quantization.Tests;
 
+[Collection(ThreadAllocations.Collection)]
 public sealed class CalibrationTests(ITestOutputHelper output)
 {
     private static TensorStatistics Calibrate(IEnumerable<float[]> batches)
@@ -86,18 +87,20 @@ public sealed class CalibrationTests(ITestOutputHelper output)
         stats.ObserveRange(small[0]);
         stats.ObserveHistogram(small[0]); // first call sizes the bins
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10; i++)
+        var allocated = ThreadAllocations.Of(() =>
         {
-            stats.ObserveRange(small[1]);
-        }
+            for (var i = 0; i < 10; i++)
+            {
+                stats.ObserveRange(small[1]);
+            }
 
-        for (var i = 0; i < 10; i++)
-        {
-            stats.ObserveHistogram(small[1]);
-        }
+            for (var i = 0; i < 10; i++)
+            {
+                stats.ObserveHistogram(small[1]);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
         Assert.Equal(11 * 4096, stats.Count);
     }
 
