@@ -328,8 +328,8 @@ def lr_factor(step, total_steps, warmup_steps, schedule):
 
 def class_weights(train_labels, classes, mode):
     """Loss weights per class from the training part's counts, or None. inverse: N / (K * count); on the Alzheimer
-    data's split seed 1 it weighs ModerateDemented (2 subjects) 19.7 against 0.50 for NonDemented, and training collapsed onto it
-    (docs/RESULTS.md, b1). sqrt: the square root of inverse, a gentler tilt (4.4 against 0.71 there)."""
+    data's split seed 1 it weighs ModerateDemented (2 subjects) 19.7 against 0.50 for NonDemented, and training
+    collapsed onto it (docs/RESULTS.md, b1). sqrt: the square root of inverse, a gentler tilt (4.4 against 0.71)."""
     if not mode:
         return None
     counts = np.bincount(train_labels, minlength=classes).astype(np.float64)
