@@ -23,16 +23,24 @@ import edgemed_worker as w  # noqa: E402
 RESAMPLES = 10000
 
 
+def weights(run, which):
+    """A run's best-validation ("best") or last ("final") state dict."""
+    return torch.load(os.path.join(run, "checkpoint.pt"), map_location="cpu")["best_model" if which == "best" else "model"]
+
+
+def scored(cfg, state, indices):
+    """Logits and labels of the samples at indices, from a state dict of cfg's architecture on cfg's tensor cache."""
+    model = w.build_model(cfg["arch"], len(cfg["classes"]))
+    model.load_state_dict(state)
+    cache = w.TensorCache(cfg["cache_dir"], cfg["count"], cfg["size"])
+    result = w.evaluate(model, cache, np.asarray(indices), w.ARCHITECTURES[cfg["arch"]].in_channels)
+    return result["logits"], result["labels"].numpy()
+
+
 def predictions(run, which, indices):
     cfg = json.load(open(os.path.join(run, "config.json")))
-    checkpoint = torch.load(os.path.join(run, "checkpoint.pt"), map_location="cpu")
-    model = w.build_model(cfg["arch"], len(cfg["classes"]))
-    model.load_state_dict(checkpoint["best_model" if which == "best" else "model"])
-    model.eval()
-    cache = w.TensorCache(cfg["cache_dir"], cfg["count"], cfg["size"])
-    channels = w.ARCHITECTURES[cfg["arch"]].in_channels
-    result = w.evaluate(model, cache, np.asarray(indices), channels)
-    return cfg, result["logits"].argmax(1).numpy(), result["labels"].numpy()
+    logits, labels = scored(cfg, weights(run, which), indices)
+    return cfg, logits.argmax(1).numpy(), labels
 
 
 def subject_groups(run, cfg, held_out):

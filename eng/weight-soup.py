@@ -13,14 +13,12 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("paired_bootstrap", os.path.join(here, "paired-bootstrap.py"))
 pb = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pb)
-w = pb.w
 
 
 def main(arguments):
@@ -42,26 +40,16 @@ def main(arguments):
             raise SystemExit(f"{run}: a different split, architecture or class count from {specs[0][0]}")
     held_out = sorted((first["split"]["val"] if part != "test" else []) + (first["split"]["test"] if part != "val" else []))
     groups = pb.subject_groups(specs[0][0], first, held_out)
-    cache = w.TensorCache(first["cache_dir"], first["count"], first["size"])
-    channels = w.ARCHITECTURES[first["arch"]].in_channels
-
     states, probabilities, rows = [], [], []
     for run, which in specs:
-        checkpoint = torch.load(os.path.join(run, "checkpoint.pt"), map_location="cpu")
-        state = checkpoint["best_model" if which == "best" else "model"]
-        states.append(state)
-        model = w.build_model(first["arch"], len(first["classes"]))
-        model.load_state_dict(state)
-        result = w.evaluate(model, cache, np.asarray(held_out), channels)
-        probabilities.append(torch.softmax(result["logits"].float(), 1))
-        labels = result["labels"].numpy()
-        rows.append((f"{os.path.basename(run.rstrip('/'))}:{which}", result["logits"].argmax(1).numpy() == labels))
+        states.append(pb.weights(run, which))
+        logits, labels = pb.scored(first, states[-1], held_out)
+        probabilities.append(torch.softmax(logits.float(), 1))
+        rows.append((f"{os.path.basename(run.rstrip('/'))}:{which}", logits.argmax(1).numpy() == labels))
 
     soup = {k: (sum(s[k].float() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v for k, v in states[0].items()}
-    model = w.build_model(first["arch"], len(first["classes"]))
-    model.load_state_dict(soup)
-    result = w.evaluate(model, cache, np.asarray(held_out), channels)
-    rows.append(("weight soup", result["logits"].argmax(1).numpy() == labels))
+    logits, _ = pb.scored(first, soup, held_out)
+    rows.append(("weight soup", logits.argmax(1).numpy() == labels))
     rows.append(("softmax ensemble", (sum(probabilities) / len(probabilities)).argmax(1).numpy() == labels))
     pb.report(part, held_out, groups, rows)
     if save:
