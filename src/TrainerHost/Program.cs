@@ -37,7 +37,10 @@ var classWeights = new Option<string?>("--class-weights")
 var ema = new Option<double?>("--ema") { Description = "Validate, keep and export an exponential moving average of the weights with this decay per step, e.g. 0.998" };
 var subset = new Option<string?>("--subset") { Description = "Files per class, e.g. MildDemented=182,NonDemented=351" };
 var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last completed epoch" };
-var init = new Option<string?>("--init") { Description = "Initial weights (a PyTorch state dict) you bring" };
+var init = new Option<string?>("--init")
+{
+    Description = $"Initial weights: a PyTorch state dict you bring, or {ImagenetWeights.Keyword} (--arch resnet18: ImageNet-trained ResNet weights from the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18, fetched once into $EDGEMED_WEIGHTS or ~/.cache/edgemed/weights)",
+};
 var teacher = new Option<string?>("--teacher") { Description = "A finished run folder (same data, --size and split) whose best weights teach this run: knowledge distillation" };
 var distillWeight = new Option<double?>("--distill-weight") { Description = "Share of the loss for matching the teacher's softened outputs (default 0.5 with --teacher)" };
 var distillTemperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term (default 2 with --teacher)" };

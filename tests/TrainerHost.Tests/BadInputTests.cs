@@ -179,6 +179,29 @@ public sealed class BadInputTests : IDisposable
         Assert.Contains("--class-weights cube is unknown; choose inverse or sqrt", error);
     }
 
+    [Fact]
+    public async Task ImagenetWeights_ForAnotherArchitecture_AreRefused()
+    {
+        var (exit, error) = await Train(Trainer.Alzheimer, null, "--init", "imagenet");
+
+        Assert.True(exit == 2, error);
+        Assert.Contains("--init imagenet holds ImageNet-trained ResNet weights: it needs --arch resnet18, not base-cnn", error);
+    }
+
+    [Fact]
+    public async Task ImagenetPackageWithAnotherHash_IsRefusedAndNamed()
+    {
+        var weights = Folder("weights");
+        await File.WriteAllTextAsync(Path.Combine(weights, "microsoft.ml.dnnimagefeaturizer.resnet18.0.24.0.nupkg"), "not the package");
+        var (exit, _, error) = await Trainer.RunAsync(
+            ["--data", Trainer.Alzheimer, "--out", Path.Combine(_root, "run-hash"), "--arch", "resnet18", "--init", "imagenet", "--size", "32", "--epochs", "1", "--threads", "1"],
+            environment: new Dictionary<string, string> { ["EDGEMED_WEIGHTS"] = weights });
+
+        Assert.True(exit == 2, error);
+        Assert.Contains("not the pinned bedf0c5c", error);
+        Assert.False(File.Exists(Path.Combine(weights, "ResNet18.onnx")));
+    }
+
     [Theory]
     [InlineData("# nothing but a comment", "--group-by similar", "names no file")]
     [InlineData("MildDemented/no-such-slice.jpg", "--group-by similar", "not in the data")]

@@ -217,7 +217,12 @@ internal sealed record TrainingOptions
             throw new TrainingInputException("--hold-out and --subset cannot be combined: subjects are found and taken out over all of the data.");
         }
 
-        if (Init is not null && !File.Exists(Init))
+        if (Init == ImagenetWeights.Keyword && Arch != "resnet18")
+        {
+            throw new TrainingInputException($"--init {ImagenetWeights.Keyword} holds ImageNet-trained ResNet weights: it needs --arch resnet18, not {Arch}.");
+        }
+
+        if (Init is not null && Init != ImagenetWeights.Keyword && !File.Exists(Init))
         {
             throw new TrainingInputException($"--init {Init}: file not found.");
         }

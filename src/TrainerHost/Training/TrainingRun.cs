@@ -31,6 +31,9 @@ internal static class TrainingRun
     public static async Task<string> ExecuteAsync(TrainingOptions o, string commandLine, TrainingConsole ui, CancellationToken cancellationToken)
     {
         o.Validate();
+        var (init, initPreprocess) = o.Init == ImagenetWeights.Keyword
+            ? await ImagenetWeights.EnsureAsync(ImagenetWeights.DefaultFolder, ui, cancellationToken).ConfigureAwait(false)
+            : (o.Init is null ? null : Path.GetFullPath(o.Init), null);
         var run = Path.GetFullPath(o.Out);
         PrepareRunFolder(run, o.Resume);
         LabeledSet set;
@@ -127,7 +130,7 @@ internal static class TrainingRun
             ["augment"] = o.Augment, ["schedule"] = o.Schedule, ["warmup_epochs"] = o.WarmupEpochs, ["weight_decay"] = o.WeightDecay,
             ["label_smoothing"] = o.LabelSmoothing, ["drop_path"] = o.DropPath, ["precision"] = o.Precision, ["mean"] = settings.Mean, ["std"] = settings.Std,
             ["early_stopping"] = o.EarlyStopping, ["reduce_lr_on_plateau"] = o.ReduceLrOnPlateau,
-            ["class_weights"] = o.ClassWeights == TrainingOptions.NoClassWeights ? null : o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = o.Init is null ? null : Path.GetFullPath(o.Init),
+            ["class_weights"] = o.ClassWeights == TrainingOptions.NoClassWeights ? null : o.ClassWeights, ["ema"] = o.Ema, ["resume"] = o.Resume, ["init"] = init, ["init_preprocess"] = initPreprocess,
             ["hold_out"] = o.HoldOut is null ? null : new Dictionary<string, object> { ["list"] = Path.GetFullPath(o.HoldOut), ["files"] = set.Files.Count - splitSet.Files.Count }, ["max_steps"] = o.MaxSteps, ["schedule_epochs"] = o.ScheduleEpochs ?? o.Epochs, ["test_every_epoch"] = o.TestEveryEpoch, ["out_dir"] = run, ["cache_dir"] = cache.Folder, ["count"] = cache.Samples.Count,
             ["size"] = o.Size, ["background"] = (0 - settings.Mean) / settings.Std,
             ["split"] = new Dictionary<string, List<int>> { ["train"] = indices[SplitPart.Train], ["val"] = indices[SplitPart.Validation], ["test"] = indices[SplitPart.Test] },
@@ -271,8 +274,10 @@ internal static class TrainingRun
                 break;
             case "init":
                 var skipped = e.GetProperty("skipped").EnumerateArray().Select(s => s.GetString()).ToArray();
+                var unexpected = e.GetProperty("unexpected").GetInt32();
                 ui.Line($"initial weights: {e.GetProperty("loaded").GetInt32()} tensors loaded" + (skipped.Length == 0 ? "" :
-                    $"; {skipped.Length} left fresh because their shape differs ({string.Join(", ", skipped)})"));
+                    $"; {skipped.Length} left fresh because their shape differs ({string.Join(", ", skipped)})") +
+                    (unexpected == 0 ? "" : $"; {unexpected} in the file have no place in this model"));
                 break;
             case "class_weights":
                 ui.Line(string.Create(inv, $"class weights ({e.GetProperty("mode").GetString()}): {string.Join(", ", e.GetProperty("weights").EnumerateArray().Select(w => w.GetDouble().ToString("0.###", inv)))}"));

@@ -358,6 +358,49 @@ def load_init(model, state):
     return sorted(loaded), skipped, unexpected
 
 
+def imagenet_resnet_state(model_path, preprocess_path, mean, std):
+    """A torchvision-layout ResNet state dict ("net." names, as ResNet18 holds it) from the ImageNet-trained ResNet in
+    ML.NET's DnnImageFeaturizer package: a CNTK export to ONNX with 2-2-2-3 basic blocks, BGR input on a 0-255 scale
+    minus a mean image (its preprocessing model). The input convention is folded into the stem: our input is
+    x = (v - mean) / std with v in [0, 1], so the CNTK input p - mu_c = 255 std x + (255 mean - mu_c); the stem's
+    kernel takes the factor and the constant goes into bn1's running mean (exact except at the zero-padded border).
+    layer4's third block has no place in ResNet-18; load_init leaves it out as unexpected."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(model_path).graph
+    initializers = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    mean_image = next(numpy_helper.to_array(t) for t in onnx.load(preprocess_path).graph.initializer if t.name == "MeanImage")
+    bn_after = {n.input[0]: n for n in graph.node if n.op_type == "BatchNormalization"}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    # The graph lists a projection block's 1x1 shortcut before its two 3x3 convolutions, as torchvision orders them.
+    names = ["conv1"]
+    for layer, blocks in zip(range(1, 5), (2, 2, 2, 3)):
+        for block in range(blocks):
+            if layer > 1 and block == 0:
+                names.append(f"layer{layer}.0.downsample.0")
+            names += [f"layer{layer}.{block}.conv1", f"layer{layer}.{block}.conv2"]
+    if len(names) != len(convs) or any(n.output[0] not in bn_after for n in convs):
+        raise ValueError(f"{model_path}: not the expected 2-2-2-3 ResNet ({len(convs)} convolutions)")
+    state = {}
+    for name, conv in zip(names, convs):
+        kernel = initializers[conv.input[1]].astype(np.float64)
+        if (kernel.shape[2] == 1) != name.endswith("downsample.0"):
+            raise ValueError(f"{model_path}: convolution {conv.name or conv.output[0]} is not where a {name} belongs")
+        gamma, beta, running_mean, running_var = (initializers[k].astype(np.float64) for k in bn_after[conv.output[0]].input[1:])
+        if name == "conv1":
+            kernel = kernel[:, ::-1]  # BGR -> RGB (our three channels are one grey channel repeated, but stay exact)
+            mu = mean_image.reshape(3, -1).mean(axis=1)[::-1].astype(np.float64)
+            running_mean = running_mean - (kernel * (255 * mean - mu)[None, :, None, None]).sum(axis=(1, 2, 3))
+            kernel = kernel * 255 * std
+        norm = name[:-1] + "1" if name.endswith("downsample.0") else name.replace("conv", "bn")
+        state[f"net.{name}.weight"] = torch.tensor(np.ascontiguousarray(kernel), dtype=torch.float32)
+        for key, value in zip(("weight", "bias", "running_mean", "running_var"), (gamma, beta, running_mean, running_var)):
+            state[f"net.{norm}.{key}"] = torch.tensor(value, dtype=torch.float32)
+        state[f"net.{norm}.num_batches_tracked"] = torch.tensor(0)
+    return state
+
+
 def build_model(name, classes, drop_path=0.0):
     arch = ARCHITECTURES[name]
     if drop_path > 0:
@@ -491,7 +534,11 @@ def train(cfg):
         raise ValueError("the training split is empty")
 
     if cfg.get("init"):
-        loaded, skipped, unexpected = load_init(model, torch.load(cfg["init"], map_location="cpu"))
+        if cfg.get("init_preprocess"):  # the ImageNet ResNet's ONNX model and its preprocessing (--init imagenet)
+            initial = imagenet_resnet_state(cfg["init"], cfg["init_preprocess"], cfg["mean"], cfg["std"])
+        else:
+            initial = torch.load(cfg["init"], map_location="cpu")
+        loaded, skipped, unexpected = load_init(model, initial)
         emit("init", path=cfg["init"], loaded=len(loaded), skipped=skipped, unexpected=len(unexpected))
 
     weights = class_weights(cache.labels[train_idx], classes, cfg.get("class_weights"))
