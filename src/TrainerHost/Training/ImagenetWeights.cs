@@ -84,8 +84,11 @@ internal static class ImagenetWeights
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            File.Delete(partial);
             throw new TrainingInputException($"--init {Keyword}: could not fetch {PackageUrl} ({e.Message}); on a machine without the feed, copy {PackageFile} into {Path.GetDirectoryName(package)}.");
+        }
+        finally
+        {
+            File.Delete(partial); // gone already when the download completed; a cut-off one is not kept
         }
     }
 
