@@ -4,7 +4,8 @@
 #   r0: the brief's "0.568" (8 epochs of Adam 1e-3, batch 32, 128 px, no augmentation), about 8 min per split on dev-2c
 #   t1: the brief's "0.66" (30 epochs, AdamW 1e-3, warm-up 2 + cosine, label smoothing 0.1, strong augmentation), ~30 min
 #   i1: t1 from ImageNet-trained weights (--init imagenet: the ResNet in ML.NET's NuGet package), same time as t1
-#   SEEDS="1 2" eng/reference-splits.sh [r0|t1|i1]
+#   i2: a gentler fine-tuning of the same weights (AdamW 1e-4, warm-up 1 + cosine over 10 epochs), about 13 min
+#   SEEDS="1 2" eng/reference-splits.sh [r0|t1|i1|i2]
 # SEEDS=all trains on every subject but the demo's three instead (the shipped model's data, eng/final-retrain.sh), as a
 # teacher for a distilled final retrain: /var/tmp/edgemed-runs/reference-t1-all (about 35 min for t1 on dev-2c).
 # Runs go to /var/tmp/edgemed-runs/reference-RECIPE-sSEED; a run cut off resumes (--resume) while its checkpoint survives.
@@ -14,7 +15,8 @@ case $recipe in
   r0) options=(--epochs 8 --optimizer adam --lr 1e-3 --augment none) ;;
   t1) options=(--epochs 30 --optimizer adamw --lr 1e-3 --weight-decay 0.05 --schedule cosine --warmup-epochs 2 --label-smoothing 0.1 --augment strong) ;;
   i1) options=(--init imagenet --epochs 30 --optimizer adamw --lr 1e-3 --weight-decay 0.05 --schedule cosine --warmup-epochs 2 --label-smoothing 0.1 --augment strong) ;;
-  *) echo "unknown recipe $recipe (r0, t1 or i1)" >&2; exit 2 ;;
+  i2) options=(--init imagenet --epochs 10 --optimizer adamw --lr 1e-4 --weight-decay 0.05 --schedule cosine --warmup-epochs 1 --label-smoothing 0.1 --augment strong) ;;
+  *) echo "unknown recipe $recipe (r0, t1, i1 or i2)" >&2; exit 2 ;;
 esac
 cd "$(dirname "$0")/.."
 mkdir -p /var/tmp/edgemed-runs
