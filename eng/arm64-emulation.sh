@@ -2,7 +2,11 @@
 # Prepares this x86-64 Debian 12 machine to run the linux-arm64 release under qemu-user: qemu-aarch64, an arm64
 # sysroot unpacked from Debian's arm64 packages (libc, libstdc++, GDCM and its glue, libjpeg-turbo; nothing is
 # installed as a package), and a binfmt_misc entry so the agent's decoder child (an arm64 program it starts itself)
-# runs under qemu too. Idempotent; needs root (or sudo without a password) for apt, dpkg and binfmt_misc. Prints the sysroot; run programs with QEMU_LD_PREFIX=<sysroot>.
+# runs under qemu too. Idempotent; needs root (or sudo without a password) for apt, dpkg and binfmt_misc. Prints the
+# sysroot; run programs as  DIR/run PROGRAM ARGS...  with QEMU_LD_PREFIX=<sysroot>. DIR/run shows them an arm64
+# /proc/cpuinfo (a Cortex-A72's, as on a Raspberry Pi 4): qemu 7.2 passes the host's x86 one through, and ONNX
+# Runtime's CPU detection (pytorch/cpuinfo) crashes on it at session creation on some hosts (seen 2026-12-03: every
+# run, SIGSEGV at address 0, right after reading the host's cache topology).
 #   eng/arm64-emulation.sh [DIR]      (default /var/tmp/edgemed-arm64; about 8 MB of packages)
 set -euo pipefail
 dir="${1:-/var/tmp/edgemed-arm64}"
@@ -40,4 +44,19 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
     [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || { log "could not register qemu-aarch64 with binfmt_misc"; exit 1; } # (another run may have won)
   log "qemu-aarch64 registered with binfmt_misc"
 fi
+# One entry per processor the host's sysfs lists, since cpuinfo reads the processor count from there.
+present=$(($(nproc --all) - 1))
+for i in $(seq 0 "$present"); do
+  printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i"
+done >"$dir/cpuinfo.partial"
+mv "$dir/cpuinfo.partial" "$dir/cpuinfo"
+# A private mount namespace, so the bind mount is seen by the program and its children (the decoder) only.
+cat >"$dir/run.partial" <<RUN
+#!/bin/sh
+# $dir/run PROGRAM ARGS...: PROGRAM under qemu-aarch64 (binfmt_misc) with an arm64 /proc/cpuinfo; written by eng/arm64-emulation.sh
+if [ "\$(id -u)" -eq 0 ]; then ns="unshare --mount"; else ns="unshare --map-root-user --mount"; fi
+exec \$ns sh -c 'mount --bind "\$0" /proc/cpuinfo && exec "\$@"' "$dir/cpuinfo" "\$@"
+RUN
+chmod +x "$dir/run.partial"
+mv "$dir/run.partial" "$dir/run"
 echo "$dir/sysroot"

@@ -5,7 +5,9 @@ namespace EdgeMed.Deploy.Tests;
 /// <summary>
 /// The linux-arm64 release runs: under qemu-aarch64 with a sysroot of Debian's arm64 libraries (eng/arm64-emulation.sh,
 /// which also lets the agent start its arm64 decoder child through binfmt_misc), it classifies the labeled sample
-/// series like the x64 release does.
+/// series like the x64 release does. It runs through the script's <c>run</c> wrapper, which shows it an arm64
+/// /proc/cpuinfo: with the x86 host's, ONNX Runtime's CPU detection crashed on some hosts (regression test for the
+/// SIGSEGV CI hit on 2026-12-03).
 /// </summary>
 [Collection(ReleaseGroup.Name)]
 public sealed class Arm64Tests(ReleaseFixture release)
@@ -21,8 +23,9 @@ public sealed class Arm64Tests(ReleaseFixture release)
         var (code, output) = ReleaseFixture.Run("bash", [Path.Combine(ReleaseFixture.Repository, "eng", "arm64-emulation.sh")], TimeSpan.FromMinutes(10));
         Assert.True(code == 0, output);
         var sysroot = output.Trim().Split('\n')[^1];
+        var emulated = Path.Combine(Path.GetDirectoryName(sysroot)!, "run");
 
-        var arm64 = Classify(release.Arm64Release, Path.Combine(sysroot, "usr/lib/cli/gdcm-sharp-3.0/libgdcmsharpglue.so"), new Dictionary<string, string> { ["QEMU_LD_PREFIX"] = sysroot });
+        var arm64 = Classify(release.Arm64Release, Path.Combine(sysroot, "usr/lib/cli/gdcm-sharp-3.0/libgdcmsharpglue.so"), new Dictionary<string, string> { ["QEMU_LD_PREFIX"] = sysroot }, emulated);
         var x64 = Classify(release.CopyAs("1.0.0-x64-compare"), "/usr/lib/cli/gdcm-sharp-3.0/libgdcmsharpglue.so", new Dictionary<string, string>());
 
         Assert.Equal(18, x64.Count);
@@ -37,8 +40,8 @@ public sealed class Arm64Tests(ReleaseFixture release)
         }
     }
 
-    /// <summary>`agent classify --format csv` of the sample series by a release (its GDCM glue added, as install.sh does).</summary>
-    private static Dictionary<string, (string Class, double[] Probabilities)> Classify(string releaseFolder, string glue, Dictionary<string, string> environment)
+    /// <summary>`agent classify --format csv` of the sample series by a release (its GDCM glue added, as install.sh does), through <paramref name="runner"/> when given.</summary>
+    private static Dictionary<string, (string Class, double[] Probabilities)> Classify(string releaseFolder, string glue, Dictionary<string, string> environment, string? runner = null)
     {
         var app = Path.Combine(releaseFolder, "app");
         File.Copy(glue, Path.Combine(app, "libgdcmsharpglue.so"), overwrite: true);
@@ -47,7 +50,10 @@ public sealed class Arm64Tests(ReleaseFixture release)
         {
             environment["PATH"] = "/usr/bin:/bin";
             string[] args = ["classify", .. Series.Select(s => Path.Combine(ReleaseFixture.Repository, "samples", s)), "--models", Path.Combine(releaseFolder, "models"), "--db", Path.Combine(work, "edgemed.db"), "--format", "csv"];
-            var (code, output) = ReleaseFixture.Run(Path.Combine(app, "EdgeMed.EdgeAgent"), args, TimeSpan.FromMinutes(10), environment, work);
+            var agent = Path.Combine(app, "EdgeMed.EdgeAgent");
+            var (code, output) = runner is null
+                ? ReleaseFixture.Run(agent, args, TimeSpan.FromMinutes(10), environment, work)
+                : ReleaseFixture.Run(runner, [agent, .. args], TimeSpan.FromMinutes(10), environment, work);
             Assert.True(code == 0, output);
             var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.Contains(".dcm,", StringComparison.Ordinal) || l.StartsWith("path,", StringComparison.Ordinal)).ToList();
             var header = lines[0].Split(',');
