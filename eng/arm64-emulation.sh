@@ -45,8 +45,8 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   log "qemu-aarch64 registered with binfmt_misc"
 fi
 # One entry per processor the host's sysfs lists, since cpuinfo reads the processor count from there.
-present=$(($(nproc --all) - 1))
-for i in $(seq 0 "$present"); do
+last=$(sed 's/.*[-,]//' /sys/devices/system/cpu/present) # "0-1" -> 1
+for i in $(seq 0 "$last"); do
   printf 'processor\t: %s\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\nCPU revision\t: 3\n\n' "$i"
 done >"$dir/cpuinfo.partial"
 mv "$dir/cpuinfo.partial" "$dir/cpuinfo"
