@@ -11,10 +11,11 @@
 # Runs go to /var/tmp/edgemed-runs/reference-RECIPE-sSEED; a run cut off resumes (--resume) while its checkpoint survives.
 set -euo pipefail
 recipe=${1:-r0}
+t1=(--epochs 30 --optimizer adamw --lr 1e-3 --weight-decay 0.05 --schedule cosine --warmup-epochs 2 --label-smoothing 0.1 --augment strong)
 case $recipe in
   r0) options=(--epochs 8 --optimizer adam --lr 1e-3 --augment none) ;;
-  t1) options=(--epochs 30 --optimizer adamw --lr 1e-3 --weight-decay 0.05 --schedule cosine --warmup-epochs 2 --label-smoothing 0.1 --augment strong) ;;
-  i1) options=(--init imagenet --epochs 30 --optimizer adamw --lr 1e-3 --weight-decay 0.05 --schedule cosine --warmup-epochs 2 --label-smoothing 0.1 --augment strong) ;;
+  t1) options=("${t1[@]}") ;;
+  i1) options=(--init imagenet "${t1[@]}") ;;
   i2) options=(--init imagenet --epochs 10 --optimizer adamw --lr 1e-4 --weight-decay 0.05 --schedule cosine --warmup-epochs 1 --label-smoothing 0.1 --augment strong) ;;
   *) echo "unknown recipe $recipe (r0, t1, i1 or i2)" >&2; exit 2 ;;
 esac

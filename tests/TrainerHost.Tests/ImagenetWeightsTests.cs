@@ -28,14 +28,12 @@ public sealed class ImagenetWeightsTests : IDisposable
             state = w.imagenet_resnet_state('{{model}}', '{{preprocess}}', 0.5, 0.5)
             net = ResNet(BasicBlock, [2, 2, 2, 3])
             net.load_state_dict({k[len('net.'):]: v for k, v in state.items()}, strict=False)
+            net.fc = torch.nn.Identity()  # the pooled 512 features, as the package's model ends
             net.eval()
             rng = np.random.default_rng(1)
             v = np.clip(np.kron(rng.uniform(0, 1, (3, 28, 28)), np.ones((1, 8, 8))) + rng.normal(0, 0.04, (3, 224, 224)), 0, 1).astype(np.float32)
             with torch.no_grad():
-                n = net
-                x = torch.from_numpy((v - 0.5) / 0.5)[None]
-                y = n.layer4(n.layer3(n.layer2(n.layer1(n.maxpool(n.relu(n.bn1(n.conv1(x))))))))
-                n.avgpool(y).reshape(-1).numpy().astype(np.float32).tofile('{{_root}}/features.f32')
+                net(torch.from_numpy((v - 0.5) / 0.5)[None]).reshape(-1).numpy().astype(np.float32).tofile('{{_root}}/features.f32')
             mean_image = next(numpy_helper.to_array(t) for t in onnx.load('{{preprocess}}').graph.initializer if t.name == 'MeanImage')
             bgr = (255 * v)[::-1] - mean_image.reshape(3, -1).mean(axis=1)[:, None, None]
             bgr.astype(np.float32).tofile('{{_root}}/package-input.f32')
