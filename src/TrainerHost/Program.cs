@@ -44,13 +44,14 @@ var init = new Option<string?>("--init")
 var teacher = new Option<string?>("--teacher") { Description = "A finished run folder (same data, --size and split) whose best weights teach this run: knowledge distillation" };
 var distillWeight = new Option<double?>("--distill-weight") { Description = "Share of the loss for matching the teacher's softened outputs (default 0.5 with --teacher)" };
 var distillTemperature = new Option<double?>("--distill-temperature") { Description = "Softmax temperature of the distillation term (default 2 with --teacher)" };
+var distillFeatures = new Option<double?>("--distill-features") { Description = "Also match the teacher's four stage outputs through 1x1 projections (FitNets hints), at this weight (student and teacher: ConvNeXt or ResNet)" };
 var cache = new Option<string?>("--cache") { Description = "Tensor cache folder (default $EDGEMED_CACHE or ~/.cache/edgemed/tensors)" };
 var maxSteps = new Option<int>("--max-steps") { Description = "Batches per epoch at most (smoke tests)", Hidden = true };
 
 var train = new RootCommand("EdgeMed trainer: retrain and evaluate classification models on labeled slices")
 {
     data, arch, output, epochs, batch, lr, optimizer, threads, size, split, seed, lambdaFs, augment, schedule, scheduleEpochs, warmup, weightDecay, labelSmoothing, dropPath, precision, groupBy,
-    earlyStopping, reduceLr, classWeights, ema, subset, resume, init, teacher, distillWeight, distillTemperature, cache, maxSteps, testEveryEpoch, holdOut,
+    earlyStopping, reduceLr, classWeights, ema, subset, resume, init, teacher, distillWeight, distillTemperature, distillFeatures, cache, maxSteps, testEveryEpoch, holdOut,
 };
 train.SetAction(async (result, cancellationToken) =>
 {
@@ -71,6 +72,7 @@ train.SetAction(async (result, cancellationToken) =>
             WarmupEpochs = result.GetValue(warmup), WeightDecay = result.GetValue(weightDecay), LabelSmoothing = result.GetValue(labelSmoothing),
             DropPath = result.GetValue(dropPath), Precision = result.GetRequiredValue(precision), GroupBy = result.GetRequiredValue(groupBy),
             Teacher = result.GetValue(teacher), DistillWeight = result.GetValue(distillWeight), DistillTemperature = result.GetValue(distillTemperature),
+            DistillFeatures = result.GetValue(distillFeatures),
         };
         await ui.RunAsync(() => TrainingRun.ExecuteAsync(options, "./edgemed.sh train " + string.Join(' ', args), ui, cancellationToken)).ConfigureAwait(false);
     }).ConfigureAwait(false);

@@ -182,6 +182,39 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
         Assert.Contains("teacher base-cnn: validation accuracy", stdout, StringComparison.Ordinal);
         Assert.Contains("distillation weight 0.7, temperature 3", stdout, StringComparison.Ordinal);
         Assert.Equal("arn-cnn", ModelPackage.Load(Path.Combine(student, "package")).Manifest.Arch);
+
+        // Feature hints need stages on both sides: base-cnn has none to match.
+        (exit, _, stderr) = await Trainer.RunAsync([.. common, "--arch", "iconvnext-tiny", "--out", folders.Run("hints-from-base-cnn"), "--teacher", teacher, "--distill-features", "1"]);
+        Assert.Equal(2, exit);
+        Assert.Contains("--distill-features: the teacher is a base-cnn", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FeatureHints_MatchAResNetTeachersStages_AndStayOutOfTheExportedModel()
+    {
+        string[] common = ["--data", Trainer.Alzheimer, "--size", "64", "--epochs", "2", "--max-steps", "3", "--batch", "4", "--threads", "2", "--subset", Trainer.Subset(6), "--cache", folders.Cache];
+        var teacher = folders.Run("resnet-teacher");
+        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "resnet18", "--out", teacher]);
+        Assert.True(exit == 0, $"teacher exit {exit}: {stderr}\n{stdout}");
+
+        var student = folders.Run("hinted");
+        (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "iconvnext-tiny", "--precision", "bf16-mixed", "--out", student, "--teacher", teacher, "--distill-features", "1"]);
+        output.WriteLine(stdout);
+        Assert.True(exit == 0, $"student exit {exit}: {stderr}\n{stdout}");
+        Assert.Contains("feature hints weight 1, stage channels 96→64, 192→128, 384→256, 768→512", stdout, StringComparison.Ordinal);
+        var hintLosses = stdout.Split('\n').Where(l => l.StartsWith("epoch ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split("hint loss ")[1].Split(',')[0], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(2, hintLosses.Length);
+        Assert.True(hintLosses[1] < hintLosses[0], $"hint loss did not fall: {string.Join(", ", hintLosses)}");
+        Assert.Contains("feature hints weight 1", await File.ReadAllTextAsync(Path.Combine(student, "report.md")), StringComparison.Ordinal);
+
+        // The projections are checkpointed for --resume; the exported model is the plain IConvNeXt-Tiny.
+        var saved = await Trainer.PythonAsync(
+            "import torch\n" +
+            $"c = torch.load('{Path.Combine(student, "checkpoint.pt")}', map_location='cpu')\n" +
+            "print(len(c['hints']), sorted(c['hints'])[0], any(k.startswith('proj') for k in c['model']))");
+        Assert.Equal("8 proj.0.bias False", saved.Trim());
+        Assert.Equal("iconvnext-tiny", ModelPackage.Load(Path.Combine(student, "package")).Manifest.Arch);
     }
 
     private static IEnumerable<int> WorkerPids(string run)

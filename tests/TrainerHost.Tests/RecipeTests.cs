@@ -290,8 +290,37 @@ public sealed class RecipeTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("True True True True", result.Trim());
     }
 
+    [Fact]
+    public async Task FeatureHints_AreTheMeanSquaredDistanceToTheTeachersNormalizedStages_CaughtOnlyWhileActive()
+    {
+        var result = await Trainer.PythonAsync(
+            "import torch, torch.nn.functional as F, edgemed_worker as w\n" +
+            "torch.manual_seed(0)\n" +
+            "s, t = w.build_model('iconvnext-tiny', 4), w.build_model('resnet18', 4).eval()\n" +
+            "h = w.FeatureHints(s, t, 64)\n" +
+            "h.attach(s, t)\n" +
+            "x = torch.randn(2, 3, 64, 64)\n" +
+            "s.eval(); s(x); t(x)\n" +
+            "idle = len(h._student) + len(h._teacher)\n" +
+            "h.active = True\n" +
+            "s(x)\n" +
+            "with torch.no_grad(): t(x)\n" +
+            "loss = h.loss()\n" +
+            "ss = [s.features[:i + 1](x) for i in (1, 3, 5, 7)]\n" +
+            "n = t.net\n" +
+            "y = n.maxpool(n.relu(n.bn1(n.conv1(x)))); ts = []\n" +
+            "for layer in (n.layer1, n.layer2, n.layer3, n.layer4): y = layer(y); ts.append(y)\n" +
+            "by_hand = sum(F.mse_loss(p(a), F.layer_norm(b.permute(0, 2, 3, 1), b.shape[1:2]).permute(0, 3, 1, 2)) for p, a, b in zip(h.proj, ss, ts)) / 4\n" +
+            "loss.backward()\n" +
+            "print(idle, h.shapes[3], h.active, abs(loss.item() - by_hand.item()) < 1e-5, s.features[0][0].weight.grad is not None, h.proj[0].weight.grad is not None)");
+
+        Assert.Equal("0 ((768, 2, 2), (512, 2, 2)) False True True True", result.Trim());
+    }
+
     [Theory]
     [InlineData("--distill-weight", "0.5", "--epochs", "2", "need --teacher")]
+    [InlineData("--distill-features", "1", "--epochs", "2", "--distill-features need --teacher")]
+    [InlineData("--teacher", "/nonexistent/run", "--distill-features", "0", "--distill-features needs a positive weight and a four-stage student")]
     [InlineData("--teacher", "/nonexistent/run", "--distill-weight", "1.5", "--distill-weight must be in (0, 1]")]
     [InlineData("--teacher", "/nonexistent/run", "--epochs", "2", "--teacher /nonexistent/run: folder not found")]
     [InlineData("--drop-path", "0.1", "--arch", "base-cnn", "--drop-path applies to the ConvNeXt")]

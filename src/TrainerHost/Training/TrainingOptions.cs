@@ -7,6 +7,9 @@ internal sealed record TrainingOptions
 {
     public static readonly string[] Architectures = ["iconvnext-tiny", "convnext-tiny", "base-cnn", "arn-cnn", "arn-cnn-no-attention", "arn-cnn-no-residual", "resnet18", "resnet50", "vgg16"];
 
+    /// <summary>Networks with four stride-4/8/16/32 stages, whose stage outputs --distill-features matches.</summary>
+    public static readonly string[] FourStageArchitectures = ["iconvnext-tiny", "convnext-tiny", "resnet18", "resnet50"];
+
     public required string Data { get; init; }
 
     public required string Arch { get; init; }
@@ -88,6 +91,9 @@ internal sealed record TrainingOptions
 
     /// <summary>Softmax temperature for the teacher's and student's outputs in the distillation term.</summary>
     public double? DistillTemperature { get; init; }
+
+    /// <summary>Weight of matching the teacher's four stage outputs (feature hints) beside its softened outputs; null: off.</summary>
+    public double? DistillFeatures { get; init; }
 
     /// <summary>A text file naming files (relative to --data, one per line): their whole subjects are kept out of every part.</summary>
     public string? HoldOut { get; init; }
@@ -192,14 +198,19 @@ internal sealed record TrainingOptions
             throw new TrainingInputException("--split needs three non-negative fractions that sum to 1, with a positive training fraction (e.g. 0.7,0.1,0.2).");
         }
 
-        if (Teacher is null && (DistillWeight is not null || DistillTemperature is not null))
+        if (Teacher is null && (DistillWeight is not null || DistillTemperature is not null || DistillFeatures is not null))
         {
-            throw new TrainingInputException("--distill-weight and --distill-temperature need --teacher.");
+            throw new TrainingInputException("--distill-weight, --distill-temperature and --distill-features need --teacher.");
         }
 
         if (DistillWeight is <= 0 or > 1 || DistillTemperature is <= 0)
         {
             throw new TrainingInputException("--distill-weight must be in (0, 1] and --distill-temperature positive.");
+        }
+
+        if (DistillFeatures is not null && (DistillFeatures <= 0 || !FourStageArchitectures.Contains(Arch)))
+        {
+            throw new TrainingInputException($"--distill-features needs a positive weight and a four-stage student ({string.Join(", ", FourStageArchitectures)}), not {Arch}.");
         }
 
         if (Teacher is not null && !Directory.Exists(Teacher))

@@ -97,6 +97,11 @@ internal static class TrainingRun
 
         var teacher = o.Teacher is null ? null : TeacherRun.Load(o.Teacher);
         teacher?.CheckFits(set, parts, o.Size);
+        if (teacher is not null && o.DistillFeatures is not null && !TrainingOptions.FourStageArchitectures.Contains(teacher.Arch))
+        {
+            throw new TrainingInputException($"--distill-features: the teacher is a {teacher.Arch}; stage outputs can be matched only from {string.Join(", ", TrainingOptions.FourStageArchitectures)}.");
+        }
+
         var indices = Enum.GetValues<SplitPart>().ToDictionary(p => p, p => new List<int>());
         for (var i = 0; i < cache.Samples.Count; i++)
         {
@@ -121,7 +126,7 @@ internal static class TrainingRun
         // What a resumed run must share with the run it continues: data, split and everything that shapes the model
         // (options added later join only when set, so runs started before them still resume).
         var fingerprint = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{ClassWeightsKey(o.ClassWeights)}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}|{(o.Schedule == "cosine" ? o.ScheduleEpochs ?? o.Epochs : 0)}{(o.Ema is null ? "" : $"|ema {o.Ema}")}")))[..16];
+            $"{cache.Key}|{string.Join(',', indices[SplitPart.Train])}|{string.Join(',', indices[SplitPart.Validation])}|{o.Arch}|{o.Size}|{o.Batch}|{o.Lr}|{o.Optimizer}|{o.LambdaFs}|{o.Augment}|{ClassWeightsKey(o.ClassWeights)}|{o.Seed}|{o.Schedule}|{o.WarmupEpochs}|{o.WeightDecay}|{o.LabelSmoothing}|{o.DropPath}|{o.Precision}|{teacher?.Checkpoint}|{o.DistillWeight}|{o.DistillTemperature}{(o.DistillFeatures is null ? "" : $"|hints {o.DistillFeatures}")}|{(o.Schedule == "cosine" ? o.ScheduleEpochs ?? o.Epochs : 0)}{(o.Ema is null ? "" : $"|ema {o.Ema}")}")))[..16];
         var configPath = Path.Combine(run, "config.json");
         var config = new Dictionary<string, object?>
         {
@@ -139,6 +144,7 @@ internal static class TrainingRun
             {
                 ["checkpoint"] = teacher.Checkpoint, ["arch"] = teacher.Arch,
                 ["weight"] = o.DistillWeight ?? DefaultDistillWeight, ["temperature"] = o.DistillTemperature ?? DefaultDistillTemperature,
+                ["features_weight"] = o.DistillFeatures ?? 0.0,
             },
         };
         await File.WriteAllTextAsync(configPath, JsonSerializer.Serialize(config), cancellationToken).ConfigureAwait(false);
@@ -183,7 +189,7 @@ internal static class TrainingRun
                 : $"no validation part: the last epoch's weights ({done.Value.GetProperty("best_epoch").GetInt32()}) are kept; {done.Value.GetProperty("parameters").GetInt64():N0} parameters",
             o.ScheduleEpochs is { } span && span > o.Epochs ? $"cosine schedule over {span} epochs, stopped after {o.Epochs}" : "",
             (o.Ema is null ? "raw weights" : string.Create(CultureInfo.InvariantCulture, $"weights: exponential moving average (decay {o.Ema})")) + (indices[SplitPart.Validation].Count > 0 ? " validated and kept" : " kept"),
-            teacher is null ? "no teacher" : string.Create(CultureInfo.InvariantCulture, $"distilled from {teacher.Arch} ({teacher.Folder}), weight {o.DistillWeight ?? DefaultDistillWeight}, temperature {o.DistillTemperature ?? DefaultDistillTemperature}"),
+            teacher is null ? "no teacher" : string.Create(CultureInfo.InvariantCulture, $"distilled from {teacher.Arch} ({teacher.Folder}), weight {o.DistillWeight ?? DefaultDistillWeight}, temperature {o.DistillTemperature ?? DefaultDistillTemperature}{(o.DistillFeatures is null ? "" : $", feature hints weight {o.DistillFeatures}")}"),
             $"command: {commandLine}",
         ]);
 
@@ -264,13 +270,13 @@ internal static class TrainingRun
                 ui.Batch(e.GetProperty("epoch").GetInt32(), e.GetProperty("batch").GetInt32(), e.GetProperty("batches").GetInt32(), e.GetProperty("loss").GetDouble(), e.GetProperty("accuracy").GetDouble());
                 break;
             case "epoch":
-                ui.Line(string.Create(inv, $"epoch {e.GetProperty("epoch").GetInt32()}: train loss {e.GetProperty("train_loss").GetDouble():F4} acc {e.GetProperty("train_accuracy").GetDouble():F4}, val loss {Number(e, "val_loss")} acc {Number(e, "val_accuracy")}{(e.TryGetProperty("raw_val_accuracy", out var raw) ? string.Create(inv, $" (raw weights {raw.GetDouble():F4})") : "")}{(e.TryGetProperty("test_accuracy", out var tested) ? string.Create(inv, $", test acc {tested.GetDouble():F4}") : "")}, {e.GetProperty("seconds").GetDouble():F0} s (best epoch {e.GetProperty("best_epoch").GetInt32()})"));
+                ui.Line(string.Create(inv, $"epoch {e.GetProperty("epoch").GetInt32()}: train loss {e.GetProperty("train_loss").GetDouble():F4} acc {e.GetProperty("train_accuracy").GetDouble():F4}, val loss {Number(e, "val_loss")} acc {Number(e, "val_accuracy")}{(e.TryGetProperty("raw_val_accuracy", out var raw) ? string.Create(inv, $" (raw weights {raw.GetDouble():F4})") : "")}{(e.TryGetProperty("test_accuracy", out var tested) ? string.Create(inv, $", test acc {tested.GetDouble():F4}") : "")}{(e.TryGetProperty("hint_loss", out var hint) ? string.Create(inv, $", hint loss {hint.GetDouble():F4}") : "")}, {e.GetProperty("seconds").GetDouble():F0} s (best epoch {e.GetProperty("best_epoch").GetInt32()})"));
                 break;
             case "early_stop":
                 ui.Line($"early stopping at epoch {e.GetProperty("epoch").GetInt32()} (best {e.GetProperty("best_epoch").GetInt32()})");
                 break;
             case "teacher":
-                ui.Line(string.Create(inv, $"teacher {e.GetProperty("arch").GetString()}: validation accuracy {Number(e, "val_accuracy")}; distillation weight {e.GetProperty("weight").GetDouble()}, temperature {e.GetProperty("temperature").GetDouble()}"));
+                ui.Line(string.Create(inv, $"teacher {e.GetProperty("arch").GetString()}: validation accuracy {Number(e, "val_accuracy")}; distillation weight {e.GetProperty("weight").GetDouble()}, temperature {e.GetProperty("temperature").GetDouble()}{HintStages(e)}"));
                 break;
             case "init":
                 var skipped = e.GetProperty("skipped").EnumerateArray().Select(s => s.GetString()).ToArray();
@@ -299,6 +305,11 @@ internal static class TrainingRun
     /// <summary>--class-weights in the resume fingerprint as the yes/no option it once was spelled there, so runs
     /// started before it took a mode still resume.</summary>
     private static string ClassWeightsKey(string mode) => mode switch { TrainingOptions.NoClassWeights => "False", "inverse" => "True", _ => mode };
+
+    /// <summary>"; feature hints weight W, stages 96→64, …" for a teacher event with hints, else empty.</summary>
+    private static string HintStages(JsonElement e) =>
+        !e.TryGetProperty("stages", out var stages) || stages.ValueKind != JsonValueKind.Array ? "" :
+        string.Create(CultureInfo.InvariantCulture, $"; feature hints weight {e.GetProperty("features_weight").GetDouble()}, stage channels {string.Join(", ", stages.EnumerateArray().Select(s => $"{s[0][0].GetInt32()}→{s[1][0].GetInt32()}"))}");
 
     private static string Number(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString("F4", CultureInfo.InvariantCulture) : "-";

@@ -247,12 +247,78 @@ class Teacher:
         self.model.to(self.dtype)
         self.channels = ARCHITECTURES[spec["arch"]].in_channels
         self.weight, self.temperature = spec["weight"], spec["temperature"]
+        self.features_weight = spec.get("features_weight") or 0.0
 
     def logits(self, x):
         if x.shape[1] != self.channels:
             x = x[:, :1].expand(-1, self.channels, -1, -1)
         with torch.no_grad():
             return self.model(x.to(self.dtype))[0].float()
+
+
+def stage_modules(model):
+    """The four stride-4/8/16/32 stages whose outputs feature distillation matches (--distill-features)."""
+    if isinstance(model, IConvNeXtTiny):
+        return [model.features[i] for i in (1, 3, 5, 7)]
+    if isinstance(model, ConvNeXtTiny):
+        return [model.net.features[i] for i in (1, 3, 5, 7)]
+    if isinstance(model, ResNet50):
+        return [model.net.layer1, model.net.layer2, model.net.layer3, model.net.layer4]
+    raise ValueError(f"feature distillation needs a four-stage network (ConvNeXt or ResNet), not {type(model).__name__}")
+
+
+class FeatureHints(nn.Module):
+    """FitNets-style hints from the teacher's four stages, on top of the soft-target term: a 1x1 convolution per stage
+    maps the student's stage output to the teacher's channels, and the loss is its mean squared distance to the
+    teacher's output normalized over channels (parameter-free layer norm per position, as in Wei et al. 2022's
+    feature distillation, so stages of any scale weigh alike). The projections train with the student and are not
+    part of the exported model. Stage outputs are caught by forward hooks on both networks."""
+
+    def __init__(self, student, teacher, size):
+        """student and teacher in float32; a probe forward reads their stage shapes at this input size."""
+        super().__init__()
+        self.active, self._student, self._teacher = False, [], []
+        s_shapes = self._shapes(student, size)
+        t_shapes = self._shapes(teacher, size)
+        self.proj = nn.ModuleList(nn.Conv2d(s[0], t[0], 1) for s, t in zip(s_shapes, t_shapes))
+        self.shapes = [(tuple(s), tuple(t)) for s, t in zip(s_shapes, t_shapes)]
+
+    @staticmethod
+    def _shapes(model, size):
+        caught, training = [], model.training
+        hooks = [m.register_forward_hook(lambda _m, _i, out: caught.append(out.shape[1:])) for m in stage_modules(model)]
+        try:
+            model.eval()  # a probe must not move batch-norm statistics
+            with torch.no_grad():
+                model(torch.zeros(1, type(model).in_channels, size, size))
+        finally:
+            model.train(training)
+            for h in hooks:
+                h.remove()
+        return caught
+
+    def attach(self, student, teacher):
+        """Hooks on the networks that actually run (the bfloat16 working copy under bf16-mixed)."""
+        # Only the training step's forwards are caught (active), not validation or the export.
+        for module in stage_modules(student):
+            module.register_forward_hook(lambda _m, _i, out: self._student.append(out) if self.active else None)
+        for module in stage_modules(teacher):
+            module.register_forward_hook(lambda _m, _i, out: self._teacher.append(out) if self.active else None)
+
+    def loss(self):
+        """The hint term of the last student and teacher forwards; empties the caught outputs."""
+        student, teacher, self._student, self._teacher, self.active = self._student, self._teacher, [], [], False
+        if len(student) != len(self.proj) or len(teacher) != len(self.proj):
+            raise RuntimeError(f"feature distillation caught {len(student)} student and {len(teacher)} teacher stages, expected {len(self.proj)}")
+        total = 0.0
+        for proj, s, t in zip(self.proj, student, teacher):
+            s = proj(s.float())
+            t = t.float()
+            if s.shape[-2:] != t.shape[-2:]:
+                s = F.adaptive_avg_pool2d(s, t.shape[-2:])
+            t = F.layer_norm(t.permute(0, 2, 3, 1), t.shape[1:2]).permute(0, 3, 1, 2)
+            total = total + F.mse_loss(s, t)
+        return total / len(self.proj)
 
 
 # ---------------------------------------------------------------- data
@@ -545,7 +611,20 @@ def train(cfg):
     if weights is not None:
         emit("class_weights", mode=cfg["class_weights"], weights=[round(float(v), 4) for v in weights])
 
+    teacher = Teacher(cfg["teacher"], classes, cfg.get("precision") == "bf16-mixed") if cfg.get("teacher") else None
+    hints = None
+    if teacher is not None:
+        checked = evaluate(teacher.model.float(), cache, val_idx, teacher.channels) if len(val_idx) else None
+        if teacher.features_weight:
+            hints = FeatureHints(model, teacher.model, cfg["size"])
+        teacher.model.to(teacher.dtype)
+        emit("teacher", arch=cfg["teacher"]["arch"], val_accuracy=checked["accuracy"] if checked else None,
+             weight=teacher.weight, temperature=teacher.temperature, features_weight=teacher.features_weight,
+             stages=[[list(s), list(t)] for s, t in hints.shapes] if hints else None)
+
     optimizer = make_optimizer(optimizer_name, model, cfg["lr"], cfg.get("weight_decay") or 0.0)
+    if hints is not None:
+        optimizer.add_param_group({"params": list(hints.parameters()), "weight_decay": 0.0})
     batch_size = cfg["batch"]
     batches = math.ceil(len(train_idx) / batch_size)
     max_steps = cfg.get("max_steps") or 0
@@ -565,6 +644,8 @@ def train(cfg):
             raise ValueError("--resume: this run was started with other data, split or settings "
                              f"({ck.get('fingerprint')} != {cfg['fingerprint']}); start a new run instead")
         model.load_state_dict(ck["model"])
+        if hints is not None:
+            hints.load_state_dict(ck["hints"])
         best_state = ck["best_model"]
         stopped = ck.get("stopped", False)
         optimizer.load_state_dict(ck["optimizer"])
@@ -585,12 +666,8 @@ def train(cfg):
     smoothing = cfg.get("label_smoothing") or 0.0
     augmentation = cfg.get("augment") or "none"
     mixed = MixedPrecision(model) if cfg.get("precision") == "bf16-mixed" else None
-    teacher = Teacher(cfg["teacher"], classes, mixed is not None) if cfg.get("teacher") else None
-    if teacher is not None:
-        checked = evaluate(teacher.model.float(), cache, val_idx, teacher.channels) if len(val_idx) else None
-        teacher.model.to(teacher.dtype)
-        emit("teacher", arch=cfg["teacher"]["arch"], val_accuracy=checked["accuracy"] if checked else None,
-             weight=teacher.weight, temperature=teacher.temperature)
+    if hints is not None:
+        hints.attach(mixed.work if mixed else model, teacher.model)
     for epoch in range(start_epoch, cfg["epochs"] + 1):
         if stopped:
             break  # an early-stopped run that is resumed (e.g. after a failed export) trains no further
@@ -599,17 +676,23 @@ def train(cfg):
             mixed.train()
         started = time.time()
         order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]
-        total_loss, correct, seen, last_emit = 0.0, 0, 0, 0.0
+        total_loss, total_hints, correct, seen, last_emit = 0.0, 0.0, 0, 0, 0.0
         for b in range(batches):
             if max_steps and b >= max_steps:
                 break
             x, y = cache.batch(order[b * batch_size:(b + 1) * batch_size], channels)
             if augmentation != "none":
                 x = augment(x, cfg["background"], generator, augmentation, cfg.get("mean", 0.5), cfg.get("std", 0.5))
+            if hints is not None:
+                hints.active = True
             logits, features = mixed.forward(x) if mixed else model(x)
             loss = F.cross_entropy(logits, y, weight=weights, label_smoothing=smoothing)
             if teacher is not None:
                 loss = (1 - teacher.weight) * loss + teacher.weight * distillation_loss(logits, teacher.logits(x), teacher.temperature)
+            if hints is not None:
+                hint_loss = hints.loss()
+                loss = loss + teacher.features_weight * hint_loss
+                total_hints += hint_loss.item() * len(y)
             if lambda_fs > 0:
                 loss = loss + lambda_fs * feature_smoothing_loss(features, y)
             optimizer.zero_grad(set_to_none=True)
@@ -634,6 +717,8 @@ def train(cfg):
         record = {"epoch": epoch, "train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1),
                   "val_loss": val["loss"] if val else None, "val_accuracy": val["accuracy"] if val else None,
                   "lr": optimizer.param_groups[0]["lr"], "seconds": time.time() - started}
+        if hints is not None:
+            record["hint_loss"] = total_hints / max(seen, 1)
         if average is not None and len(val_idx):
             # The raw weights' validation too, so a report shows what the average bought.
             record["raw_val_accuracy"] = evaluate(model, cache, val_idx, channels)["accuracy"]
@@ -650,7 +735,8 @@ def train(cfg):
         # One atomic file holds the epoch's state and the best weights, so they can never disagree after a crash.
         save_atomic({"model": model.state_dict(), "best_model": best_state, "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict() if scheduler else None,
-                     "step_scheduler": step_scheduler.state_dict(), "ema": average.state() if average else None, "generator": generator.get_state(),
+                     "step_scheduler": step_scheduler.state_dict(), "ema": average.state() if average else None,
+                     "hints": hints.state_dict() if hints else None, "generator": generator.get_state(),
                      "torch_rng": torch.get_rng_state(), "history": history, "best": best, "best_epoch": best_epoch,
                      "epoch": epoch, "stopped": stopped, "fingerprint": cfg["fingerprint"]}, checkpoint_path)
         emit("epoch", **record, best_epoch=best_epoch)
