@@ -306,7 +306,7 @@ internal static class TrainingRun
     /// started before it took a mode still resume.</summary>
     private static string ClassWeightsKey(string mode) => mode switch { TrainingOptions.NoClassWeights => "False", "inverse" => "True", _ => mode };
 
-    /// <summary>"; feature hints weight W, stages 96→64, …" for a teacher event with hints, else empty.</summary>
+    /// <summary>"; feature hints weight W, stage channels 96→64, …" for a teacher event with hints, else empty.</summary>
     private static string HintStages(JsonElement e) =>
         !e.TryGetProperty("stages", out var stages) || stages.ValueKind != JsonValueKind.Array ? "" :
         string.Create(CultureInfo.InvariantCulture, $"; feature hints weight {e.GetProperty("features_weight").GetDouble()}, stage channels {string.Join(", ", stages.EnumerateArray().Select(s => $"{s[0][0].GetInt32()}→{s[1][0].GetInt32()}"))}");
