@@ -164,13 +164,11 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
     {
         // The teacher (3 channels) and the student (arn-cnn, 1 channel) read the same 64 px tensors.
         string[] common = ["--data", Trainer.Alzheimer, "--size", "64", "--epochs", "1", "--max-steps", "2", "--batch", "4", "--threads", "2", "--subset", Trainer.Subset(6), "--cache", folders.Cache];
-        var teacher = folders.Run("teacher");
-        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "base-cnn", "--out", teacher]);
-        Assert.True(exit == 0, $"teacher exit {exit}: {stderr}\n{stdout}");
+        var teacher = await TeacherAsync(common, "base-cnn", "teacher");
 
         // Same subset, another split: per class, the student holds out one image the teacher trained on.
         var leaky = folders.Run("student-leaky");
-        (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "arn-cnn", "--out", leaky, "--teacher", teacher, "--split", "0.5,0.25,0.25"]);
+        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "arn-cnn", "--out", leaky, "--teacher", teacher, "--split", "0.5,0.25,0.25"]);
         Assert.Equal(2, exit);
         Assert.Contains("it trained on 4 of this run's 12 validation, test and held-out images", stderr, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(leaky, "config.json")));
@@ -193,12 +191,10 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
     public async Task FeatureHints_MatchAResNetTeachersStages_AndStayOutOfTheExportedModel()
     {
         string[] common = ["--data", Trainer.Alzheimer, "--size", "64", "--epochs", "2", "--max-steps", "3", "--batch", "4", "--threads", "2", "--subset", Trainer.Subset(6), "--cache", folders.Cache];
-        var teacher = folders.Run("resnet-teacher");
-        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "resnet18", "--out", teacher]);
-        Assert.True(exit == 0, $"teacher exit {exit}: {stderr}\n{stdout}");
+        var teacher = await TeacherAsync(common, "resnet18", "resnet-teacher");
 
         var student = folders.Run("hinted");
-        (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "iconvnext-tiny", "--precision", "bf16-mixed", "--out", student, "--teacher", teacher, "--distill-features", "1"]);
+        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", "iconvnext-tiny", "--precision", "bf16-mixed", "--out", student, "--teacher", teacher, "--distill-features", "1"]);
         output.WriteLine(stdout);
         Assert.True(exit == 0, $"student exit {exit}: {stderr}\n{stdout}");
         Assert.Contains("feature hints weight 1, stage channels 96→64, 192→128, 384→256, 768→512", stdout, StringComparison.Ordinal);
@@ -215,6 +211,15 @@ public sealed class EndToEndTests(TrainingFolders folders, ITestOutputHelper out
             "print(len(c['hints']), sorted(c['hints'])[0], any(k.startswith('proj') for k in c['model']))");
         Assert.Equal("8 proj.0.bias False", saved.Trim());
         Assert.Equal("iconvnext-tiny", ModelPackage.Load(Path.Combine(student, "package")).Manifest.Arch);
+    }
+
+    /// <summary>A finished run of <paramref name="arch"/> with <paramref name="common"/>'s options, to teach the next.</summary>
+    private async Task<string> TeacherAsync(string[] common, string arch, string name)
+    {
+        var run = folders.Run(name);
+        var (exit, stdout, stderr) = await Trainer.RunAsync([.. common, "--arch", arch, "--out", run]);
+        Assert.True(exit == 0, $"teacher exit {exit}: {stderr}\n{stdout}");
+        return run;
     }
 
     private static IEnumerable<int> WorkerPids(string run)
